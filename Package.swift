@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers point one way: routeprobe (CLI) -> RouteprobeNetlink (kernel I/O) -> RouteprobeCore (pure values).
+// C is confined to the two systemLibrary targets; only RouteprobeNetlink imports CMnl.
+let package = Package(
+    name: "routeprobe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "routeprobe", targets: ["routeprobe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "RouteprobeCore"),
+        .target(name: "RouteprobeNetlink", dependencies: ["RouteprobeCore", "CMnl"]),
+        .executableTarget(
+            name: "routeprobe",
+            dependencies: [
+                "RouteprobeCore",
+                "RouteprobeNetlink",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(
+            name: "RouteprobeNetlinkTests",
+            dependencies: ["RouteprobeNetlink", "RouteprobeCore"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

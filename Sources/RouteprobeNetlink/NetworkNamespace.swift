@@ -1,0 +1,69 @@
+// Entering a network namespace on a private thread: setns(2) changes only the calling thread, so the
+// caller's threads (and Swift's cooperative pool) never change namespace. Sockets created on that thread
+// stay in the namespace after the thread ends.
+internal import CMnl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A network namespace, by name (`/run/netns/NAME`, as `ip netns` creates them) or by path (`/proc/PID/ns/net`).
+public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
+    /// The namespace file.
+    public let path: String
+
+    /// A namespace by `ip netns` name or, when the argument contains a slash, by path.
+    public init(_ nameOrPath: String) {
+        path = nameOrPath.contains("/") ? nameOrPath : "/run/netns/\(nameOrPath)"
+    }
+
+    public var description: String { path }
+
+    /// Runs `body` on a new thread that has joined this namespace, and returns its result.
+    public func run<T>(_ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw NetlinkError.namespace(name: path, errno: errno) }
+        defer { close(fd) }
+        var outcome: Result<T, NetlinkError>? = nil
+        withoutActuallyEscaping(body) { body in
+            let task = NamespaceTask(fd: fd) {
+                if routeprobe_setns_network(fd) != 0 {
+                    outcome = .failure(.namespace(name: self.path, errno: errno))
+                    return
+                }
+                do throws(NetlinkError) { outcome = .success(try body()) } catch { outcome = .failure(error) }
+            }
+            let created = task.runOnNewThread()
+            if created != 0 { outcome = .failure(.systemCall(call: "pthread_create", errno: created)) }
+        }
+        return try outcome!.get()
+    }
+}
+
+/// A closure run on a freshly created pthread, joined before `runOnNewThread` returns.
+private final class NamespaceTask {
+    let fd: Int32
+    let work: () -> Void
+
+    init(fd: Int32, work: @escaping () -> Void) {
+        self.fd = fd
+        self.work = work
+    }
+
+    /// Returns 0, or the pthread_create error when no thread could be started.
+    func runOnNewThread() -> Int32 {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { raw in
+            let task = Unmanaged<NamespaceTask>.fromOpaque(raw!).takeRetainedValue()
+            task.work()
+            return nil
+        }, context)
+        if created != 0 {
+            // The thread never started: balance the retain and run nothing.
+            Unmanaged<NamespaceTask>.fromOpaque(context).release()
+            return created
+        }
+        pthread_join(thread, nil)
+        return 0
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import RouteprobeCore
+import RouteprobeNetlink
+
+/// `routeprobe route`: a group for single-route questions.
+struct RouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route",
+        abstract: "Ask the kernel about one route.",
+        subcommands: [RouteGetCommand.self]
+    )
+}
+
+/// `routeprobe route get ADDR`: the kernel's own lookup, as `ip route get` does it.
+struct RouteGetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Show the route the kernel would use for an address.",
+        discussion: """
+            Performs one kernel FIB lookup (RTM_GETROUTE), so policy rules, --from and --iif count. --json \
+            prints the same fields as `ip -j route get`. Exits 1 when the kernel has no usable route.
+            """
+    )
+
+    @Argument(help: "The destination address (IPv4 or IPv6).")
+    var address: String
+
+    @Option(name: .long, help: "Source address of the flow (selects policy rules that match on 'from').")
+    var from: String?
+
+    @Option(name: .long, help: "Input interface, to look the route up as if the packet arrived there (needs --from).")
+    var iif: String?
+
+    @Flag(name: .long, help: "Print iproute2-compatible JSON.")
+    var json = false
+
+    @Option(name: .long, help: "Look up in this network namespace (a name from `ip netns` or a path).")
+    var netns: String?
+
+    func run() throws {
+        let destination = try parseAddress(address, option: "address")
+        let source = try from.map { try parseAddress($0, option: "--from") }
+        if let source, source.family != destination.family {
+            throw CommandFailure.usage("--from \(source) and \(destination) are of different address families")
+        }
+        let socket = try openRoutingSocket(netns: netns)
+        let interfaceNames = try netlink { () throws(NetlinkError) in try socket.interfaceNames() }
+        var inputIndex: UInt32? = nil
+        if let iif {
+            guard let index = interfaceNames.first(where: { $0.value == iif })?.key else {
+                throw CommandFailure.usage("--iif: no interface named '\(iif)'")
+            }
+            inputIndex = index
+        }
+        let route = try netlink { () throws(NetlinkError) in
+            try socket.lookup(destination, from: source, inputInterface: inputIndex)
+        }
+        let names = IPRoute2Names.loadSystem()
+        if json {
+            var writer = ByteWriter()
+            IPRoute2RouteJSON(names: names, interfaceNames: interfaceNames, context: .init(isLookup: true))
+                .appendDocument([route], to: &writer)
+            writeToStandardOutput(writer.bytes)
+        } else {
+            writeToStandardOutput(RouteText(names: names, interfaceNames: interfaceNames).line(route) + "\n")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import RouteprobeCore
+import RouteprobeNetlink
+
+/// `routeprobe routes`: the node's routing tables, for people, for scripts (iproute2's JSON) or as counts.
+struct RoutesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routes",
+        abstract: "Show the kernel routing tables.",
+        discussion: """
+            Reads the tables over netlink. --json prints exactly what `ip -j route show` prints (same keys, \
+            values and order), so `routeprobe routes --table all --family inet --json` equals \
+            `ip -j -4 route show table all`. --summary reads and parses every route but prints only counts \
+            per family, table and type.
+            """
+    )
+
+    @Option(name: .long, help: "Table to show: all, main, local, default, a name from /etc/iproute2/rt_tables, or a number.")
+    var table: String = "main"
+
+    @Option(name: .long, help: "Address family: inet, inet6 or all. Default: inet for one table, all for --table all (as ip does).")
+    var family: String?
+
+    @Flag(name: .long, help: "Print iproute2-compatible JSON.")
+    var json = false
+
+    @Flag(name: .long, help: "Print only route counts per family, table and type.")
+    var summary = false
+
+    @Option(name: .long, help: "Read the tables of this network namespace (a name from `ip netns` or a path).")
+    var netns: String?
+
+    func validate() throws {
+        if json && summary { throw ValidationError("--json and --summary cannot be combined") }
+    }
+
+    func run() throws {
+        let names = IPRoute2Names.loadSystem()
+        let tableFilter: RouteTableID?
+        if table == "all" {
+            tableFilter = nil
+        } else if let id = names.tableID(named: table) {
+            tableFilter = id
+        } else {
+            throw CommandFailure.usage("unknown table '\(table)': use all, main, local, default, a number, or a name from /etc/iproute2/rt_tables")
+        }
+        let families: AddressFamily?
+        switch family {
+        case nil: families = tableFilter == nil ? nil : .inet
+        case "inet", "4", "ipv4": families = .inet
+        case "inet6", "6", "ipv6": families = .inet6
+        case "all": families = nil
+        case let other?: throw CommandFailure.usage("unknown family '\(other)': use inet, inet6 or all")
+        }
+        let socket = try openRoutingSocket(netns: netns)
+        let selected: (Route) -> Bool = { route in
+            !route.flags.contains(.cloned) && (tableFilter == nil || route.table == tableFilter)
+        }
+
+        if summary {
+            let counts = try netlink { () throws(NetlinkError) in
+                try socket.forEachRoute(family: families, into: RouteSummary()) { summary, route in
+                    if selected(route) { summary.add(route) }
+                }
+            }
+            writeToStandardOutput(counts.render(names: names))
+            return
+        }
+
+        let interfaceNames = try netlink { () throws(NetlinkError) in try socket.interfaceNames() }
+        if json {
+            let renderer = IPRoute2RouteJSON(names: names, interfaceNames: interfaceNames,
+                                              context: .init(tableFiltered: tableFilter != nil))
+            // The document is built whole before it is written: a dump that has to be repeated must not
+            // leave half a table on stdout.
+            let output = try netlink { () throws(NetlinkError) in
+                try socket.forEachRoute(family: families, into: JSONDocument()) { document, route in
+                    if selected(route) { document.append(route, with: renderer) }
+                }
+            }
+            writeToStandardOutput(output.finished())
+            return
+        }
+
+        let routes = try netlink { () throws(NetlinkError) in try socket.routes(family: families) }.filter(selected)
+        writeToStandardOutput(RouteText(names: names, interfaceNames: interfaceNames).table(routes))
+    }
+}
+
+/// An `ip -j` document being built: `[`, objects separated by commas, `]`.
+struct JSONDocument {
+    private var writer = ByteWriter(capacity: 1 << 20)
+    private var empty = true
+
+    init() { writer.write(byte: UInt8(ascii: "[")) }
+
+    mutating func append(_ route: Route, with renderer: IPRoute2RouteJSON) {
+        if !empty { writer.write(byte: UInt8(ascii: ",")) }
+        empty = false
+        renderer.append(route, to: &writer)
+    }
+
+    consuming func finished() -> [UInt8] {
+        writer.write("]\n")
+        return writer.bytes
+    }
+}
