@@ -41,7 +41,7 @@ public struct RouteSummary: Sendable, Equatable {
         let perFamily = AddressFamily.allCases.map { family in
             "\(family) \(counts.filter { $0.key.family == family }.values.reduce(0, +))"
         }
-        text += "total \(total) routes (\(perFamily.joined(separator: ", ")); \(multipathRoutes) multipath\n"
+        text += "total \(total) routes (\(perFamily.joined(separator: ", "))); \(multipathRoutes) multipath\n"
         return text
     }
 }
