@@ -1,0 +1,30 @@
+# Shared by the scripts: installing what they need from Debian, and building.
+# shellcheck shell=bash
+
+# Installs the Debian packages named, unless every one is installed already.
+ensure_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "routeprobe: these Debian packages are missing: ${missing[*]}; run as root or install them with apt-get" >&2
+        return 1
+    fi
+    echo "Installing ${missing[*]} ..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The packages every build needs.
+BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
+
+# Removes network namespaces whose names start with the given prefix.
+remove_namespaces() {
+    local prefix=$1
+    for namespace in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${prefix}" || true); do
+        ip netns del "$namespace" 2>/dev/null || true
+    done
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: installs the Debian packages the build and the tests need, builds, and runs `swift test`.
+# The privileged tests (network namespaces) run when this runs as root, as CI does; otherwise they are
+# skipped with the reason printed. The last line is Swift Testing's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_packages "${BUILD_PACKAGES[@]}"
+# Test namespaces are named rpt-*; remove any a killed earlier run left behind, and whatever this run leaves.
+trap 'remove_namespaces rpt-' EXIT
+remove_namespaces rpt-
+
+swift build
+# Build progress lines are dropped; everything else, ending with the summary line, is shown.
+swift test 2>&1 | grep --line-buffered -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Build|Applying)'
+exit "${PIPESTATUS[0]}"
