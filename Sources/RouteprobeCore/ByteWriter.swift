@@ -22,30 +22,29 @@ public struct ByteWriter: Sendable {
     }
 
     /// Appends a String's UTF-8 bytes unescaped.
-    public mutating func write(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    public mutating func write(string text: String) { bytes.append(contentsOf: text.utf8) }
 
     /// Appends one byte.
     @inlinable
     public mutating func write(byte: UInt8) { bytes.append(byte) }
 
-    /// Appends an unsigned decimal number.
+    /// Appends bytes.
+    @inlinable
+    public mutating func write(bytes more: [UInt8]) { bytes.append(contentsOf: more) }
+
+    /// Appends an unsigned decimal number, most significant digit first.
     public mutating func write(decimal value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
             return
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var divisor: UInt64 = 10
+        while divisor <= value / 10 { divisor *= 10 }
         var remaining = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { storage in
-            while remaining > 0 {
-                storage[count] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(storage[index]) }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(remaining / divisor))
+            remaining %= divisor
+            divisor /= 10
         }
     }
 
@@ -89,7 +88,6 @@ public struct ByteWriter: Sendable {
     public mutating func writeKey(_ key: StaticString) {
         bytes.append(UInt8(ascii: "\""))
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 }

@@ -149,7 +149,9 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    @inline(__always)
     private static func appendDottedQuad(_ value: UInt32, to buffer: inout [UInt8]) {
+        buffer.reserveCapacity(buffer.count + 15)
         appendDecimal(UInt8(value >> 24), to: &buffer)
         buffer.append(UInt8(ascii: "."))
         appendDecimal(UInt8((value >> 16) & 0xff), to: &buffer)
@@ -159,10 +161,15 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         appendDecimal(UInt8(value & 0xff), to: &buffer)
     }
 
+    @inline(__always)
     private static func appendDecimal(_ value: UInt8, to buffer: inout [UInt8]) {
-        if value >= 100 { buffer.append(UInt8(ascii: "0") + value / 100) }
-        if value >= 10 { buffer.append(UInt8(ascii: "0") + (value / 10) % 10) }
-        buffer.append(UInt8(ascii: "0") + value % 10)
+        if value >= 100 {
+            buffer.append(UInt8(ascii: "0") &+ value / 100)
+            buffer.append(UInt8(ascii: "0") &+ (value / 10) % 10)
+        } else if value >= 10 {
+            buffer.append(UInt8(ascii: "0") &+ value / 10)
+        }
+        buffer.append(UInt8(ascii: "0") &+ value % 10)
     }
 
     private static func appendHex(_ value: UInt16, to buffer: inout [UInt8]) {

@@ -22,11 +22,30 @@ public struct IPRoute2RouteJSON: Sendable {
     /// The invocation context.
     public var context: Context
 
+    /// JSON string literals (quoted, escaped) rendered once, since every route repeats them.
+    private let quotedInterfaces: [UInt32: [UInt8]]
+    private let quotedProtocols: [[UInt8]]
+    private let quotedScopes: [[UInt8]]
+    private let quotedTables: [UInt32: [UInt8]]
+
     /// Builds a renderer.
     public init(names: IPRoute2Names, interfaceNames: [UInt32: String], context: Context = Context()) {
         self.names = names
         self.interfaceNames = interfaceNames
         self.context = context
+        func quoted(_ text: String) -> [UInt8] {
+            var writer = ByteWriter(capacity: text.utf8.count + 2)
+            writer.writeJSONString(text)
+            return writer.bytes
+        }
+        quotedInterfaces = interfaceNames.mapValues(quoted)
+        quotedProtocols = (0...255).map { quoted(names.protocolName(RouteProtocol(rawValue: UInt8($0)))) }
+        quotedScopes = (0...255).map { quoted(names.scopeName(RouteScope(rawValue: UInt8($0)))) }
+        quotedTables = names.tables.mapValues(quoted)
+    }
+
+    private func appendInterface(_ index: UInt32, to out: inout ByteWriter) {
+        if let quoted = quotedInterfaces[index] { out.write(bytes: quoted) } else { out.writeJSONString(interfaceName(index)) }
     }
 
     /// The name `ll_index_to_name` would print: the interface name, `*` for 0, else `ifN`.
@@ -37,22 +56,14 @@ public struct IPRoute2RouteJSON: Sendable {
 
     /// Appends one route object. `deleted` adds `"deleted":true` as for an `RTM_DELROUTE` message.
     public func append(_ route: Route, deleted: Bool = false, to out: inout ByteWriter) {
-        out.write(byte: UInt8(ascii: "{"))
-        var first = true
-        func key(_ name: StaticString) {
-            if !first { out.write(byte: UInt8(ascii: ",")) }
-            first = false
-            out.writeKey(name)
-        }
-        if deleted {
-            key("deleted")
-            out.write("true")
-        }
+        // "dst" is always present, so every key after it is written together with its leading comma.
+        out.write(deleted ? "{\"deleted\":true," : "{")
         if route.type != .unicast {
-            key("type")
+            out.write("\"type\":")
             out.writeJSONString(route.type.name)
+            out.write(byte: UInt8(ascii: ","))
         }
-        key("dst")
+        out.write("\"dst\":")
         let hostLength = route.family.addressBitWidth
         if let destination = route.destinationAddress {
             out.write(byte: UInt8(ascii: "\""))
@@ -70,7 +81,7 @@ public struct IPRoute2RouteJSON: Sendable {
             out.write("\"default\"")
         }
         if let source = route.sourceAddress {
-            key("from")
+            out.write(",\"from\":")
             out.write(byte: UInt8(ascii: "\""))
             out.write(address: source)
             if Int(route.sourceLength) != hostLength {
@@ -79,109 +90,113 @@ public struct IPRoute2RouteJSON: Sendable {
             }
             out.write(byte: UInt8(ascii: "\""))
         } else if route.sourceLength != 0 {
-            key("src")
+            out.write(",\"src\":")
             out.write("\"0/")
             out.write(decimal: UInt64(route.sourceLength))
             out.write(byte: UInt8(ascii: "\""))
         }
         if let nextHopID = route.nextHopID {
-            key("nhid")
+            out.write(",\"nhid\":")
             out.write(decimal: UInt64(nextHopID))
         }
         if route.tos != 0 {
-            key("tos")
+            out.write(",\"tos\":")
             out.writeJSONString(names.dsfieldName(route.tos))
         }
         if let gateway = route.gateway {
-            key("gateway")
+            out.write(",\"gateway\":")
             out.write(byte: UInt8(ascii: "\""))
             out.write(address: gateway)
             out.write(byte: UInt8(ascii: "\""))
         }
         if let via = route.via {
-            key("via")
+            out.write(",\"via\":")
             appendVia(via, to: &out)
         }
         if let outputInterface = route.outputInterface {
-            key("dev")
-            out.writeJSONString(interfaceName(outputInterface))
+            out.write(",\"dev\":")
+            appendInterface(outputInterface, to: &out)
         }
         if route.table.rawValue != 0, route.table != .main, !context.tableFiltered {
-            key("table")
-            out.writeJSONString(names.tableName(route.table))
+            out.write(",\"table\":")
+            if let quoted = quotedTables[route.table.rawValue] { out.write(bytes: quoted) } else {
+                out.write(byte: UInt8(ascii: "\""))
+                out.write(decimal: UInt64(route.table.rawValue))
+                out.write(byte: UInt8(ascii: "\""))
+            }
         }
         if !route.flags.contains(.cloned) {
             if route.routeProtocol != .boot {
-                key("protocol")
-                out.writeJSONString(names.protocolName(route.routeProtocol))
+                out.write(",\"protocol\":")
+                out.write(bytes: quotedProtocols[Int(route.routeProtocol.rawValue)])
             }
             if route.scope != .universe {
-                key("scope")
-                out.writeJSONString(names.scopeName(route.scope))
+                out.write(",\"scope\":")
+                out.write(bytes: quotedScopes[Int(route.scope.rawValue)])
             }
         }
         if let preferredSource = route.preferredSource {
-            key("prefsrc")
+            out.write(",\"prefsrc\":")
             out.write(byte: UInt8(ascii: "\""))
             out.write(address: preferredSource)
             out.write(byte: UInt8(ascii: "\""))
         }
         if let metric = route.metric {
-            key("metric")
+            out.write(",\"metric\":")
             out.write(decimal: UInt64(metric))
         }
-        key("flags")
+        out.write(",\"flags\":")
         appendFlags(route.flags, to: &out)
         if let mark = route.mark, mark != 0 {
-            key("mark")
+            out.write(",\"mark\":")
             out.write(decimal: UInt64(mark))
         }
         if let realms = route.realms {
-            key("flow")
+            out.write(",\"flow\":")
             appendFlow(realms, to: &out)
         }
         if let uid = route.uid {
-            key("uid")
+            out.write(",\"uid\":")
             out.write(decimal: UInt64(uid))
         }
         if route.family == .inet, route.flags.contains(.cloned) {
-            key("cache")
+            out.write(",\"cache\":")
             appendCacheFlags(route.flags.rawValue, to: &out)
         }
         if let cacheInfo = route.cacheInfo {
             if cacheInfo.expires != 0 {
-                key("expires")
+                out.write(",\"expires\":")
                 out.write(signed: Int64(cacheInfo.expires / 100))
             }
             if cacheInfo.error != 0 {
-                key("error")
+                out.write(",\"error\":")
                 out.write(decimal: UInt64(cacheInfo.error))
             }
             if cacheInfo.id != 0 {
-                key("ipid")
+                out.write(",\"ipid\":")
                 out.write("\"0x")
                 out.write(hexPadded: UInt64(cacheInfo.id), minimumDigits: 4)
                 out.write(byte: UInt8(ascii: "\""))
             }
             if cacheInfo.timestamp != 0 || cacheInfo.timestampAge != 0 {
-                key("ts")
+                out.write(",\"ts\":")
                 out.write("\"0x")
                 out.write(hexPadded: UInt64(cacheInfo.timestamp), minimumDigits: 1)
                 out.write(byte: UInt8(ascii: "\""))
-                key("tsage")
+                out.write(",\"tsage\":")
                 out.write(decimal: UInt64(cacheInfo.timestampAge))
             }
         }
         if let metrics = route.metrics {
-            key("metrics")
+            out.write(",\"metrics\":")
             appendMetrics(metrics, to: &out)
         }
         if let inputInterface = route.inputInterface {
-            key("iif")
+            out.write(",\"iif\":")
             out.writeJSONString(interfaceName(inputInterface))
         }
         if let preference = route.preference {
-            key("pref")
+            out.write(",\"pref\":")
             switch preference {
             case 3: out.write("\"low\"")
             case 0: out.write("\"medium\"")
@@ -190,7 +205,7 @@ public struct IPRoute2RouteJSON: Sendable {
             }
         }
         if !route.multipath.isEmpty {
-            key("nexthops")
+            out.write(",\"nexthops\":")
             out.write(byte: UInt8(ascii: "["))
             for (index, hop) in route.multipath.enumerated() {
                 if index > 0 { out.write(byte: UInt8(ascii: ",")) }
@@ -232,7 +247,7 @@ public struct IPRoute2RouteJSON: Sendable {
             out.write(byte: UInt8(ascii: ","))
         }
         out.writeKey("dev")
-        out.writeJSONString(interfaceName(hop.interfaceIndex))
+        appendInterface(hop.interfaceIndex, to: &out)
         out.write(byte: UInt8(ascii: ","))
         out.writeKey("weight")
         out.write(decimal: UInt64(hop.weight))

@@ -198,11 +198,14 @@ public final class RoutingSocket {
         var decodeFailure: NetlinkError? = nil
         var finished = false
         let portID = transport.portID
+        let pipeline = DatagramPipeline(transport: transport)
+        pipeline.start()
+        defer { pipeline.finish() }
         while !finished {
-            let length = try transport.receive(into: &buffer)
-            if length == 0 { throw NetlinkError.incompleteDump }
-            try buffer.withPrefix(length) { (datagram) throws(NetlinkError) in
-                try forEachMessage(in: datagram) { (message) throws(NetlinkError) in
+            guard let (datagram, length) = try pipeline.next() else { throw NetlinkError.incompleteDump }
+            defer { pipeline.recycle(datagram) }
+            try datagram.withPrefix(length) { (bytes) throws(NetlinkError) in
+                try forEachMessage(in: bytes) { (message) throws(NetlinkError) in
                     if finished { return }
                     try RoutingSocket.check(message, sequence: sequence, portID: portID)
                     if message.flags & NL.dumpInterrupted != 0 { interrupted = true }

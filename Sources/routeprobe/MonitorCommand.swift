@@ -46,10 +46,10 @@ struct MonitorCommand: AsyncParsableCommand {
                 var writer = ByteWriter(capacity: 256)
                 switch event {
                 case .added(let route):
-                    if json { renderer.append(route, to: &writer); writer.write("\n") } else { writer.write(text.line(route) + "\n") }
+                    if json { renderer.append(route, to: &writer); writer.write("\n") } else { writer.write(string: text.line(route) + "\n") }
                 case .deleted(let route):
                     if json { renderer.append(route, deleted: true, to: &writer); writer.write("\n") } else {
-                        writer.write(text.line(route, deleted: true) + "\n")
+                        writer.write(string: text.line(route, deleted: true) + "\n")
                     }
                 case .resync(let routes):
                     if json {
@@ -58,8 +58,8 @@ struct MonitorCommand: AsyncParsableCommand {
                         writer.bytes.removeLast()
                         writer.write("}\n")
                     } else {
-                        writer.write("Resync: notifications were lost, the table was read again (\(routes.count) routes)\n")
-                        for route in routes { writer.write(text.line(route) + "\n") }
+                        writer.write(string: "Resync: notifications were lost, the table was read again (\(routes.count) routes)\n")
+                        for route in routes { writer.write(string: text.line(route) + "\n") }
                     }
                 }
                 writeToStandardOutput(writer.bytes)

@@ -78,7 +78,7 @@ struct RoutesCommand: ParsableCommand {
                     if selected(route) { document.append(route, with: renderer) }
                 }
             }
-            writeToStandardOutput(output.finished())
+            output.write()
             return
         }
 
@@ -87,9 +87,12 @@ struct RoutesCommand: ParsableCommand {
     }
 }
 
-/// An `ip -j` document being built: `[`, objects separated by commas, `]`.
+/// An `ip -j` document being built: `[`, objects separated by commas, `]`. It is held in 1 MiB chunks, so a
+/// million routes never cost a copy of the whole document as it grows.
 struct JSONDocument {
-    private var writer = ByteWriter(capacity: 1 << 20)
+    private static let chunkSize = 1 << 20
+    private var chunks: [[UInt8]] = []
+    private var writer = ByteWriter(capacity: JSONDocument.chunkSize + 4096)
     private var empty = true
 
     init() { writer.write(byte: UInt8(ascii: "[")) }
@@ -98,10 +101,16 @@ struct JSONDocument {
         if !empty { writer.write(byte: UInt8(ascii: ",")) }
         empty = false
         renderer.append(route, to: &writer)
+        if writer.count >= JSONDocument.chunkSize {
+            chunks.append(writer.bytes)
+            writer = ByteWriter(capacity: JSONDocument.chunkSize + 4096)
+        }
     }
 
-    consuming func finished() -> [UInt8] {
+    /// Closes the document and writes it, chunk by chunk.
+    consuming func write() {
         writer.write("]\n")
-        return writer.bytes
+        chunks.append(writer.bytes)
+        for chunk in chunks { writeToStandardOutput(chunk) }
     }
 }

@@ -1,0 +1,130 @@
+// A two-thread dump reader: a receiver thread keeps the kernel producing the next datagram while the
+// caller's thread decodes the previous one, so a large dump costs about max(kernel, decode) instead of
+// their sum. Buffers cycle through a small pool; nothing is copied.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Receives the datagrams of one dump on its own thread and hands them over in order.
+final class DatagramPipeline: @unchecked Sendable {
+    // @unchecked Sendable: every field below `condition` is read and written only while holding it; the
+    // transport is used only by the receiver thread until `finish()` has joined it.
+    private let transport: any NetlinkTransport
+    private let condition = NSCondition()
+    private var free: [[UInt8]]
+    private var filled: [(buffer: [UInt8], length: Int)] = []
+    private var failure: NetlinkError? = nil
+    private var ended = false
+    private var discarding = false
+    private var thread = pthread_t()
+    private var running = false
+
+    /// `depth` buffers of `bufferSize` bytes circulate between the threads.
+    init(transport: any NetlinkTransport, bufferSize: Int = 1 << 16, depth: Int = 8) {
+        self.transport = transport
+        free = (0..<depth).map { _ in [UInt8](repeating: 0, count: bufferSize) }
+    }
+
+    /// Starts the receiver thread; if no thread can be made, receiving happens inline in `next()`.
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { raw in
+            let pipeline = Unmanaged<DatagramPipeline>.fromOpaque(raw!).takeRetainedValue()
+            pipeline.receiveLoop()
+            return nil
+        }, context)
+        if created == 0 {
+            running = true
+        } else {
+            Unmanaged<DatagramPipeline>.fromOpaque(context).release()
+        }
+    }
+
+    /// The next datagram and its length, or nil after the dump's last one. Give the buffer back with
+    /// `recycle` once done with it.
+    func next() throws(NetlinkError) -> (buffer: [UInt8], length: Int)? {
+        if !running { return try receiveInline() }
+        condition.lock()
+        defer { condition.unlock() }
+        while filled.isEmpty && failure == nil && !ended { condition.wait() }
+        if !filled.isEmpty { return filled.removeFirst() }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// Returns a buffer to the pool.
+    func recycle(_ buffer: consuming [UInt8]) {
+        condition.lock()
+        free.append(buffer)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Lets the receiver read to the end of the dump (so the socket stays usable) without keeping the
+    /// datagrams, and waits for it to stop.
+    func finish() {
+        guard running else { return }
+        condition.lock()
+        discarding = true
+        free.append(contentsOf: filled.map(\.buffer))
+        filled.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        pthread_join(thread, nil)
+        running = false
+    }
+
+    private func receiveLoop() {
+        while true {
+            condition.lock()
+            while free.isEmpty { condition.wait() }
+            var buffer = free.removeLast()
+            condition.unlock()
+            let outcome: Result<Int, NetlinkError>
+            do throws(NetlinkError) { outcome = .success(try transport.receive(into: &buffer)) } catch { outcome = .failure(error) }
+            condition.lock()
+            defer { condition.broadcast(); condition.unlock() }
+            switch outcome {
+            case .failure(let error):
+                failure = error
+                return
+            case .success(let length):
+                if length == 0 {
+                    failure = .incompleteDump
+                    return
+                }
+                let last = DatagramPipeline.endsDump(buffer, length: length)
+                if discarding { free.append(buffer) } else { filled.append((buffer, length)) }
+                if last {
+                    ended = true
+                    return
+                }
+            }
+        }
+    }
+
+    private func receiveInline() throws(NetlinkError) -> (buffer: [UInt8], length: Int)? {
+        if ended { return nil }
+        guard var buffer = free.popLast() else { return nil }
+        let length = try transport.receive(into: &buffer)
+        if length == 0 { throw NetlinkError.incompleteDump }
+        if DatagramPipeline.endsDump(buffer, length: length) { ended = true }
+        return (buffer, length)
+    }
+
+    /// True when the datagram holds `NLMSG_DONE` or `NLMSG_ERROR`, or cannot be framed (then the
+    /// decoding side reports the framing error and nothing more should be read).
+    static func endsDump(_ buffer: [UInt8], length: Int) -> Bool {
+        var offset = 0
+        while offset + NL.headerSize <= length {
+            let messageLength = Int(UInt32(buffer[offset]) | UInt32(buffer[offset + 1]) << 8
+                | UInt32(buffer[offset + 2]) << 16 | UInt32(buffer[offset + 3]) << 24)
+            let type = UInt16(buffer[offset + 4]) | UInt16(buffer[offset + 5]) << 8
+            if type == NL.done || type == NL.error { return true }
+            if messageLength < NL.headerSize || offset + messageLength > length { return true }
+            offset += align4(messageLength)
+        }
+        return offset != length
+    }
+}
