@@ -66,13 +66,7 @@ public struct IPRoute2RouteJSON: Sendable {
         out.write("\"dst\":")
         let hostLength = route.family.addressBitWidth
         if let destination = route.destinationAddress {
-            out.write(byte: UInt8(ascii: "\""))
-            out.write(address: destination)
-            if Int(route.destinationLength) != hostLength {
-                out.write(byte: UInt8(ascii: "/"))
-                out.write(decimal: UInt64(route.destinationLength))
-            }
-            out.write(byte: UInt8(ascii: "\""))
+            appendPrefix(destination, length: route.destinationLength, hostLength: hostLength, to: &out)
         } else if route.destinationLength != 0 {
             out.write("\"0/")
             out.write(decimal: UInt64(route.destinationLength))
@@ -82,13 +76,7 @@ public struct IPRoute2RouteJSON: Sendable {
         }
         if let source = route.sourceAddress {
             out.write(",\"from\":")
-            out.write(byte: UInt8(ascii: "\""))
-            out.write(address: source)
-            if Int(route.sourceLength) != hostLength {
-                out.write(byte: UInt8(ascii: "/"))
-                out.write(decimal: UInt64(route.sourceLength))
-            }
-            out.write(byte: UInt8(ascii: "\""))
+            appendPrefix(source, length: route.sourceLength, hostLength: hostLength, to: &out)
         } else if route.sourceLength != 0 {
             out.write(",\"src\":")
             out.write("\"0/")
@@ -214,6 +202,17 @@ public struct IPRoute2RouteJSON: Sendable {
             out.write(byte: UInt8(ascii: "]"))
         }
         out.write(byte: UInt8(ascii: "}"))
+    }
+
+    /// `"ADDRESS/LENGTH"`, or `"ADDRESS"` for a host prefix, as iproute2 writes destinations and sources.
+    private func appendPrefix(_ address: IPAddress, length: UInt8, hostLength: Int, to out: inout ByteWriter) {
+        out.write(byte: UInt8(ascii: "\""))
+        out.write(address: address)
+        if Int(length) != hostLength {
+            out.write(byte: UInt8(ascii: "/"))
+            out.write(decimal: UInt64(length))
+        }
+        out.write(byte: UInt8(ascii: "\""))
     }
 
     /// Appends a whole `ip -j route show` document: `[` objects `]` and a newline.

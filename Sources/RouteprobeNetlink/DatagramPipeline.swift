@@ -28,16 +28,9 @@ final class DatagramPipeline: @unchecked Sendable {
 
     /// Starts the receiver thread; if no thread can be made, receiving happens inline in `next()`.
     func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            let pipeline = Unmanaged<DatagramPipeline>.fromOpaque(raw!).takeRetainedValue()
-            pipeline.receiveLoop()
-            return nil
-        }, context)
-        if created == 0 {
+        if case .success(let started) = startThread({ self.receiveLoop() }) {
+            thread = started
             running = true
-        } else {
-            Unmanaged<DatagramPipeline>.fromOpaque(context).release()
         }
     }
 

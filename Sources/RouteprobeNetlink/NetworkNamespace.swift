@@ -25,45 +25,19 @@ public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
         defer { close(fd) }
         var outcome: Result<T, NetlinkError>? = nil
         withoutActuallyEscaping(body) { body in
-            let task = NamespaceTask(fd: fd) {
+            let joinAndRun = {
                 if routeprobe_setns_network(fd) != 0 {
                     outcome = .failure(.namespace(name: self.path, errno: errno))
                     return
                 }
                 do throws(NetlinkError) { outcome = .success(try body()) } catch { outcome = .failure(error) }
             }
-            let created = task.runOnNewThread()
-            if created != 0 { outcome = .failure(.systemCall(call: "pthread_create", errno: created)) }
+            // The closure does not outlive this call: the thread is joined before it returns.
+            switch startThread(joinAndRun) {
+            case .success(let thread): pthread_join(thread, nil)
+            case .failure(let error): outcome = .failure(error)
+            }
         }
         return try outcome!.get()
-    }
-}
-
-/// A closure run on a freshly created pthread, joined before `runOnNewThread` returns.
-private final class NamespaceTask {
-    let fd: Int32
-    let work: () -> Void
-
-    init(fd: Int32, work: @escaping () -> Void) {
-        self.fd = fd
-        self.work = work
-    }
-
-    /// Returns 0, or the pthread_create error when no thread could be started.
-    func runOnNewThread() -> Int32 {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            let task = Unmanaged<NamespaceTask>.fromOpaque(raw!).takeRetainedValue()
-            task.work()
-            return nil
-        }, context)
-        if created != 0 {
-            // The thread never started: balance the retain and run nothing.
-            Unmanaged<NamespaceTask>.fromOpaque(context).release()
-            return created
-        }
-        pthread_join(thread, nil)
-        return 0
     }
 }

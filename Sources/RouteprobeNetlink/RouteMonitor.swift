@@ -55,8 +55,10 @@ public final class RouteMonitor: Sendable {
             return stream
         }
         continuation.onTermination = { [weak self] _ in self?.stop() }
-        let reader = MonitorReader(monitor: self, continuation: continuation)
-        reader.start()
+        switch startThread({ self.readLoop(continuation) }) {
+        case .success(let thread): pthread_detach(thread)
+        case .failure(let error): continuation.finish(throwing: error)
+        }
         return stream
     }
 
@@ -67,7 +69,7 @@ public final class RouteMonitor: Sendable {
     }
 
     /// Reads until stopped. Runs on the reader thread.
-    fileprivate func readLoop(_ continuation: AsyncThrowingStream<RouteEvent, any Error>.Continuation) {
+    private func readLoop(_ continuation: AsyncThrowingStream<RouteEvent, any Error>.Continuation) {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var descriptors = [pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
@@ -126,33 +128,5 @@ public final class RouteMonitor: Sendable {
     /// Decodes notification bytes held in an array (for tests and tools).
     package static func decodeEvents(_ datagram: [UInt8], families: Set<AddressFamily> = [.inet, .inet6]) throws(NetlinkError) -> [RouteEvent] {
         try datagram.withPrefix(datagram.count) { (raw) throws(NetlinkError) in try decodeEvents(raw, families: families) }
-    }
-}
-
-/// Owns the reader thread of one monitor.
-private final class MonitorReader: @unchecked Sendable {
-    // @unchecked: the fields are set once before the thread starts and only read by it.
-    let monitor: RouteMonitor
-    let continuation: AsyncThrowingStream<RouteEvent, any Error>.Continuation
-
-    init(monitor: RouteMonitor, continuation: AsyncThrowingStream<RouteEvent, any Error>.Continuation) {
-        self.monitor = monitor
-        self.continuation = continuation
-    }
-
-    func start() {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            let reader = Unmanaged<MonitorReader>.fromOpaque(raw!).takeRetainedValue()
-            reader.monitor.readLoop(reader.continuation)
-            return nil
-        }, context)
-        if created != 0 {
-            Unmanaged<MonitorReader>.fromOpaque(context).release()
-            continuation.finish(throwing: NetlinkError.systemCall(call: "pthread_create", errno: created))
-            return
-        }
-        pthread_detach(thread)
     }
 }

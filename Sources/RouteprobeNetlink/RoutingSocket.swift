@@ -52,10 +52,8 @@ public final class RoutingSocket {
 
     /// Every network interface.
     public func links() throws(NetlinkError) -> [Link] {
-        try dump(type: NL.getLink, header: [UInt8](repeating: 0, count: 16), operation: "link dump", initial: { [Link]() }) {
-            (links: inout [Link], message: NetlinkMessageView) throws(NetlinkError) in
-            guard message.type == NL.newLink else { throw NetlinkError.unexpectedMessageType(message.type) }
-            links.append(try decodeLink(message.payload))
+        try objects(request: NL.getLink, reply: NL.newLink, headerSize: 16, family: nil, operation: "link dump") {
+            (payload) throws(NetlinkError) in try decodeLink(payload)
         }
     }
 
@@ -66,34 +64,31 @@ public final class RoutingSocket {
 
     /// Every address on every interface.
     public func addresses(family: AddressFamily? = nil) throws(NetlinkError) -> [InterfaceAddress] {
-        var header = [UInt8](repeating: 0, count: 8)
-        header[0] = family?.rawValue ?? 0
-        return try dump(type: NL.getAddress, header: header, operation: "address dump", initial: { [InterfaceAddress]() }) {
-            (addresses: inout [InterfaceAddress], message: NetlinkMessageView) throws(NetlinkError) in
-            guard message.type == NL.newAddress else { throw NetlinkError.unexpectedMessageType(message.type) }
-            if let address = try decodeAddress(message.payload) { addresses.append(address) }
-        }
+        try objects(request: NL.getAddress, reply: NL.newAddress, headerSize: 8, family: family, operation: "address dump",
+                    decode: decodeAddress)
     }
 
     /// The neighbour (ARP and NDP) table.
     public func neighbours(family: AddressFamily? = nil) throws(NetlinkError) -> [Neighbour] {
-        var header = [UInt8](repeating: 0, count: 12)
-        header[0] = family?.rawValue ?? 0
-        return try dump(type: NL.getNeighbour, header: header, operation: "neighbour dump", initial: { [Neighbour]() }) {
-            (neighbours: inout [Neighbour], message: NetlinkMessageView) throws(NetlinkError) in
-            guard message.type == NL.newNeighbour else { throw NetlinkError.unexpectedMessageType(message.type) }
-            if let neighbour = try decodeNeighbour(message.payload) { neighbours.append(neighbour) }
-        }
+        try objects(request: NL.getNeighbour, reply: NL.newNeighbour, headerSize: 12, family: family,
+                    operation: "neighbour dump", decode: decodeNeighbour)
     }
 
     /// The policy routing rules, in priority order as the kernel lists them.
     public func rules(family: AddressFamily? = nil) throws(NetlinkError) -> [PolicyRule] {
-        var header = [UInt8](repeating: 0, count: 12)
+        try objects(request: NL.getRule, reply: NL.newRule, headerSize: 12, family: family, operation: "rule dump",
+                    decode: decodeRule)
+    }
+
+    /// One dump of `request`, each `reply` message decoded; `decode` returns nil for entries to skip.
+    private func objects<Object>(request: UInt16, reply: UInt16, headerSize: Int, family: AddressFamily?, operation: String,
+                                 decode: (UnsafeRawBufferPointer) throws(NetlinkError) -> Object?) throws(NetlinkError) -> [Object] {
+        var header = [UInt8](repeating: 0, count: headerSize)
         header[0] = family?.rawValue ?? 0
-        return try dump(type: NL.getRule, header: header, operation: "rule dump", initial: { [PolicyRule]() }) {
-            (rules: inout [PolicyRule], message: NetlinkMessageView) throws(NetlinkError) in
-            guard message.type == NL.newRule else { throw NetlinkError.unexpectedMessageType(message.type) }
-            if let rule = try decodeRule(message.payload) { rules.append(rule) }
+        return try dump(type: request, header: header, operation: operation, initial: { [Object]() }) {
+            (objects: inout [Object], message: NetlinkMessageView) throws(NetlinkError) in
+            guard message.type == reply else { throw NetlinkError.unexpectedMessageType(message.type) }
+            if let object = try decode(message.payload) { objects.append(object) }
         }
     }
 
