@@ -11,17 +11,22 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "RouteprobeCore"),
         .target(name: "RouteprobeNetlink", dependencies: ["RouteprobeCore", "CMnl"]),
+        .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink"]),
+        .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "routeprobe",
             dependencies: [
                 "RouteprobeCore",
                 "RouteprobeNetlink",
+                "RouteprobeProbing",
+                "RouteprobeConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

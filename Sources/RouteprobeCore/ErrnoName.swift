@@ -10,6 +10,17 @@ public enum ErrnoName {
         table[code]?.message ?? "error \(code)"
     }
 
+    /// Why a kernel route lookup failed, from its errno, in words.
+    public static func lookupFailure(_ code: Int32) -> String {
+        switch code {
+        case 101: return "no route covers it, or an unreachable route does (ENETUNREACH)"
+        case 113: return "an unreachable route covers it (EHOSTUNREACH)"
+        case 13: return "a prohibit route covers it (EACCES)"
+        case 22: return "a blackhole route covers it, or the source address is not local (EINVAL)"
+        default: return "\(message(code)) (\(symbol(code)))"
+        }
+    }
+
     private static let table: [Int32: (symbol: String, message: String)] = [
         1: ("EPERM", "Operation not permitted"),
         2: ("ENOENT", "No such file or directory"),

@@ -41,14 +41,7 @@ public enum NetlinkError: Error, Equatable, CustomStringConvertible, Sendable {
             if errno == 1 || errno == 13 { text += "; this needs root or CAP_NET_ADMIN" }
             return text
         case .noRoute(let operation, let errno, let message):
-            let reason: String
-            switch errno {
-            case 101: reason = "no route covers it, or an unreachable route does (ENETUNREACH)"
-            case 113: reason = "an unreachable route covers it (EHOSTUNREACH)"
-            case 13: reason = "a prohibit route covers it (EACCES)"
-            case 22: reason = "a blackhole route covers it, or the source address is not local (EINVAL)"
-            default: reason = "\(ErrnoName.message(errno)) (\(ErrnoName.symbol(errno)))"
-            }
+            let reason = ErrnoName.lookupFailure(errno)
             var text = "\(operation): the kernel has no usable route: \(reason)"
             if let message, !message.isEmpty { text += ": \(message)" }
             return text

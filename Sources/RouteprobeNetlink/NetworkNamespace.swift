@@ -18,6 +18,12 @@ public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { path }
 
+    /// Runs `body` (which cannot fail) on a new thread inside this namespace; for callers with their own
+    /// error types, which return a Result.
+    package func runInside<T>(_ body: () -> T) throws(NetlinkError) -> T {
+        try run { () throws(NetlinkError) -> T in body() }
+    }
+
     /// Runs `body` on a new thread that has joined this namespace, and returns its result.
     public func run<T>(_ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

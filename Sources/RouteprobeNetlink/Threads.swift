@@ -11,7 +11,7 @@ private final class ThreadBody {
 }
 
 /// Starts a thread running `work`; returns the thread, or the pthread_create error.
-func startThread(_ work: @escaping () -> Void) -> Result<pthread_t, NetlinkError> {
+package func startThread(_ work: @escaping () -> Void) -> Result<pthread_t, NetlinkError> {
     var thread = pthread_t()
     let context = Unmanaged.passRetained(ThreadBody(work)).toOpaque()
     let created = pthread_create(&thread, nil, { raw in

@@ -11,7 +11,7 @@ struct Routeprobe: AsyncParsableCommand {
             routeprobe reads the node's routing table over netlink, probes other nodes' pod CIDRs and \
             explains why a destination cannot be reached. Exit status: 0 success, 1 failure, 2 usage error.
             """,
-        subcommands: [RoutesCommand.self, RouteCommand.self, MonitorCommand.self]
+        subcommands: [RoutesCommand.self, RouteCommand.self, MonitorCommand.self, ProbeCommand.self, BeaconCommand.self]
     )
 
     /// Parses, runs, and maps every error to one line on stderr: usage errors exit 2, failures exit 1.
@@ -25,6 +25,8 @@ struct Routeprobe: AsyncParsableCommand {
             }
         } catch let failure as CommandFailure {
             failure.report()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {

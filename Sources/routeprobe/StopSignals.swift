@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Calls `stop` once on SIGINT or SIGTERM (for commands that run until told to stop).
 final class StopSignals {
@@ -17,4 +18,11 @@ final class StopSignals {
     }
 
     func cancel() { sources.forEach { $0.cancel() } }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
 }

@@ -1,0 +1,137 @@
+/// Which node owns which pod CIDR: the cluster map file (YAML or JSON with the same keys).
+public struct ClusterMap: Sendable, Hashable, Codable {
+    /// One node.
+    public struct Node: Sendable, Hashable, Codable {
+        /// The node's name.
+        public var name: String
+        /// The node's host IP.
+        public var ip: IPAddress
+        /// The pod CIDRs the VPC should route to this node.
+        public var podCIDRs: [IPPrefix]
+        /// Addresses inside the pod CIDRs worth probing (beacons, known pods); optional.
+        public var podTargets: [IPAddress]
+
+        /// Builds a node.
+        public init(name: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = []) {
+            self.name = name
+            self.ip = ip
+            self.podCIDRs = podCIDRs
+            self.podTargets = podTargets
+        }
+
+        enum CodingKeys: String, CodingKey { case name, ip, podCIDRs, podTargets }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            ip = try container.decode(IPAddress.self, forKey: .ip)
+            podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
+            podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
+        }
+
+        /// The addresses to probe in this node's pod network: `podTargets`, else the first address of each CIDR.
+        public var probeTargets: [IPAddress] {
+            if !podTargets.isEmpty { return podTargets }
+            return podCIDRs.compactMap { $0.firstHost }
+        }
+    }
+
+    /// The TCP port of the beacons in every pod CIDR (default 9700).
+    public var probePort: UInt16
+    /// The nodes.
+    public var nodes: [Node]
+
+    /// The default beacon port.
+    public static let defaultProbePort: UInt16 = 9700
+
+    /// Builds a map.
+    public init(probePort: UInt16 = ClusterMap.defaultProbePort, nodes: [Node]) {
+        self.probePort = probePort
+        self.nodes = nodes
+    }
+
+    enum CodingKeys: String, CodingKey { case probePort, nodes }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        probePort = try container.decodeIfPresent(UInt16.self, forKey: .probePort) ?? ClusterMap.defaultProbePort
+        nodes = try container.decode([Node].self, forKey: .nodes)
+    }
+
+    /// The node whose pod CIDR holds `address` (the longest matching CIDR wins).
+    public func owner(of address: IPAddress) -> Node? {
+        var best: (node: Node, length: Int)? = nil
+        for node in nodes {
+            for cidr in node.podCIDRs where cidr.contains(address) && cidr.length > (best?.length ?? -1) {
+                best = (node, cidr.length)
+            }
+        }
+        return best?.node
+    }
+
+    /// The node with host IP `address`.
+    public func node(withIP address: IPAddress) -> Node? { nodes.first { $0.ip == address } }
+
+    /// The node named `name`.
+    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+
+    /// Problems that make the map unusable: duplicate names or IPs, overlapping pod CIDRs, pod targets
+    /// outside their node's CIDRs. Empty when the map is sound.
+    public func problems() -> [String] {
+        var found: [String] = []
+        var names = Set<String>(), ips = Set<IPAddress>()
+        for node in nodes {
+            if !names.insert(node.name).inserted { found.append("node name \(node.name) appears twice") }
+            if !ips.insert(node.ip).inserted { found.append("node IP \(node.ip) appears twice") }
+            for target in node.podTargets where !node.podCIDRs.contains(where: { $0.contains(target) }) {
+                found.append("pod target \(target) of \(node.name) is outside its pod CIDRs")
+            }
+        }
+        let all = nodes.flatMap { node in node.podCIDRs.map { (node.name, $0) } }
+        for (index, (name, cidr)) in all.enumerated() {
+            for (otherName, other) in all[(index + 1)...] where cidr.contains(other) || other.contains(cidr) {
+                found.append("pod CIDR \(cidr) of \(name) overlaps \(other) of \(otherName)")
+            }
+        }
+        return found
+    }
+}
+
+extension IPAddress: Codable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let address = IPAddress(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an IP address"))
+        }
+        self = address
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+extension IPPrefix: Codable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let prefix = IPPrefix(text), text.contains("/") else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a CIDR such as 172.16.1.0/24"))
+        }
+        self = prefix
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    /// The first usable address: network + 1 (the network address itself for /31, /32, /127, /128).
+    public var firstHost: IPAddress? {
+        if length >= address.bitWidth - 1 { return address }
+        switch address {
+        case .v4(let value): return .v4(value + 1)
+        case .v6(let high, let low): return .v6(high, low &+ 1)
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import RouteprobeCore
+import RouteprobeNetlink
+
+/// Why probing could not run at all (a single probe's failure is a `ProbeOutcome`, not an error).
+public enum ProbeError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Raw sockets need CAP_NET_RAW (root has it).
+    case missingCapability(String)
+    /// A system call failed.
+    case system(call: String, errno: Int32)
+    /// The network namespace could not be entered.
+    case namespace(String)
+    /// The request cannot be probed as asked.
+    case invalid(String)
+    /// Reading the routing table failed.
+    case routing(String)
+
+    public var description: String {
+        switch self {
+        case .missingCapability(let what): return what
+        case .system(let call, let errno): return "\(call) failed: \(ErrnoName.message(errno)) (\(ErrnoName.symbol(errno)))"
+        case .namespace(let text): return text
+        case .invalid(let text): return text
+        case .routing(let text): return text
+        }
+    }
+
+    init(_ error: SystemCallError) {
+        if error.errno == 1 || error.errno == 13, error.call.hasPrefix("socket") {
+            self = .missingCapability("\(error.call) needs CAP_NET_RAW: run as root or grant the capability (setcap cap_net_raw+ep)")
+        } else {
+            self = .system(call: error.call, errno: error.errno)
+        }
+    }
+}
+
+/// Settings for one probing run.
+public struct ProbeOptions: Sendable {
+    /// Attempts per target.
+    public var count: Int
+    /// How long each attempt waits for an answer.
+    public var timeout: Duration
+    /// The pause between attempts to the same target.
+    public var interval: Duration
+    /// The most probes of one kind in flight at once.
+    public var concurrency: Int
+    /// Create the sockets in this network namespace.
+    public var namespace: NetworkNamespace?
+
+    /// Builds options.
+    public init(count: Int = 1, timeout: Duration = .seconds(1), interval: Duration = .milliseconds(100),
+                concurrency: Int = 256, namespace: NetworkNamespace? = nil) {
+        self.count = count
+        self.timeout = timeout
+        self.interval = interval
+        self.concurrency = concurrency
+        self.namespace = namespace
+    }
+
+    var timeoutNanoseconds: UInt64 { nanoseconds(timeout) }
+    var intervalNanoseconds: UInt64 { nanoseconds(interval) }
+}
+
+func nanoseconds(_ duration: Duration) -> UInt64 {
+    let (seconds, attoseconds) = duration.components
+    return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+}
+
+/// One kind of probe: sends to many targets at once and reports one result per spec, in order.
+public protocol Prober {
+    /// The protocol this prober speaks.
+    var probeProtocol: ProbeProtocol { get }
+    /// Probes every spec (all of this prober's protocol) and returns their results in the same order.
+    func probe(_ specs: [ProbeSpec], options: ProbeOptions) throws(ProbeError) -> [ProbeResult]
+}

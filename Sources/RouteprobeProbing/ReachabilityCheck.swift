@@ -1,0 +1,90 @@
+import RouteprobeCore
+import RouteprobeNetlink
+
+/// Everything routeprobe learned about one probe of one target.
+public struct TargetReport: Sendable {
+    /// What was probed.
+    public var spec: ProbeSpec
+    /// The kernel's route for it.
+    public var route: RouteView
+    /// The probe's result.
+    public var result: ProbeResult
+    /// What the capture saw, when one ran.
+    public var evidence: CaptureEvidence?
+    /// The node owning the target's pod CIDR.
+    public var owner: ClusterMap.Node?
+    /// The control probe of the owner's host IP.
+    public var control: ProbeResult?
+    /// The verdict and its sentence.
+    public var diagnosis: Diagnosis
+}
+
+/// One on-demand check: route lookups, probes (with control probes of the owners' hosts), optional
+/// capture, and a diagnosis per target. `routeprobe probe` runs one; the agent runs one per round.
+public struct ReachabilityCheck: Sendable {
+    /// Probe settings, including the namespace to work in.
+    public var options: ProbeOptions
+    /// The cluster map, if one was given.
+    public var clusterMap: ClusterMap?
+    /// iproute2 names, for route text.
+    public var names: IPRoute2Names
+
+    /// Builds a check.
+    public init(options: ProbeOptions, clusterMap: ClusterMap? = nil, names: IPRoute2Names = .builtIn) {
+        self.options = options
+        self.clusterMap = clusterMap
+        self.names = names
+    }
+
+    /// Runs the check for every spec and reports in the same order.
+    public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> [TargetReport] {
+        let socket: RoutingSocket
+        let links: [Link]
+        let localAddresses: Set<IPAddress>
+        do throws(NetlinkError) {
+            socket = try RoutingSocket(namespace: options.namespace)
+            links = try socket.links()
+            localAddresses = Set(try socket.addresses().map(\.address))
+        } catch {
+            if case .namespace = error { throw ProbeError.namespace(error.description) }
+            throw ProbeError.routing(error.description)
+        }
+        let linksByIndex = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
+        let interfaceNames = linksByIndex.mapValues(\.name)
+        let text = RouteText(names: names, interfaceNames: interfaceNames)
+        let localNode = clusterMap?.nodes.first { localAddresses.contains($0.ip) }
+
+        var routes: [IPAddress: RouteView] = [:]
+        for target in Set(specs.map(\.target)) {
+            do throws(NetlinkError) {
+                let route = try socket.lookup(target)
+                let egress = route.outputInterface.flatMap { linksByIndex[$0] }
+                routes[target] = RouteView.classify(route, egress: egress, target: target, map: clusterMap,
+                                                    localNode: localNode, text: text.line(route))
+            } catch {
+                guard let code = error.errno, case .noRoute = error else { throw ProbeError.routing(error.description) }
+                routes[target] = RouteView.failedLookup(errno: code, text: error.description)
+            }
+        }
+
+        // Control probes: the host IP of each target's owner, so "node down" and "route missing" differ.
+        var controls: [IPAddress: ClusterMap.Node] = [:]
+        for spec in specs {
+            guard let owner = clusterMap?.owner(of: spec.target), owner.ip != spec.target, owner != localNode else { continue }
+            controls[owner.ip] = owner
+        }
+        let controlSpecs = controls.keys.sorted().map { ProbeSpec(target: $0, probeProtocol: .icmp) }
+        let results = try ProbeScheduler(options: options).run(specs + controlSpecs)
+        let controlResults = Dictionary(uniqueKeysWithValues: zip(controlSpecs.map(\.target), results[specs.count...]))
+
+        return specs.indices.map { index in
+            let spec = specs[index]
+            let owner = clusterMap?.owner(of: spec.target)
+            let control = owner.flatMap { controlResults[$0.ip] }
+            let route = routes[spec.target]!
+            let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: nil, owner: owner, control: control)
+            return TargetReport(spec: spec, route: route, result: results[index], evidence: nil, owner: owner,
+                                control: control, diagnosis: diagnosis)
+        }
+    }
+}

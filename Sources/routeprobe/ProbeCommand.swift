@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import RouteprobeConfiguration
+import RouteprobeCore
+import RouteprobeNetlink
+import RouteprobeProbing
+
+/// `routeprobe probe`: probe targets once and say what each failure means.
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Probe targets with ICMP and TCP and explain every failure.",
+        discussion: """
+            For each target: the kernel's route (as `ip route get`), ICMP and/or TCP probes, a capture of the \
+            probe flows (with --capture-dir, failing flows are written as pcap files), and a verdict: \
+            reachable, vpcRouteMissing, kernelRouteMissing, kernelRouteWrong, rejectedByRouter, \
+            nodeUnreachable or unknown. With --cluster-map, targets inside a node's pod CIDR are judged \
+            against a control probe of that node's host IP, and node names are accepted as targets. \
+            Without --icmp or --tcp: ICMP, plus TCP to the map's probePort when a map is given. \
+            Exit status: 0 all reachable, 1 any not, 2 usage error.
+            """
+    )
+
+    @Argument(help: "Addresses, host names, or node names from the cluster map (a node name means its pod targets).")
+    var targets: [String]
+
+    @Option(name: .long, help: "Probe this TCP port.")
+    var tcp: UInt16?
+
+    @Flag(name: .long, help: "Probe with ICMP echo (needs CAP_NET_RAW).")
+    var icmp = false
+
+    @Option(name: .long, help: "Attempts per target.")
+    var count: Int = 1
+
+    @Option(name: .long, help: "How long each attempt waits, e.g. 500ms, 2s.")
+    var timeout: String = "2s"
+
+    @Option(name: .long, help: "Probe from this network namespace (a name from `ip netns` or a path).")
+    var netns: String?
+
+    @Option(name: .long, help: "Cluster map file (YAML or JSON): which node owns which pod CIDR.")
+    var clusterMap: String?
+
+    @Option(name: .long, help: "Write the packets of failing flows as pcap files into this directory.")
+    var captureDir: String?
+
+    @Flag(name: .long, help: "Print a JSON array, one object per target and protocol.")
+    var json = false
+
+    func validate() throws {
+        if count < 1 || count > 100 { throw ValidationError("--count must be 1 to 100") }
+        if tcp == 0 { throw ValidationError("--tcp must be a port from 1 to 65535") }
+        guard let parsed = DurationText.parse(timeout), parsed > .zero, parsed <= .seconds(60) else {
+            throw ValidationError("--timeout '\(timeout)' is not a duration such as 500ms or 2s (at most 1m)")
+        }
+        _ = parsed
+    }
+
+    func run() throws {
+        let map: ClusterMap?
+        do { map = try clusterMap.map { path throws(ConfigurationError) in try ClusterMapFile.load(path: path) } } catch {
+            throw CommandFailure.usage(error.description)
+        }
+        var addresses: [IPAddress] = []
+        for target in targets {
+            if let address = IPAddress(target) {
+                addresses.append(address)
+            } else if let node = map?.node(named: target) {
+                addresses.append(contentsOf: node.probeTargets)
+            } else if let resolved = HostResolver.resolve(target) {
+                addresses.append(resolved)
+            } else {
+                throw CommandFailure.usage("unknown host '\(target)': not an address, not a node in the cluster map, and it does not resolve")
+            }
+        }
+        var specs: [ProbeSpec] = []
+        let useICMP = icmp || tcp == nil
+        let port = tcp ?? (icmp ? nil : map?.probePort)
+        for address in addresses {
+            if useICMP { specs.append(ProbeSpec(target: address, probeProtocol: .icmp)) }
+            if let port { specs.append(ProbeSpec(target: address, probeProtocol: .tcp, port: port)) }
+        }
+        let options = ProbeOptions(count: count, timeout: DurationText.parse(timeout)!, namespace: netns.map(NetworkNamespace.init))
+        let check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem())
+        let reports: [TargetReport]
+        do { reports = try check.run(specs) } catch {
+            throw CommandFailure(error.description, exitCode: 2)
+        }
+        writeToStandardOutput(json ? ProbeReportFormat.json(reports) : ProbeReportFormat.text(reports))
+        if reports.contains(where: { $0.diagnosis.verdict != .reachable }) { throw ExitCode(1) }
+    }
+}
+
+/// How probe reports are printed.
+enum ProbeReportFormat {
+    static func text(_ reports: [TargetReport]) -> String {
+        var out = ""
+        for report in reports {
+            let spec = report.spec
+            out += "\(spec.target) (\(spec.probeProtocol.rawValue)\(spec.port.map { " \($0)" } ?? ""))\n"
+            out += "  route:    \(report.route.text)  [\(report.route.routeClass.rawValue)]\n"
+            var outcome = "\(report.result.outcome.rawValue) (\(report.result.sent) sent, \(report.result.received) answered"
+            if let rtt = report.result.rttMilliseconds { outcome += ", \(String(format: "%.3f", rtt)) ms" }
+            outcome += ")"
+            if let icmp = report.result.icmpError { outcome += "; \(icmp.from): \(icmp.meaning)" }
+            if let code = report.result.localErrno { outcome += "; \(ErrnoName.symbol(code))" }
+            out += "  outcome:  \(outcome)\n"
+            if let evidence = report.evidence {
+                out += "  capture:  \(evidence.requestsSeen) requests left \(evidence.interfaces.joined(separator: ","))"
+                if let mac = evidence.nextHopMAC { out += " to \(mac)" }
+                out += ", \(evidence.retransmissions) retransmitted, \(evidence.repliesSeen) replies, \(evidence.icmpErrors.count) ICMP errors"
+                if let path = evidence.pcapPath { out += "; \(path)" }
+                out += "\n"
+            }
+            if let owner = report.owner, let control = report.control {
+                out += "  control:  \(owner.name)'s host \(owner.ip): \(control.outcome.rawValue)\n"
+            }
+            out += "  verdict:  \(report.diagnosis.verdict.rawValue)\n"
+            out += "  \(report.diagnosis.message)\n\n"
+        }
+        return out
+    }
+
+    static func json(_ reports: [TargetReport]) -> String {
+        let objects: [[String: Any]] = reports.map { report in
+            let evidence = report.evidence
+            let icmp = report.result.icmpError ?? evidence?.icmpErrors.first
+            return [
+                "target": report.spec.target.description,
+                "protocol": report.spec.probeProtocol.rawValue,
+                "port": report.spec.port.map { Int($0) as Any } ?? NSNull(),
+                "route": [
+                    "class": report.route.routeClass.rawValue,
+                    "dev": report.route.device as Any? ?? NSNull(),
+                    "gateway": report.route.gateway?.description as Any? ?? NSNull(),
+                    "text": report.route.text,
+                ] as [String: Any],
+                "outcome": report.result.outcome.rawValue,
+                "verdict": report.diagnosis.verdict.rawValue,
+                "rttMs": report.result.rttMilliseconds as Any? ?? NSNull(),
+                "evidence": [
+                    "sent": evidence?.requestsSeen ?? report.result.sent,
+                    "received": evidence?.repliesSeen ?? report.result.received,
+                    "retransmissions": evidence?.retransmissions ?? 0,
+                    "icmpFrom": icmp?.from.description as Any? ?? NSNull(),
+                    "icmpType": icmp.map { Int($0.type) as Any } ?? NSNull(),
+                    "icmpCode": icmp.map { Int($0.code) as Any } ?? NSNull(),
+                    "pcap": evidence?.pcapPath as Any? ?? NSNull(),
+                ] as [String: Any],
+                "control": report.control.map { ["target": $0.spec.target.description, "outcome": $0.outcome.rawValue] as Any } ?? NSNull(),
+                "message": report.diagnosis.message,
+            ]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

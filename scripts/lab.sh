@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The routeprobe test lab: a VPC and its nodes in network namespaces, with the incident's addresses.
+#
+#   scripts/lab.sh up [--nodes N] [--mode vpc|hostgw] [--prefix P] [--routeprobe PATH]
+#   scripts/lab.sh down | status                       [--prefix P]
+#   scripts/lab.sh break-vpc-route NODE | restore-vpc-route NODE | misroute NODE OTHER | reject NODE
+#   scripts/lab.sh node-down NODE | node-up NODE | break-kernel-route ON_NODE NODE   [--prefix P]
+#   scripts/lab.sh map [--prefix P]                     prints the cluster map of the lab (YAML)
+#
+# Topology: namespace ${P}vpc is the VPC router (192.168.0.253 on the bridge vpcbr). Node i is namespace
+# ${P}node-X (node-a 192.168.0.193, node-b 192.168.0.50, node-c 192.168.0.60, then .61 ...), with pod CIDR
+# 172.16.i.0/24 on its bridge cni0 (172.16.i.1) and one pod namespace ${P}pod-X at 172.16.i.12 running a
+# beacon on TCP 9700. In vpc mode the nodes' default route points at the VPC router, which holds one route
+# per pod CIDR and a blackhole for the rest of 172.16.0.0/16 (it drops silently, as a VPC does). In hostgw
+# mode each node also holds direct routes to the other nodes' pod CIDRs.
+# Nothing is added to the machine's own namespace. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PREFIX=rplab-
+NODES=3
+MODE=vpc
+ROUTEPROBE=""
+command=${1:-}
+[ -n "$command" ] && shift
+arguments=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) PREFIX=$2; shift 2 ;;
+        --nodes) NODES=$2; shift 2 ;;
+        --mode) MODE=$2; shift 2 ;;
+        --routeprobe) ROUTEPROBE=$2; shift 2 ;;
+        *) arguments+=("$1"); shift ;;
+    esac
+done
+set -- "${arguments[@]+"${arguments[@]}"}"
+
+fail() { echo "lab.sh: $*" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || fail "needs root (it creates network namespaces)"
+[[ "$PREFIX" =~ ^[a-z0-9-]{1,12}$ ]] || fail "prefix must be 1-12 lower-case letters, digits or dashes"
+STATE=/run/routeprobe-lab/$PREFIX
+
+letters=(a b c d e f g h i j k l m n o p q r s t u v w x y z)
+node_name() { local i=$1; if [ "$i" -lt 26 ]; then echo "node-${letters[$i]}"; else echo "node-$i"; fi; }
+node_ip() { case $1 in 0) echo 192.168.0.193 ;; 1) echo 192.168.0.50 ;; *) echo "192.168.0.$((58 + $1))" ;; esac; }
+# The index of a node given by name (node-b) or number.
+node_index() {
+    local name=$1 i
+    for ((i = 0; i < $(cat "$STATE/nodes" 2>/dev/null || echo 0); i++)); do
+        [ "$(node_name $i)" = "$name" ] && { echo $i; return; }
+    done
+    fail "no node named '$name' in lab $PREFIX (see: scripts/lab.sh status --prefix $PREFIX)"
+}
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+up() {
+    [[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 2 ] && [ "$NODES" -le 50 ] || fail "--nodes must be 2 to 50"
+    [ "$MODE" = vpc ] || [ "$MODE" = hostgw ] || fail "--mode must be vpc or hostgw"
+    [ -e "$STATE" ] && fail "lab $PREFIX is already up (scripts/lab.sh down --prefix $PREFIX)"
+    if [ -z "$ROUTEPROBE" ]; then
+        swift build --product routeprobe >/dev/null
+        ROUTEPROBE=$(swift build --show-bin-path)/routeprobe
+    fi
+    mkdir -p "$STATE"
+    echo "$NODES" > "$STATE/nodes"
+    echo "$MODE" > "$STATE/mode"
+    local vpc=${PREFIX}vpc
+    ip netns add "$vpc"
+    ip -n "$vpc" link set lo up
+    ip -n "$vpc" link add vpcbr type bridge
+    ip -n "$vpc" addr add 192.168.0.253/24 dev vpcbr
+    ip -n "$vpc" link set vpcbr up
+    in_ns "$vpc" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    ip -n "$vpc" route add blackhole 172.16.0.0/16
+    local i j
+    for ((i = 0; i < NODES; i++)); do
+        local name; name=$(node_name $i)
+        local node=${PREFIX}$name pod=${PREFIX}pod-${name#node-} ip; ip=$(node_ip $i)
+        ip netns add "$node"
+        ip netns add "$pod"
+        ip -n "$node" link set lo up
+        ip -n "$pod" link set lo up
+        in_ns "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        # The node's uplink: eth0 in the node, vpc-N on the VPC bridge.
+        ip -n "$vpc" link add "vpc-$i" type veth peer name eth0 netns "$node"
+        ip -n "$vpc" link set "vpc-$i" master vpcbr up
+        ip -n "$node" addr add "$ip/24" dev eth0
+        ip -n "$node" link set eth0 up
+        ip -n "$node" route add default via 192.168.0.253
+        # The pod network: bridge cni0 and one pod behind it.
+        ip -n "$node" link add cni0 type bridge
+        ip -n "$node" addr add "172.16.$i.1/24" dev cni0
+        ip -n "$node" link set cni0 up
+        ip -n "$node" link add "veth-pod" type veth peer name eth0 netns "$pod"
+        ip -n "$node" link set veth-pod master cni0 up
+        ip -n "$pod" addr add "172.16.$i.12/24" dev eth0
+        ip -n "$pod" link set eth0 up
+        ip -n "$pod" route add default via "172.16.$i.1"
+        [ "$MODE" = vpc ] && ip -n "$vpc" route add "172.16.$i.0/24" via "$ip"
+        # The beacon in the pod.
+        nohup ip netns exec "$pod" "$ROUTEPROBE" beacon --listen 9700 > "$STATE/beacon-$i.log" 2>&1 &
+        echo $! > "$STATE/beacon-$i.pid"
+    done
+    if [ "$MODE" = hostgw ]; then
+        for ((i = 0; i < NODES; i++)); do
+            for ((j = 0; j < NODES; j++)); do
+                [ $i -eq $j ] && continue
+                ip -n "${PREFIX}$(node_name $i)" route add "172.16.$j.0/24" via "$(node_ip $j)"
+            done
+        done
+    fi
+    # Wait until every beacon listens.
+    for ((i = 0; i < NODES; i++)); do
+        local pod=${PREFIX}pod-$(node_name $i | sed 's/node-//') tries=0
+        until in_ns "$pod" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9700' 2>/dev/null; do
+            tries=$((tries + 1)); [ $tries -gt 100 ] && fail "the beacon in $pod did not start: $(cat "$STATE/beacon-$i.log")"
+            sleep 0.05
+        done
+    done
+    echo "lab $PREFIX is up: $NODES nodes, $MODE mode"
+}
+
+down() {
+    if [ -d "$STATE" ]; then
+        for pidfile in "$STATE"/beacon-*.pid; do
+            [ -e "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+        done
+        rm -rf "$STATE"
+    fi
+    for namespace in $(ip netns list | awk '{print $1}' | grep "^${PREFIX}" || true); do
+        ip netns pids "$namespace" 2>/dev/null | xargs -r kill 2>/dev/null || true
+        ip netns del "$namespace"
+    done
+}
+
+status() {
+    [ -d "$STATE" ] || { echo "lab $PREFIX is down"; return; }
+    echo "lab $PREFIX: $(cat "$STATE/nodes") nodes, $(cat "$STATE/mode") mode"
+    echo "VPC route table:"
+    ip -n "${PREFIX}vpc" route show | sed 's/^/  /'
+}
+
+cluster_map() {
+    local i
+    echo "probePort: 9700"
+    echo "nodes:"
+    for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do
+        echo "  - name: $(node_name $i)"
+        echo "    ip: $(node_ip $i)"
+        echo "    podCIDRs: [172.16.$i.0/24]"
+        echo "    podTargets: [172.16.$i.12]"
+    done
+}
+
+need() { [ $# -ge "$1" ] || fail "$command needs $2"; }
+vpc=${PREFIX}vpc
+case "$command" in
+    up) up ;;
+    down) down ;;
+    status) status ;;
+    map) [ -d "$STATE" ] || fail "lab $PREFIX is down"; cluster_map ;;
+    break-vpc-route) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route del "172.16.$i.0/24" ;;
+    restore-vpc-route) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$i")" ;;
+    misroute) need 2 "NODE OTHER"; i=$(node_index "$1"); j=$(node_index "$2"); ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$j")" ;;
+    reject) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route replace unreachable "172.16.$i.0/24" ;;
+    node-down) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" link set "vpc-$i" down ;;
+    node-up) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" link set "vpc-$i" up ;;
+    break-kernel-route)
+        need 2 "ON_NODE NODE"; i=$(node_index "$1"); j=$(node_index "$2")
+        ip -n "${PREFIX}$(node_name "$i")" route replace blackhole "172.16.$j.0/24" ;;
+    ""|-h|--help|help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) fail "unknown command '$command' (see: scripts/lab.sh help)" ;;
+esac
