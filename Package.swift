@@ -18,7 +18,8 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "RouteprobeCore"),
         .target(name: "RouteprobeNetlink", dependencies: ["RouteprobeCore", "CMnl"]),
-        .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink"]),
+        .target(name: "RouteprobeCapture", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "CPcap"]),
+        .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture"]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "routeprobe",

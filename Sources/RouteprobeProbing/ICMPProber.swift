@@ -11,10 +11,10 @@ public struct ICMPProber: Prober {
     public var probeProtocol: ProbeProtocol { .icmp }
 
     /// The echo identifier this prober uses; replies with another identifier belong to someone else.
-    let identifier: UInt16
+    public let identifier: UInt16
 
-    /// Builds a prober with a fresh random identifier.
-    public init() { identifier = UInt16.random(in: 1...UInt16.max) }
+    /// Builds a prober; by default with a fresh random identifier.
+    public init(identifier: UInt16 = UInt16.random(in: 1...UInt16.max)) { self.identifier = identifier }
 
     public func probe(_ specs: [ProbeSpec], options: ProbeOptions) throws(ProbeError) -> [ProbeResult] {
         guard specs.count * options.count <= 65536 else {

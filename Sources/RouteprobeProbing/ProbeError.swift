@@ -13,6 +13,8 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalid(String)
     /// Reading the routing table failed.
     case routing(String)
+    /// Capturing failed.
+    case capture(String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable, Equatable {
         case .namespace(let text): return text
         case .invalid(let text): return text
         case .routing(let text): return text
+        case .capture(let text): return text
         }
     }
 

@@ -1,5 +1,9 @@
+import RouteprobeCapture
 import RouteprobeCore
 import RouteprobeNetlink
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything routeprobe learned about one probe of one target.
 public struct TargetReport: Sendable {
@@ -28,13 +32,23 @@ public struct ReachabilityCheck: Sendable {
     public var clusterMap: ClusterMap?
     /// iproute2 names, for route text.
     public var names: IPRoute2Names
+    /// Capture the probe flows on their egress interfaces.
+    public var capture: Bool
+    /// Write the packets of failing flows as pcap files here (implies `capture`).
+    public var captureDirectory: String?
 
     /// Builds a check.
-    public init(options: ProbeOptions, clusterMap: ClusterMap? = nil, names: IPRoute2Names = .builtIn) {
+    public init(options: ProbeOptions, clusterMap: ClusterMap? = nil, names: IPRoute2Names = .builtIn,
+                capture: Bool = false, captureDirectory: String? = nil) {
         self.options = options
         self.clusterMap = clusterMap
         self.names = names
+        self.capture = capture || captureDirectory != nil
+        self.captureDirectory = captureDirectory
     }
+
+    /// Problems met along the way that did not stop the check (an interface that could not be captured on).
+    public struct Notes: Sendable { public var warnings: [String] = [] }
 
     /// Runs the check for every spec and reports in the same order.
     public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> [TargetReport] {
@@ -74,17 +88,59 @@ public struct ReachabilityCheck: Sendable {
             controls[owner.ip] = owner
         }
         let controlSpecs = controls.keys.sorted().map { ProbeSpec(target: $0, probeProtocol: .icmp) }
-        let results = try ProbeScheduler(options: options).run(specs + controlSpecs)
+        let scheduler = ProbeScheduler(options: options)
+        var capture: PacketCapture? = nil
+        if self.capture {
+            let devices = Set(routes.values.compactMap(\.device))
+            let flows = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier)
+            if !devices.isEmpty {
+                do throws(CaptureError) {
+                    capture = try PacketCapture(devices: Array(devices), filter: flows.filter, namespace: options.namespace)
+                } catch {
+                    throw ProbeError.capture(error.description)
+                }
+                capture?.start()
+            }
+        }
+        let results = try scheduler.run(specs + controlSpecs)
         let controlResults = Dictionary(uniqueKeysWithValues: zip(controlSpecs.map(\.target), results[specs.count...]))
+        var evidence = [CaptureEvidence?](repeating: nil, count: specs.count)
+        var flowPackets = [[CapturedPacket]](repeating: [], count: specs.count)
+        if let capture {
+            usleep(30_000) // let the last answers reach the capture buffer
+            let packets = capture.stop()
+            let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier).evidence(from: packets)
+            evidence = matched.evidence.map { Optional($0) }
+            flowPackets = matched.packets
+        }
 
-        return specs.indices.map { index in
+        var reports: [TargetReport] = []
+        for index in specs.indices {
             let spec = specs[index]
             let owner = clusterMap?.owner(of: spec.target)
             let control = owner.flatMap { controlResults[$0.ip] }
             let route = routes[spec.target]!
-            let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: nil, owner: owner, control: control)
-            return TargetReport(spec: spec, route: route, result: results[index], evidence: nil, owner: owner,
-                                control: control, diagnosis: diagnosis)
+            let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: evidence[index],
+                                               owner: owner, control: control)
+            if diagnosis.verdict != .reachable, let directory = captureDirectory, let linkType = flowPackets[index].first?.linkType {
+                let name = "\(spec.target)-\(spec.probeProtocol.rawValue)\(spec.port.map { "-\($0)" } ?? "").pcap"
+                    .replacingColons()
+                let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+                do throws(CaptureError) {
+                    try PcapFile.write(flowPackets[index], linkType: linkType, to: path)
+                    evidence[index]?.pcapPath = path
+                } catch {
+                    throw ProbeError.capture(error.description)
+                }
+            }
+            reports.append(TargetReport(spec: spec, route: route, result: results[index], evidence: evidence[index],
+                                        owner: owner, control: control, diagnosis: diagnosis))
         }
+        return reports
     }
+}
+
+extension String {
+    /// IPv6 addresses in file names: colons become underscores.
+    func replacingColons() -> String { String(map { $0 == ":" ? "_" : $0 }) }
 }

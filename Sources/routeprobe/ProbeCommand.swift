@@ -45,6 +45,9 @@ struct ProbeCommand: ParsableCommand {
     @Option(name: .long, help: "Write the packets of failing flows as pcap files into this directory.")
     var captureDir: String?
 
+    @Flag(inversion: .prefixedNo, help: "Capture the probe flows with libpcap (needs CAP_NET_RAW).")
+    var capture = true
+
     @Flag(name: .long, help: "Print a JSON array, one object per target and protocol.")
     var json = false
 
@@ -82,7 +85,15 @@ struct ProbeCommand: ParsableCommand {
             if let port { specs.append(ProbeSpec(target: address, probeProtocol: .tcp, port: port)) }
         }
         let options = ProbeOptions(count: count, timeout: DurationText.parse(timeout)!, namespace: netns.map(NetworkNamespace.init))
-        let check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem())
+        if captureDir != nil, !capture { throw CommandFailure.usage("--capture-dir needs the capture; drop --no-capture") }
+        if let captureDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: captureDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CommandFailure.usage("--capture-dir \(captureDir) is not a directory")
+            }
+        }
+        let check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem(), capture: capture,
+                                      captureDirectory: captureDir)
         let reports: [TargetReport]
         do { reports = try check.run(specs) } catch {
             throw CommandFailure(error.description, exitCode: 2)

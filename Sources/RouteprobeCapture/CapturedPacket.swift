@@ -1,0 +1,40 @@
+/// One frame copied out of libpcap: its time, link type, interface and bytes.
+public struct CapturedPacket: Sendable, Hashable {
+    /// Seconds since the epoch.
+    public var seconds: Int
+    /// Microseconds within the second.
+    public var microseconds: Int
+    /// The frame's link-layer type (DLT_*).
+    public var linkType: Int32
+    /// The interface it was captured on ("" for a file).
+    public var interface: String
+    /// The length on the wire (the captured bytes may be fewer).
+    public var originalLength: Int
+    /// The captured bytes.
+    public var bytes: [UInt8]
+
+    /// Builds a packet.
+    public init(seconds: Int, microseconds: Int, linkType: Int32, interface: String, originalLength: Int, bytes: [UInt8]) {
+        self.seconds = seconds
+        self.microseconds = microseconds
+        self.linkType = linkType
+        self.interface = interface
+        self.originalLength = originalLength
+        self.bytes = bytes
+    }
+}
+
+/// Why capturing failed.
+public enum CaptureError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// libpcap refused (the message is libpcap's).
+    case pcap(String)
+    /// The capture needs CAP_NET_RAW.
+    case permission(String)
+
+    public var description: String {
+        switch self {
+        case .pcap(let message): return message
+        case .permission(let message): return message
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import RouteprobeCore
+import RouteprobeNetlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A live capture on one or more interfaces, read on its own thread until stopped.
+public final class PacketCapture: @unchecked Sendable {
+    // @unchecked Sendable: `handles` is fixed after init; `packets` and `failures` are guarded by `lock`.
+    private let handles: [PcapHandle]
+    private let lock = NSLockLike()
+    private var packets: [CapturedPacket] = []
+    private var failures: [String] = []
+    private var thread: pthread_t? = nil
+    private let stopRead: Int32
+    private let stopWrite: Int32
+
+    /// Opens `devices` with a BPF `filter` (in `namespace` when given). A device that cannot be opened is
+    /// skipped and named in `failures`; if none opens, this throws.
+    public init(devices: [String], filter: String, namespace: NetworkNamespace? = nil) throws(CaptureError) {
+        var opened: [PcapHandle] = []
+        var problems: [String] = []
+        for device in Set(devices).sorted() {
+            let attempt = { () -> Result<PcapHandle, CaptureError> in
+                do throws(CaptureError) { return .success(try PcapHandle.live(device: device, filter: filter)) } catch { return .failure(error) }
+            }
+            let outcome: Result<PcapHandle, CaptureError>
+            if let namespace {
+                do throws(NetlinkError) { outcome = try namespace.runInside(attempt) } catch { throw CaptureError.pcap(error.description) }
+            } else {
+                outcome = attempt()
+            }
+            switch outcome {
+            case .success(let handle): opened.append(handle)
+            case .failure(let error):
+                if case .permission = error { throw error }
+                problems.append(error.description)
+            }
+        }
+        if opened.isEmpty { throw CaptureError.pcap(problems.first ?? "no interface to capture on") }
+        handles = opened
+        failures = problems
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        stopRead = fds[0]
+        stopWrite = fds[1]
+    }
+
+    deinit {
+        close(stopRead)
+        close(stopWrite)
+    }
+
+    /// Interfaces that could not be captured on, with libpcap's reason.
+    public var openFailures: [String] { lock.locked { failures } }
+
+    /// Starts reading.
+    public func start() {
+        if case .success(let started) = startThread({ self.readLoop() }) { thread = started }
+    }
+
+    /// Stops after reading what has arrived, and returns every packet captured.
+    public func stop() -> [CapturedPacket] {
+        var byte: UInt8 = 1
+        _ = write(stopWrite, &byte, 1)
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+        return lock.locked { packets }
+    }
+
+    private func readLoop() {
+        var descriptors = handles.map { pollfd(fd: $0.selectableDescriptor, events: Int16(POLLIN), revents: 0) }
+        descriptors.append(pollfd(fd: stopRead, events: Int16(POLLIN), revents: 0))
+        var stopping = false
+        while true {
+            for index in descriptors.indices { descriptors[index].revents = 0 }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), stopping ? 0 : 100)
+            if ready < 0, errno != EINTR { break }
+            if descriptors.last!.revents != 0 { stopping = true }
+            var batch: [CapturedPacket] = []
+            for (index, handle) in handles.enumerated() where stopping || descriptors[index].revents != 0 {
+                do throws(CaptureError) { try handle.readAvailable(into: &batch) } catch {
+                    lock.locked { failures.append(error.description) }
+                }
+            }
+            if !batch.isEmpty { lock.locked { packets.append(contentsOf: batch) } }
+            if stopping { break }
+        }
+    }
+}
+
+/// Reading and writing pcap files.
+public enum PcapFile {
+    /// Every packet in a pcap file.
+    public static func read(path: String) throws(CaptureError) -> [CapturedPacket] {
+        let handle = try PcapHandle.offline(path: path)
+        var packets: [CapturedPacket] = []
+        try handle.readAvailable(into: &packets)
+        return packets
+    }
+
+    /// Writes packets (those of `linkType`) to a pcap file.
+    public static func write(_ packets: [CapturedPacket], linkType: Int32, to path: String) throws(CaptureError) {
+        try PcapWriter.write(packets, linkType: linkType, to: path)
+    }
+}
+
+/// A mutex with a closure API (pthread_mutex), so this target needs no Foundation.
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}

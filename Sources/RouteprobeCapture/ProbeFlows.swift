@@ -1,0 +1,96 @@
+import RouteprobeCore
+
+/// Matches captured packets to probe flows: the BPF filter that selects them in the kernel, and the
+/// evidence each flow leaves.
+public struct ProbeFlows: Sendable {
+    /// The probes.
+    public var specs: [ProbeSpec]
+    /// The ICMP echo identifier the probes used.
+    public var echoIdentifier: UInt16
+
+    /// Builds a matcher.
+    public init(specs: [ProbeSpec], echoIdentifier: UInt16) {
+        self.specs = specs
+        self.echoIdentifier = echoIdentifier
+    }
+
+    /// A filter for exactly the probe traffic: our echo requests and replies (by identifier), ICMP errors,
+    /// and TCP to or from the probed ports. Small whatever the number of targets.
+    public var filter: String {
+        var clauses: [String] = []
+        let families = Set(specs.map(\.target.family))
+        if specs.contains(where: { $0.probeProtocol == .icmp }) {
+            if families.contains(.inet) {
+                clauses.append("(icmp and (icmp[0] = 8 or icmp[0] = 0) and icmp[4:2] = \(echoIdentifier))")
+            }
+            if families.contains(.inet6) {
+                clauses.append("(ip6 and ip6[6] = 58 and (ip6[40] = 128 or ip6[40] = 129) and ip6[44:2] = \(echoIdentifier))")
+            }
+        }
+        if families.contains(.inet) { clauses.append("(icmp and (icmp[0] = 3 or icmp[0] = 11))") }
+        if families.contains(.inet6) { clauses.append("(ip6 and ip6[6] = 58 and ip6[40] < 128)") }
+        let ports = Set(specs.compactMap(\.port)).sorted()
+        if !ports.isEmpty {
+            clauses.append("(tcp and (" + ports.map { "port \($0)" }.joined(separator: " or ") + "))")
+        }
+        return clauses.joined(separator: " or ")
+    }
+
+    /// Which spec a packet belongs to, and whether it is a request (leaving), a reply, or an ICMP error.
+    enum Role { case request, retransmission, reply, icmpError(ICMPErrorReport) }
+
+    /// The evidence for every spec, in order, and each spec's packets.
+    public func evidence(from packets: [CapturedPacket]) -> (evidence: [CaptureEvidence], packets: [[CapturedPacket]]) {
+        var evidence = [CaptureEvidence](repeating: CaptureEvidence(), count: specs.count)
+        var flowPackets = [[CapturedPacket]](repeating: [], count: specs.count)
+        var index: [ProbeSpec: Int] = [:]
+        for (position, spec) in specs.enumerated() where index[spec] == nil { index[spec] = position }
+        var seenSYNs = Set<[UInt32]>()
+        for packet in packets {
+            guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType) else { continue }
+            var matched: (Int, Role)? = nil
+            switch dissected.transport {
+            case .echo(let isRequest, let identifier, _):
+                guard identifier == echoIdentifier else { continue }
+                let target = isRequest ? dissected.destination : dissected.source
+                if let position = index[ProbeSpec(target: target, probeProtocol: .icmp)] { matched = (position, isRequest ? .request : .reply) }
+            case .tcp(let sourcePort, let destinationPort, let flags, let sequence):
+                let isSYN = flags & 0x02 != 0 && flags & 0x10 == 0
+                if isSYN, let position = index[ProbeSpec(target: dissected.destination, probeProtocol: .tcp, port: destinationPort)] {
+                    let key = [UInt32(sourcePort), sequence, UInt32(position)]
+                    matched = (position, seenSYNs.insert(key).inserted ? .request : .retransmission)
+                } else if flags & 0x12 == 0x12 || flags & 0x04 != 0,
+                          let position = index[ProbeSpec(target: dissected.source, probeProtocol: .tcp, port: sourcePort)] {
+                    matched = (position, .reply)
+                }
+            case .icmpError(let type, let code, let quoted):
+                let report = ICMPErrorReport(from: dissected.source, type: type, code: code, isICMPv6: quoted.destination.family == .inet6)
+                if quoted.protocolNumber == 6, let port = quoted.destinationPort,
+                   let position = index[ProbeSpec(target: quoted.destination, probeProtocol: .tcp, port: port)] {
+                    matched = (position, .icmpError(report))
+                } else if quoted.protocolNumber == 1 || quoted.protocolNumber == 58, quoted.echoIdentifier == echoIdentifier,
+                          let position = index[ProbeSpec(target: quoted.destination, probeProtocol: .icmp)] {
+                    matched = (position, .icmpError(report))
+                }
+            case .other:
+                continue
+            }
+            guard let (position, role) = matched else { continue }
+            flowPackets[position].append(packet)
+            switch role {
+            case .request, .retransmission:
+                evidence[position].requestsSeen += 1
+                if case .retransmission = role { evidence[position].retransmissions += 1 }
+                if !packet.interface.isEmpty, !evidence[position].interfaces.contains(packet.interface) {
+                    evidence[position].interfaces.append(packet.interface)
+                }
+                if evidence[position].nextHopMAC == nil { evidence[position].nextHopMAC = dissected.destinationMAC }
+            case .reply:
+                evidence[position].repliesSeen += 1
+            case .icmpError(let report):
+                evidence[position].icmpErrors.append(report)
+            }
+        }
+        return (evidence, flowPackets)
+    }
+}
