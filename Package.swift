@@ -32,6 +32,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RouteprobeNetlinkTests",
             dependencies: ["RouteprobeNetlink", "RouteprobeCore"],

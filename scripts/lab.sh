@@ -67,10 +67,14 @@ up() {
     local vpc=${PREFIX}vpc
     ip netns add "$vpc"
     ip -n "$vpc" link set lo up
+    # A VPC router forwards and drops; it never tells nodes to talk to each other directly (no redirects,
+    # set before any interface exists so every interface inherits it), and it does not rate-limit the ICMP
+    # errors of rejected routes (so every probe of a test sees its own).
+    in_ns "$vpc" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.icmp_ratelimit=0
     ip -n "$vpc" link add vpcbr type bridge
     ip -n "$vpc" addr add 192.168.0.253/24 dev vpcbr
     ip -n "$vpc" link set vpcbr up
-    in_ns "$vpc" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
     ip -n "$vpc" route add blackhole 172.16.0.0/16
     local i j
     for ((i = 0; i < NODES; i++)); do
@@ -80,7 +84,9 @@ up() {
         ip netns add "$pod"
         ip -n "$node" link set lo up
         ip -n "$pod" link set lo up
-        in_ns "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        in_ns "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+            net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.default.accept_redirects=0 \
+            net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0
         # The node's uplink: eth0 in the node, vpc-N on the VPC bridge.
         ip -n "$vpc" link add "vpc-$i" type veth peer name eth0 netns "$node"
         ip -n "$vpc" link set "vpc-$i" master vpcbr up

@@ -45,6 +45,13 @@ public struct Diagnosis: Sendable, Hashable {
         let cidr = owner?.podCIDRs.first { $0.contains(target) }
         let entry = cidr.map { "\($0) -> \(owner!.name) (\(owner!.ip))" }
 
+        // host-gw style route via a node that does not own the CIDR: wrong even if a detour still delivers.
+        if route.routeClass == .direct, let gateway = route.gateway, let owner, gateway != owner.ip {
+            let state = result.outcome.pathWorks ? "\(target) answers, but \(how)" : "\(target) is not reachable: \(how)"
+            return Diagnosis(verdict: .kernelRouteWrong,
+                             message: "\(state), and \(cidr.map(\.description) ?? "its pod CIDR") belongs to \(owner.name) (\(owner.ip)). The node's kernel route points to the wrong node.")
+        }
+
         if result.outcome.pathWorks {
             let what = result.outcome == .refused ? "the port is closed (RST), but the path works" : "it answers"
             let rtt = result.rttMilliseconds.map { String(format3($0)) + " ms" }
@@ -57,12 +64,6 @@ public struct Diagnosis: Sendable, Hashable {
             if let entry { message += " The node's kernel route for \(entry) is missing or blackholed." }
             else { message += " The node's kernel route for it is missing or blackholed." }
             return Diagnosis(verdict: .kernelRouteMissing, message: message)
-        }
-
-        // host-gw style route via a node that does not own the CIDR.
-        if route.routeClass == .direct, let gateway = route.gateway, let owner, gateway != owner.ip {
-            return Diagnosis(verdict: .kernelRouteWrong,
-                             message: "\(target) is not reachable: \(how), but \(cidr.map(\.description) ?? "its pod CIDR") belongs to \(owner.name) (\(owner.ip)). The node's kernel route points to the wrong node.")
         }
 
         // A router said no.
