@@ -31,11 +31,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "RouteprobeTestSupport", path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RouteprobeNetlinkTests",
-            dependencies: ["RouteprobeNetlink", "RouteprobeCore"],
+            dependencies: ["RouteprobeNetlink", "RouteprobeCore", "RouteprobeTestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -53,6 +53,20 @@ node_index() {
 }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# Starts a command in the background with stdin from /dev/null, output to a log, every other descriptor
+# closed; sets DAEMON_PID.
+start_daemon() {
+    local log=$1; shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+        done
+        exec "$@" < /dev/null > "$log" 2>&1
+    ) &
+    DAEMON_PID=$!
+}
+
 up() {
     [[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 2 ] && [ "$NODES" -le 50 ] || fail "--nodes must be 2 to 50"
     [ "$MODE" = vpc ] || [ "$MODE" = hostgw ] || fail "--mode must be vpc or hostgw"
@@ -103,9 +117,10 @@ up() {
         ip -n "$pod" link set eth0 up
         ip -n "$pod" route add default via "172.16.$i.1"
         [ "$MODE" = vpc ] && ip -n "$vpc" route add "172.16.$i.0/24" via "$ip"
-        # The beacon in the pod.
-        nohup ip netns exec "$pod" "$ROUTEPROBE" beacon --listen 9700 > "$STATE/beacon-$i.log" 2>&1 &
-        echo $! > "$STATE/beacon-$i.pid"
+        # The beacon in the pod, holding none of this script's descriptors (a caller waiting for this
+        # script's output must not wait for the beacon too).
+        start_daemon "$STATE/beacon-$i.log" ip netns exec "$pod" "$ROUTEPROBE" beacon --listen 9700
+        echo "$DAEMON_PID" > "$STATE/beacon-$i.pid"
     done
     if [ "$MODE" = hostgw ]; then
         for ((i = 0; i < NODES; i++)); do

@@ -20,11 +20,14 @@ ensure_packages() {
 
 # The packages every build needs.
 BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
+# What the tests use besides: tcpdump reads the pcap files routeprobe writes.
+TEST_PACKAGES=(tcpdump)
 
 # Removes network namespaces whose names start with the given prefix.
 remove_namespaces() {
     local prefix=$1
     for namespace in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${prefix}" || true); do
+        ip netns pids "$namespace" 2>/dev/null | xargs -r kill 2>/dev/null || true
         ip netns del "$namespace" 2>/dev/null || true
     done
 }

@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_packages "${BUILD_PACKAGES[@]}"
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 # Test namespaces are named rpt-*; remove any a killed earlier run left behind, and whatever this run leaves.
-trap 'remove_namespaces rpt-' EXIT
-remove_namespaces rpt-
+cleanup() { remove_namespaces rpt-; rm -rf /run/routeprobe-lab/rpt-*; }
+trap cleanup EXIT
+cleanup
 
 swift build
 # Build progress lines are dropped; everything else, ending with the summary line, is shown.

@@ -1,10 +1,11 @@
 import Foundation
+import RouteprobeTestSupport
 import Testing
 @testable import RouteprobeNetlink
 import RouteprobeCore
 
 /// routeprobe against the real kernel, compared with iproute2, in namespaces each test creates and deletes.
-@Suite(.enabled(if: runningAsRoot, needsRootReason))
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
 struct KernelRoutingTests {
     /// Parses an `ip -j` document into its objects, as Foundation sees them.
     func jsonObjects(_ text: String) throws -> [NSDictionary] {

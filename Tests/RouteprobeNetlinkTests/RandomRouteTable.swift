@@ -1,4 +1,5 @@
 import Foundation
+import RouteprobeTestSupport
 import RouteprobeCore
 
 /// Builds a reproducible random routing table in a namespace: several tables, IPv4 and IPv6, multipath,

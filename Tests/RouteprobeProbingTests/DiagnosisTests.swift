@@ -1,0 +1,135 @@
+import Testing
+import RouteprobeConfiguration
+import RouteprobeCore
+
+/// The verdict table of DESIGN.md, case by case, without any network.
+@Suite struct DiagnosisTests {
+    let owner = ClusterMap.Node(name: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!])
+    let pod = IPAddress("172.16.1.12")!
+    let viaVPC = RouteView(routeClass: .vpc, device: "eth0", gateway: IPAddress("192.168.0.253"), text: "via vpc")
+
+    func result(_ outcome: ProbeOutcome, target: IPAddress? = nil, icmp: ICMPErrorReport? = nil) -> ProbeResult {
+        ProbeResult(spec: ProbeSpec(target: target ?? pod, probeProtocol: .icmp), outcome: outcome, icmpError: icmp)
+    }
+
+    func verdict(route: RouteView? = nil, outcome: ProbeOutcome, evidence: CaptureEvidence? = nil, control: ProbeOutcome? = .reply,
+                 icmp: ICMPErrorReport? = nil, owner: ClusterMap.Node?? = nil) -> Verdict {
+        Diagnosis.diagnose(route: route ?? viaVPC, result: result(outcome, icmp: icmp), evidence: evidence,
+                           owner: owner ?? self.owner, control: control.map { result($0, target: self.owner.ip) }).verdict
+    }
+
+    @Test func repliesAndRefusalsAreReachable() {
+        #expect(verdict(outcome: .reply) == .reachable)
+        #expect(verdict(outcome: .refused, control: .timeout) == .reachable)
+    }
+
+    @Test func silenceTowardsTheVPCWithAnAnsweringOwnerIsAMissingVPCRoute() {
+        var seen = CaptureEvidence()
+        seen.requestsSeen = 3
+        let diagnosis = Diagnosis.diagnose(route: viaVPC, result: result(.timeout), evidence: seen, owner: owner,
+                                           control: result(.reply, target: owner.ip))
+        #expect(diagnosis.verdict == .vpcRouteMissing)
+        #expect(diagnosis.message.contains("172.16.1.0/24 -> node-b (192.168.0.50)"))
+        #expect(diagnosis.message.contains("3 echo requests left"))
+    }
+
+    @Test func requestsThatNeverLeftAreNotBlamedOnTheVPC() {
+        #expect(verdict(outcome: .timeout, evidence: CaptureEvidence()) == .unknown)
+    }
+
+    @Test func aSilentOwnerMeansTheNodeIsDown() {
+        #expect(verdict(outcome: .timeout, control: .timeout) == .nodeUnreachable)
+    }
+
+    @Test func withoutAnOwnerSilenceIsUnknown() {
+        #expect(verdict(outcome: .timeout, control: nil, owner: .some(nil)) == .unknown)
+    }
+
+    @Test func aRoutersErrorIsARejection() {
+        let icmp = ICMPErrorReport(from: IPAddress("192.168.0.253")!, type: 3, code: 1)
+        #expect(verdict(outcome: .icmpError, icmp: icmp) == .rejectedByRouter)
+    }
+
+    @Test func anUnusableKernelRouteIsMissing() {
+        #expect(verdict(route: .failedLookup(errno: 101, text: "no route"), outcome: .localError) == .kernelRouteMissing)
+        #expect(verdict(route: RouteView(routeClass: .unreachable, type: .blackhole, text: "blackhole"), outcome: .timeout) == .kernelRouteMissing)
+    }
+
+    @Test func aDirectRouteViaAnotherNodeIsWrongEvenWhenADetourWorks() {
+        let wrong = RouteView(routeClass: .direct, device: "eth0", gateway: IPAddress("192.168.0.60"), text: "via node-c")
+        #expect(verdict(route: wrong, outcome: .timeout) == .kernelRouteWrong)
+        #expect(verdict(route: wrong, outcome: .reply) == .kernelRouteWrong)
+        let right = RouteView(routeClass: .direct, device: "eth0", gateway: owner.ip, text: "via node-b")
+        #expect(verdict(route: right, outcome: .reply) == .reachable)
+    }
+
+    @Test func routesAreClassifiedFromTheLookupAndTheMap() {
+        let map = ClusterMap(nodes: [owner, ClusterMap.Node(name: "node-a", ip: IPAddress("192.168.0.193")!, podCIDRs: [IPPrefix("172.16.0.0/24")!])])
+        let local = map.nodes[1]
+        func classify(_ route: Route, _ target: String, egress: Link? = nil) -> RouteClass {
+            RouteView.classify(route, egress: egress, target: IPAddress(target)!, map: map, localNode: local, text: "").routeClass
+        }
+        #expect(classify(Route(family: .inet, gateway: IPAddress("192.168.0.253"), outputInterface: 2), "172.16.1.12") == .vpc)
+        #expect(classify(Route(family: .inet, gateway: IPAddress("192.168.0.50"), outputInterface: 2), "172.16.1.12") == .direct)
+        #expect(classify(Route(family: .inet, type: .blackhole), "172.16.1.12") == .unreachable)
+        #expect(classify(Route(family: .inet, outputInterface: 3), "172.16.0.12") == .local)
+        #expect(classify(Route(family: .inet, type: .local, outputInterface: 1), "192.168.0.193") == .local)
+        #expect(classify(Route(family: .inet, outputInterface: 5), "172.16.1.12", egress: Link(index: 5, name: "flannel.1", kind: "vxlan")) == .overlay)
+    }
+}
+
+/// Cluster map files: YAML and JSON, and one clear line for each kind of mistake.
+@Suite struct ClusterMapFileTests {
+    @Test func readsTheDocumentedYAML() throws {
+        let map = try ClusterMapFile.parse("""
+            probePort: 9700            # optional
+            nodes:
+              - name: node-b
+                ip: 192.168.0.50
+                podCIDRs: [172.16.1.0/24]
+                podTargets: [172.16.1.12]
+              - name: node-c
+                ip: 192.168.0.60
+                podCIDRs: [172.16.2.0/24]
+            """, source: "test")
+        #expect(map.probePort == 9700)
+        #expect(map.owner(of: IPAddress("172.16.2.7")!)?.name == "node-c")
+        #expect(map.nodes[1].probeTargets == [IPAddress("172.16.2.1")!])
+    }
+
+    @Test func readsJSONWithTheSameKeys() throws {
+        let map = try ClusterMapFile.parse(#"{"nodes": [{"name": "node-b", "ip": "192.168.0.50", "podCIDRs": ["172.16.1.0/24"]}]}"#, source: "test")
+        #expect(map.probePort == ClusterMap.defaultProbePort)
+        #expect(map.nodes.first?.ip == IPAddress("192.168.0.50"))
+    }
+
+    @Test(arguments: [
+        ("nodes: []", "no nodes"),
+        ("probePort: 9700", "missing key 'nodes'"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.300\n", "not an IP address"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    podCIDRs: [172.16.1.0]\n", "not a CIDR"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    podCIDRs: [172.16.0.0/16]\n  - name: b\n    ip: 10.0.0.2\n    podCIDRs: [172.16.1.0/24]\n", "overlaps"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.1\n  - name: a\n    ip: 10.0.0.2\n", "appears twice"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    podCIDRs: [172.16.1.0/24]\n    podTargets: [172.16.9.1]\n", "outside its pod CIDRs"),
+        ("probePort: 99999\nnodes: []", "probePort"),
+        ("{{{", "cluster map test"),
+    ])
+    func mistakesAreOneClearLine(text: String, expected: String) {
+        let error = #expect(throws: ConfigurationError.self) { _ = try ClusterMapFile.parse(text, source: "test") }
+        #expect(error?.description.contains(expected) == true, "\(error?.description ?? "no error")")
+        #expect(error?.description.contains("\n") == false)
+    }
+
+    @Test func durationsAreWrittenAsTheCLIWritesThem() {
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("2s") == .seconds(2))
+        #expect(DurationText.parse("1m") == .seconds(60))
+        #expect(DurationText.parse("1.5s") == .milliseconds(1500))
+        for bad in ["", "5", "s", "-1s", "1 s", "1x", "soon"] { #expect(DurationText.parse(bad) == nil, "\(bad)") }
+        #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
+        for duration in [Duration.milliseconds(1), .milliseconds(250), .seconds(5), .seconds(90), .seconds(600)] {
+            #expect(DurationText.parse(DurationText.format(duration)) == duration)
+        }
+        #expect(DurationText.format(.seconds(120)) == "2m")
+    }
+}
