@@ -62,6 +62,10 @@ struct KernelRoutingTests {
             try ip("-n", namespace, "rule", "add", "from", "10.2.0.1", "to", "10.0.0.0/8", "table", "300", "pref", "300")
             try ip("-n", namespace, "-6", "rule", "add", "from", "fd00:1::1", "table", "100", "pref", "100")
             try ip("-n", namespace, "route", "add", "default", "via", "10.0.0.254", "table", "200")
+            // Variety whatever the random table: a default route answers what nothing else covers, and
+            // 172.31.0.0/16 is always refused.
+            try ip("-n", namespace, "route", "replace", "default", "via", "10.1.0.254")
+            try ip("-n", namespace, "route", "replace", "unreachable", "172.31.0.0/16")
             let socket = try RoutingSocket(namespace: NetworkNamespace(namespace))
             let rules = try socket.rules(family: .inet)
             #expect(rules.contains { $0.priority == 300 && $0.table == RouteTableID(rawValue: 300) && $0.source == IPPrefix("10.2.0.1/32") })
@@ -72,7 +76,7 @@ struct KernelRoutingTests {
                 let inet6 = generator.next() % 4 == 0
                 let destination: IPAddress = inet6
                     ? .v6(0x2001_0db8_0000_0000 | (generator.next() & 0xffff_ffff), generator.next())
-                    : .v4(UInt32(truncatingIfNeeded: [0xac10_0000, 0xac14_0000, 0x0a00_0000, 0x0a0a_0000][Int(generator.next() % 4)]
+                    : .v4(UInt32(truncatingIfNeeded: [0xac10_0000, 0xac14_0000, 0x0a00_0000, 0x0a0a_0000, 0xac1f_0000][Int(generator.next() % 5)]
                                  | (generator.next() & 0x000f_ffff)))
                 let sources: [IPAddress?] = inet6 ? [nil, IPAddress("fd00:1::1")] : [nil, IPAddress("10.1.0.1"), IPAddress("10.2.0.1")]
                 let source = sources[Int(generator.next() % UInt64(sources.count))]
