@@ -2,10 +2,14 @@ import RouteprobeCore
 
 /// What a captured frame holds, layer by layer, as far as routeprobe needs it.
 public struct DissectedPacket: Sendable, Hashable {
-    /// The frame's source MAC (Ethernet and cooked captures), as `aa:bb:..`.
-    public var sourceMAC: String?
+    /// The frame's source MAC (Ethernet and cooked captures).
+    public var sourceHardwareAddress: HardwareAddress?
     /// The frame's destination MAC (Ethernet only): the next hop a request was handed to.
-    public var destinationMAC: String?
+    public var destinationHardwareAddress: HardwareAddress?
+    /// The source MAC as `aa:bb:cc:dd:ee:ff`.
+    public var sourceMAC: String? { sourceHardwareAddress?.description }
+    /// The destination MAC as `aa:bb:cc:dd:ee:ff`.
+    public var destinationMAC: String? { destinationHardwareAddress?.description }
     /// The IP source.
     public var source: IPAddress
     /// The IP destination.
@@ -37,6 +41,28 @@ public struct DissectedPacket: Sendable, Hashable {
         public var destinationPort: UInt16?
         /// For quoted echo requests: the identifier.
         public var echoIdentifier: UInt16?
+    }
+}
+
+/// A 48-bit MAC address, kept as a number until someone prints it.
+public struct HardwareAddress: Sendable, Hashable, CustomStringConvertible {
+    /// The six bytes, most significant first, in the low 48 bits.
+    public let value: UInt64
+
+    init(_ bytes: ArraySlice<UInt8>) {
+        value = bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public var description: String {
+        let digits = Array("0123456789abcdef")
+        var text = ""
+        for shift in stride(from: 40, through: 0, by: -8) {
+            let byte = Int((value >> UInt64(shift)) & 0xff)
+            if !text.isEmpty { text.append(":") }
+            text.append(digits[byte >> 4])
+            text.append(digits[byte & 0xf])
+        }
+        return text
     }
 }
 
@@ -72,14 +98,14 @@ public enum LinkType {
 public enum PacketDissector {
     /// Dissects one frame captured with `linkType`.
     public static func dissect(_ frame: [UInt8], linkType: Int32) throws(DissectError) -> DissectedPacket {
-        var sourceMAC: String? = nil, destinationMAC: String? = nil
+        var sourceMAC: HardwareAddress? = nil, destinationMAC: HardwareAddress? = nil
         let etherType: UInt16
         let network: ArraySlice<UInt8>
         switch linkType {
         case LinkType.ethernet:
             guard frame.count >= 14 else { throw DissectError.truncated("Ethernet header") }
-            destinationMAC = mac(frame[0..<6])
-            sourceMAC = mac(frame[6..<12])
+            destinationMAC = HardwareAddress(frame[0..<6])
+            sourceMAC = HardwareAddress(frame[6..<12])
             var type = UInt16(frame[12]) << 8 | UInt16(frame[13])
             var offset = 14
             while type == 0x8100 || type == 0x88a8 { // VLAN tags
@@ -92,13 +118,13 @@ public enum PacketDissector {
         case LinkType.linuxCooked:
             guard frame.count >= 16 else { throw DissectError.truncated("Linux cooked header") }
             let addressLength = Int(frame[4]) << 8 | Int(frame[5])
-            if addressLength == 6 { sourceMAC = mac(frame[6..<12]) }
+            if addressLength == 6 { sourceMAC = HardwareAddress(frame[6..<12]) }
             etherType = UInt16(frame[14]) << 8 | UInt16(frame[15])
             network = frame[16...]
         case LinkType.linuxCooked2:
             guard frame.count >= 20 else { throw DissectError.truncated("Linux cooked v2 header") }
             etherType = UInt16(frame[0]) << 8 | UInt16(frame[1])
-            if frame[11] == 6 { sourceMAC = mac(frame[12..<18]) }
+            if frame[11] == 6 { sourceMAC = HardwareAddress(frame[12..<18]) }
             network = frame[20...]
         case let type where LinkType.raw.contains(type):
             guard let first = frame.first else { throw DissectError.truncated("IP header") }
@@ -108,8 +134,8 @@ public enum PacketDissector {
             throw DissectError.unsupported("link type \(linkType)")
         }
         var packet = try dissectNetwork(network, etherType: etherType)
-        packet.sourceMAC = sourceMAC
-        packet.destinationMAC = destinationMAC
+        packet.sourceHardwareAddress = sourceMAC
+        packet.destinationHardwareAddress = destinationMAC
         return packet
     }
 
@@ -148,12 +174,12 @@ public enum PacketDissector {
             guard bytes[start] >> 4 == 4 else { throw DissectError.unsupported("IP version \(bytes[start] >> 4) in an IPv4 frame") }
             let headerLength = Int(bytes[start] & 0x0f) * 4
             guard headerLength >= 20, bytes.count >= headerLength else { throw DissectError.truncated("\(layer)v4 options") }
-            return (IPAddress(bytes: bytes[(start + 12)..<(start + 16)])!, IPAddress(bytes: bytes[(start + 16)..<(start + 20)])!,
+            return (IPAddress(networkBytes: bytes[(start + 12)..<(start + 16)])!, IPAddress(networkBytes: bytes[(start + 16)..<(start + 20)])!,
                     bytes[start + 9], bytes[(start + headerLength)...])
         case 0x86dd:
             guard bytes.count >= 40 else { throw DissectError.truncated("\(layer)v6 header") }
             guard bytes[start] >> 4 == 6 else { throw DissectError.unsupported("IP version \(bytes[start] >> 4) in an IPv6 frame") }
-            return (IPAddress(bytes: bytes[(start + 8)..<(start + 24)])!, IPAddress(bytes: bytes[(start + 24)..<(start + 40)])!,
+            return (IPAddress(networkBytes: bytes[(start + 8)..<(start + 24)])!, IPAddress(networkBytes: bytes[(start + 24)..<(start + 40)])!,
                     bytes[start + 6], bytes[(start + 40)...])
         default:
             throw DissectError.unsupported(String(format4("ethertype 0x", etherType)))
@@ -177,11 +203,6 @@ public enum PacketDissector {
     @inline(__always)
     private static func u16(_ bytes: ArraySlice<UInt8>, _ offset: Int) -> UInt16 {
         UInt16(bytes[bytes.startIndex + offset]) << 8 | UInt16(bytes[bytes.startIndex + offset + 1])
-    }
-
-    private static func mac(_ bytes: ArraySlice<UInt8>) -> String {
-        let digits = Array("0123456789abcdef")
-        return bytes.map { String([digits[Int($0 >> 4)], digits[Int($0 & 0xf)]]) }.joined(separator: ":")
     }
 
     private static func format4(_ prefix: String, _ value: UInt16) -> String {

@@ -31,7 +31,7 @@ final class PcapHandle {
         pcap_set_snaplen(raw, snapshotLength)
         pcap_set_immediate_mode(raw, 1)
         pcap_set_timeout(raw, 10)
-        pcap_set_buffer_size(raw, 4 << 20)
+        pcap_set_buffer_size(raw, 1 << 20) // drained every few milliseconds: 1 MiB holds thousands of frames
         let status = pcap_activate(raw)
         if status < 0 {
             let message = String(cString: pcap_geterr(raw))
@@ -41,6 +41,9 @@ final class PcapHandle {
             throw CaptureError.pcap("pcap_activate(\(device)): \(message)")
         }
         handle.linkType = pcap_datalink(raw)
+        // On loopback every packet passes the tap twice, leaving and arriving; the arriving copy alone shows
+        // each packet once, and libpcap then asks the kernel not to copy the other (PACKET_IGNORE_OUTGOING).
+        if device == "lo" { _ = pcap_setdirection(raw, PCAP_D_IN) }
         try handle.setFilter(filter)
         if pcap_setnonblock(raw, 1, &errorBuffer) != 0 {
             throw CaptureError.pcap("pcap_setnonblock(\(device)): \(String(cString: errorBuffer))")

@@ -15,7 +15,8 @@ public struct ProbeFlows: Sendable {
     }
 
     /// A filter for exactly the probe traffic: our echo requests and replies (by identifier), ICMP errors,
-    /// and TCP to or from the probed ports. Small whatever the number of targets.
+    /// and the TCP segments that carry evidence (SYN, SYN-ACK, RST) to or from the probed ports. Small
+    /// whatever the number of targets; everything else stays in the kernel.
     public var filter: String {
         var clauses: [String] = []
         let families = Set(specs.map(\.target.family))
@@ -31,7 +32,10 @@ public struct ProbeFlows: Sendable {
         if families.contains(.inet6) { clauses.append("(ip6 and ip6[6] = 58 and ip6[40] < 128)") }
         let ports = Set(specs.compactMap(\.port)).sorted()
         if !ports.isEmpty {
-            clauses.append("(tcp and (" + ports.map { "port \($0)" }.joined(separator: " or ") + "))")
+            // SYNs towards a probed port, SYN-ACKs and RSTs coming back from it; not our own closing RSTs.
+            for port in ports {
+                clauses.append("(tcp and ((dst port \(port) and tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn) or (src port \(port) and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)))")
+            }
         }
         return clauses.joined(separator: " or ")
     }
@@ -39,14 +43,16 @@ public struct ProbeFlows: Sendable {
     /// Which spec a packet belongs to, and whether it is a request (leaving), a reply, or an ICMP error.
     enum Role { case request, retransmission, reply, icmpError(ICMPErrorReport) }
 
-    /// The evidence for every spec, in order, and each spec's packets.
-    public func evidence(from packets: [CapturedPacket]) -> (evidence: [CaptureEvidence], packets: [[CapturedPacket]]) {
+    /// The evidence for every spec, in order, and which flow each packet belongs to (`flowOfPacket[i]` is
+    /// the spec position of `packets[i]`, or nil).
+    public func evidence(from packets: [CapturedPacket]) -> (evidence: [CaptureEvidence], flowOfPacket: [Int?]) {
         var evidence = [CaptureEvidence](repeating: CaptureEvidence(), count: specs.count)
-        var flowPackets = [[CapturedPacket]](repeating: [], count: specs.count)
+        var flowOfPacket = [Int?](repeating: nil, count: packets.count)
         var index: [ProbeSpec: Int] = [:]
         for (position, spec) in specs.enumerated() where index[spec] == nil { index[spec] = position }
-        var seenSYNs = Set<[UInt32]>()
-        for packet in packets {
+        struct SYNKey: Hashable { let sourcePort: UInt16; let sequence: UInt32; let flow: Int }
+        var seenSYNs = Set<SYNKey>()
+        for (packetIndex, packet) in packets.enumerated() {
             guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType) else { continue }
             var matched: (Int, Role)? = nil
             switch dissected.transport {
@@ -57,7 +63,7 @@ public struct ProbeFlows: Sendable {
             case .tcp(let sourcePort, let destinationPort, let flags, let sequence):
                 let isSYN = flags & 0x02 != 0 && flags & 0x10 == 0
                 if isSYN, let position = index[ProbeSpec(target: dissected.destination, probeProtocol: .tcp, port: destinationPort)] {
-                    let key = [UInt32(sourcePort), sequence, UInt32(position)]
+                    let key = SYNKey(sourcePort: sourcePort, sequence: sequence, flow: position)
                     matched = (position, seenSYNs.insert(key).inserted ? .request : .retransmission)
                 } else if flags & 0x12 == 0x12 || flags & 0x04 != 0,
                           let position = index[ProbeSpec(target: dissected.source, probeProtocol: .tcp, port: sourcePort)] {
@@ -76,7 +82,7 @@ public struct ProbeFlows: Sendable {
                 continue
             }
             guard let (position, role) = matched else { continue }
-            flowPackets[position].append(packet)
+            flowOfPacket[packetIndex] = position
             switch role {
             case .request, .retransmission:
                 evidence[position].requestsSeen += 1
@@ -84,13 +90,15 @@ public struct ProbeFlows: Sendable {
                 if !packet.interface.isEmpty, !evidence[position].interfaces.contains(packet.interface) {
                     evidence[position].interfaces.append(packet.interface)
                 }
-                if evidence[position].nextHopMAC == nil { evidence[position].nextHopMAC = dissected.destinationMAC }
+                if evidence[position].nextHopMAC == nil, let next = dissected.destinationHardwareAddress {
+                    evidence[position].nextHopMAC = next.description
+                }
             case .reply:
                 evidence[position].repliesSeen += 1
             case .icmpError(let report):
                 evidence[position].icmpErrors.append(report)
             }
         }
-        return (evidence, flowPackets)
+        return (evidence, flowOfPacket)
     }
 }

@@ -54,7 +54,7 @@ public struct Diagnosis: Sendable, Hashable {
 
         if result.outcome.pathWorks {
             let what = result.outcome == .refused ? "the port is closed (RST), but the path works" : "it answers"
-            let rtt = result.rttMilliseconds.map { String(format3($0)) + " ms" }
+            let rtt = result.rttText
             return Diagnosis(verdict: .reachable, message: "\(target) is reachable: \(what)\(rtt.map { ", \($0)" } ?? "").")
         }
 
@@ -116,9 +116,4 @@ public struct Diagnosis: Sendable, Hashable {
             return "the kernel sends it on-link\(device)"
         }
     }
-}
-
-private func format3(_ value: Double) -> String {
-    let scaled = (value * 1000).rounded() / 1000
-    return String(scaled)
 }

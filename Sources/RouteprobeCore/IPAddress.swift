@@ -51,6 +51,23 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// Builds an address from exactly 4 or 16 bytes of a slice, without the generic path's overhead (the
+    /// packet dissector calls this for every frame); nil for any other count.
+    @inlinable
+    public init?(networkBytes bytes: ArraySlice<UInt8>) {
+        let start = bytes.startIndex
+        if bytes.count == 4 {
+            self = .v4(UInt32(bytes[start]) << 24 | UInt32(bytes[start + 1]) << 16 | UInt32(bytes[start + 2]) << 8 | UInt32(bytes[start + 3]))
+        } else if bytes.count == 16 {
+            var high: UInt64 = 0, low: UInt64 = 0
+            for index in 0..<8 { high = high << 8 | UInt64(bytes[start + index]) }
+            for index in 8..<16 { low = low << 8 | UInt64(bytes[start + index]) }
+            self = .v6(high, low)
+        } else {
+            return nil
+        }
+    }
+
     /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (with `::` and an optional trailing dotted quad).
     public init?(_ text: some StringProtocol) {
         let utf8 = Array(text.utf8)

@@ -124,6 +124,14 @@ public struct ProbeResult: Sendable, Hashable {
 
     /// The round-trip time in milliseconds.
     public var rttMilliseconds: Double? { rttNanoseconds.map { Double($0) / 1_000_000 } }
+
+    /// The round-trip time as text with three decimals (`0.481 ms`), without Foundation's formatter.
+    public var rttText: String? {
+        guard let nanoseconds = rttNanoseconds else { return nil }
+        let microseconds = (nanoseconds + 500) / 1000
+        let fraction = String(microseconds % 1000)
+        return "\(microseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) ms"
+    }
 }
 
 /// What a packet capture saw of one probe flow.

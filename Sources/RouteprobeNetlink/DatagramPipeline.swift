@@ -12,7 +12,11 @@ final class DatagramPipeline: @unchecked Sendable {
     // transport is used only by the receiver thread until `finish()` has joined it.
     private let transport: any NetlinkTransport
     private let condition = NSCondition()
-    private var free: [[UInt8]]
+    private var free: [[UInt8]] = []
+    /// Buffers are made only when needed: a small dump uses one or two, a large one up to `depth`.
+    private var buffersMade = 0
+    private let depth: Int
+    private let bufferSize: Int
     private var filled: [(buffer: [UInt8], length: Int)] = []
     private var failure: NetlinkError? = nil
     private var ended = false
@@ -23,7 +27,8 @@ final class DatagramPipeline: @unchecked Sendable {
     /// `depth` buffers of `bufferSize` bytes circulate between the threads.
     init(transport: any NetlinkTransport, bufferSize: Int = 1 << 16, depth: Int = 8) {
         self.transport = transport
-        free = (0..<depth).map { _ in [UInt8](repeating: 0, count: bufferSize) }
+        self.depth = depth
+        self.bufferSize = bufferSize
     }
 
     /// Starts the receiver thread; if no thread can be made, receiving happens inline in `next()`.
@@ -71,8 +76,14 @@ final class DatagramPipeline: @unchecked Sendable {
     private func receiveLoop() {
         while true {
             condition.lock()
-            while free.isEmpty { condition.wait() }
-            var buffer = free.removeLast()
+            while free.isEmpty && buffersMade == depth { condition.wait() }
+            var buffer: [UInt8]
+            if let recycled = free.popLast() {
+                buffer = recycled
+            } else {
+                buffersMade += 1
+                buffer = [UInt8](repeating: 0, count: bufferSize)
+            }
             condition.unlock()
             let outcome: Result<Int, NetlinkError>
             do throws(NetlinkError) { outcome = .success(try transport.receive(into: &buffer)) } catch { outcome = .failure(error) }
@@ -99,7 +110,7 @@ final class DatagramPipeline: @unchecked Sendable {
 
     private func receiveInline() throws(NetlinkError) -> (buffer: [UInt8], length: Int)? {
         if ended { return nil }
-        guard var buffer = free.popLast() else { return nil }
+        var buffer = free.popLast() ?? [UInt8](repeating: 0, count: bufferSize)
         let length = try transport.receive(into: &buffer)
         if length == 0 { throw NetlinkError.incompleteDump }
         if DatagramPipeline.endsDump(buffer, length: length) { ended = true }

@@ -105,13 +105,16 @@ public struct ReachabilityCheck: Sendable {
         let results = try scheduler.run(specs + controlSpecs)
         let controlResults = Dictionary(uniqueKeysWithValues: zip(controlSpecs.map(\.target), results[specs.count...]))
         var evidence = [CaptureEvidence?](repeating: nil, count: specs.count)
-        var flowPackets = [[CapturedPacket]](repeating: [], count: specs.count)
+        var captured: [CapturedPacket] = []
+        var flowOfPacket: [Int?] = []
         if let capture {
-            usleep(30_000) // let the last answers reach the capture buffer
-            let packets = capture.stop()
-            let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier).evidence(from: packets)
+            // Packet sockets see a frame before the probing socket does, so what answered is in the ring
+            // already; a short pause lets the capture thread drain it.
+            usleep(5_000)
+            captured = capture.stop()
+            let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier).evidence(from: captured)
             evidence = matched.evidence.map { Optional($0) }
-            flowPackets = matched.packets
+            flowOfPacket = matched.flowOfPacket
         }
 
         var reports: [TargetReport] = []
@@ -122,12 +125,14 @@ public struct ReachabilityCheck: Sendable {
             let route = routes[spec.target]!
             let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: evidence[index],
                                                owner: owner, control: control)
-            if diagnosis.verdict != .reachable, let directory = captureDirectory, let linkType = flowPackets[index].first?.linkType {
+            let flowPackets = diagnosis.verdict == .reachable || captureDirectory == nil
+                ? [] : captured.indices.filter { flowOfPacket[$0] == index }.map { captured[$0] }
+            if let directory = captureDirectory, let linkType = flowPackets.first?.linkType {
                 let name = "\(spec.target)-\(spec.probeProtocol.rawValue)\(spec.port.map { "-\($0)" } ?? "").pcap"
                     .replacingColons()
                 let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
                 do throws(CaptureError) {
-                    try PcapFile.write(flowPackets[index], linkType: linkType, to: path)
+                    try PcapFile.write(flowPackets, linkType: linkType, to: path)
                     evidence[index]?.pcapPath = path
                 } catch {
                     throw ProbeError.capture(error.description)

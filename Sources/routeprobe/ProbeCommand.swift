@@ -51,6 +51,37 @@ struct ProbeCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON array, one object per target and protocol.")
     var json = false
 
+    /// The options of `probe` that take a value, so that their values are not mistaken for targets.
+    private static let optionsWithValues: Set<String> = ["--tcp", "--count", "--timeout", "--netns", "--cluster-map", "--capture-dir"]
+
+    /// For `probe` with many targets: removes the positional targets from `arguments` but the first, and
+    /// returns them all; nil (arguments untouched) for any other command or a short list.
+    static func extractTargets(_ arguments: inout [String]) -> [String]? {
+        guard arguments.first == "probe", arguments.count > 32 else { return nil }
+        var kept = ["probe"], targets: [String] = []
+        var index = 1
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" {
+                targets.append(contentsOf: arguments[(index + 1)...])
+                break
+            }
+            if argument.hasPrefix("-") {
+                kept.append(argument)
+                if optionsWithValues.contains(argument), index + 1 < arguments.count {
+                    kept.append(arguments[index + 1])
+                    index += 1
+                }
+            } else {
+                targets.append(argument)
+            }
+            index += 1
+        }
+        guard let first = targets.first else { return nil }
+        arguments = kept + [first]
+        return targets
+    }
+
     func validate() throws {
         if count < 1 || count > 100 { throw ValidationError("--count must be 1 to 100") }
         if tcp == 0 { throw ValidationError("--tcp must be a port from 1 to 65535") }
@@ -112,17 +143,16 @@ enum ProbeReportFormat {
             out += "\(spec.target) (\(spec.probeProtocol.rawValue)\(spec.port.map { " \($0)" } ?? ""))\n"
             out += "  route:    \(report.route.text)  [\(report.route.routeClass.rawValue)]\n"
             var outcome = "\(report.result.outcome.rawValue) (\(report.result.sent) sent, \(report.result.received) answered"
-            if let rtt = report.result.rttMilliseconds { outcome += ", \(String(format: "%.3f", rtt)) ms" }
+            if let rtt = report.result.rttText { outcome += ", \(rtt)" }
             outcome += ")"
             if let icmp = report.result.icmpError { outcome += "; \(icmp.from): \(icmp.meaning)" }
             if let code = report.result.localErrno { outcome += "; \(ErrnoName.symbol(code))" }
             out += "  outcome:  \(outcome)\n"
             if let evidence = report.evidence {
-                out += "  capture:  \(evidence.requestsSeen) requests left \(evidence.interfaces.joined(separator: ","))"
-                if let mac = evidence.nextHopMAC { out += " to \(mac)" }
-                out += ", \(evidence.retransmissions) retransmitted, \(evidence.repliesSeen) replies, \(evidence.icmpErrors.count) ICMP errors"
-                if let path = evidence.pcapPath { out += "; \(path)" }
-                out += "\n"
+                let interfaces = evidence.interfaces.count == 1 ? evidence.interfaces[0] : evidence.interfaces.joined(separator: ",")
+                let hop = evidence.nextHopMAC.map { " to " + $0 } ?? ""
+                let file = evidence.pcapPath.map { "; " + $0 } ?? ""
+                out += "  capture:  \(evidence.requestsSeen) requests left \(interfaces)\(hop), \(evidence.retransmissions) retransmitted, \(evidence.repliesSeen) replies, \(evidence.icmpErrors.count) ICMP errors\(file)\n"
             }
             if let owner = report.owner, let control = report.control {
                 out += "  control:  \(owner.name)'s host \(owner.ip): \(control.outcome.rawValue)\n"
