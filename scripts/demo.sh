@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The routeprobe demo: builds routeprobe and shows the node's routing view inside a throwaway lab.
-# Everything lives in network namespaces named rpdemo-*, removed at the end on every path; the machine's own
-# namespace is never touched. Needs root (it creates namespaces).
+# The routeprobe demo: the incident of DESIGN.md in a throwaway lab (scripts/lab.sh). node-a cannot reach the
+# metrics-server pod 172.16.1.12 on node-b because the VPC route entry 172.16.1.0/24 -> node-b is missing;
+# routeprobe names that entry. Everything lives in network namespaces named rpdemo-*, removed at the end on
+# every path; the machine's own namespace is never touched. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,68 +11,66 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "routeprobe demo: needs root to create network namespaces (try: sudo scripts/demo.sh)" >&2
     exit 1
 fi
-ensure_packages "${BUILD_PACKAGES[@]}"
-swift build --product routeprobe 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+ensure_packages "${BUILD_PACKAGES[@]}" tcpdump
+echo "building routeprobe ..."
+swift build --product routeprobe 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' | tail -n 1
 routeprobe=$(swift build --show-bin-path)/routeprobe
 
-VPC=rpdemo-vpc NODE=rpdemo-node-a
-trap 'remove_namespaces rpdemo-' EXIT
-remove_namespaces rpdemo-
+PREFIX=rpdemo-
+WORK=$(mktemp -d)
+lab() { scripts/lab.sh "$@" --prefix $PREFIX; }
+teardown() { lab down >/dev/null 2>&1 || true; remove_namespaces $PREFIX; }
+trap 'teardown; rm -rf "$WORK"' EXIT
+teardown
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+short() { sed "s|$routeprobe|routeprobe|g; s|$WORK|\$WORK|g"; }
 
-# The lab: a VPC router on 192.168.0.0/24 (gateway .253) and node-a (192.168.0.193) with pod CIDR 172.16.0.0/24.
-ip netns add $VPC
-ip netns add $NODE
-ip -n $VPC link set lo up
-ip -n $NODE link set lo up
-ip -n $VPC link add vpc0 type veth peer name eth0 netns $NODE
-ip -n $VPC addr add 192.168.0.253/24 dev vpc0
-ip -n $VPC link set vpc0 up
-ip -n $NODE addr add 192.168.0.193/24 dev eth0
-ip -n $NODE link set eth0 up
-ip -n $NODE route add default via 192.168.0.253
-ip -n $NODE link add cni0 type bridge
-ip -n $NODE addr add 172.16.0.1/24 dev cni0
-ip -n $NODE link set cni0 up
-# The VPC route table: one entry per node's pod CIDR; what it has no entry for, it drops (as a VPC does).
-ip -n $VPC route add blackhole 172.16.0.0/12
-ip -n $VPC route add 172.16.0.0/24 via 192.168.0.193
-ip -n $VPC route add 172.16.2.0/24 via 192.168.0.60 dev vpc0
+say "the lab: a VPC router (192.168.0.253), node-a 192.168.0.193, node-b 192.168.0.50, node-c 192.168.0.60"
+lab up --nodes 3 --routeprobe "$routeprobe"
+lab map > "$WORK/cluster-map.yaml"
+cat "$WORK/cluster-map.yaml"
+NODE=${PREFIX}node-a
 
-say "node-a's routing table, as routeprobe reads it over netlink"
-run "$routeprobe" routes --netns $NODE
-
-say "every table, counted"
-run "$routeprobe" routes --netns $NODE --table all --summary
+say "node-a's routing table, read over netlink"
+run "$routeprobe" routes --netns $NODE | short
 
 say "scripts get iproute2's JSON, byte for byte"
 printf '$ routeprobe routes --table all --family inet --json | cmp - <(ip -j -4 route show table all)\n'
-if cmp <("$routeprobe" routes --netns $NODE --table all --family inet --json) <(ip -n $NODE -j -4 route show table all); then
-    echo "identical"
-fi
+cmp <("$routeprobe" routes --netns $NODE --table all --family inet --json) <(ip -n $NODE -j -4 route show table all) && echo identical
 
-say "how node-a reaches metrics-server (172.16.1.12 on node-b): only the default route covers it"
-run "$routeprobe" route get 172.16.1.12 --netns $NODE
-echo "(the kernel hands the packet to the VPC gateway; whether it arrives depends on the VPC route table)"
+say "all is well: node-a probes every node's pods (ICMP and TCP to the beacons)"
+run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" node-b node-c --timeout 1s 2>&1 | short | grep -E "^[0-9]|verdict" || true
 
-say "a local pod is reached directly over the bridge"
-run "$routeprobe" route get 172.16.0.12 --netns $NODE --json
+say "the incident: the VPC route entry for node-b's pod CIDR disappears"
+lab break-vpc-route node-b
+lab status
 
-say "in the VPC router, node-b's pod CIDR has no entry: the blackhole covers it"
-run "$routeprobe" route get 172.16.1.12 --netns $VPC || echo "(exit $?: the entry 172.16.1.0/24 -> node-b is missing)"
+say "routeprobe on node-a names the missing entry"
+run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" 172.16.1.12 --timeout 1s \
+    --capture-dir "$WORK" 2>&1 | short || echo "(exit $?: not every target is reachable)"
 
-say "routes change: the monitor sees them (adding and deleting 172.16.1.0/24 -> node-b in the VPC)"
-"$routeprobe" monitor --netns $VPC > /tmp/rpdemo-monitor.$$ &
-monitor=$!
-sleep 0.5
-ip -n $VPC route add 172.16.1.0/24 via 192.168.0.50 dev vpc0
-ip -n $VPC route del 172.16.1.0/24 via 192.168.0.50 dev vpc0
-sleep 0.5
-kill $monitor; wait $monitor 2>/dev/null || true
-cat /tmp/rpdemo-monitor.$$; rm -f /tmp/rpdemo-monitor.$$
+say "the captured SYNs, as tcpdump reads them"
+tcpdump -nr "$WORK/172.16.1.12-tcp-9700.pcap" 2>/dev/null | sed 's/^/  /'
+
+say "other faults, other verdicts"
+lab restore-vpc-route node-b
+lab reject node-c
+printf 'VPC router rejects node-c:  '
+"$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" 172.16.2.12 --icmp --timeout 1s --json \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["verdict"], "-", r["message"])' || true
+lab restore-vpc-route node-c
+lab node-down node-c
+printf 'node-c is down:             '
+"$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" 172.16.2.12 --icmp --timeout 1s --json \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["verdict"], "-", r["message"])' || true
+lab node-up node-c
+
+say "the entry is back: everything is reachable again"
+lab restore-vpc-route node-b
+run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" node-b --timeout 1s 2>&1 | short | grep -E "verdict" || true
 
 say "bad input gets one line and a non-zero exit"
 run "$routeprobe" route get 172.16.1 --netns $NODE || echo "(exit $?)"
-run "$routeprobe" routes --table nosuch --netns $NODE || echo "(exit $?)"
+run "$routeprobe" probe no-such-host.invalid || echo "(exit $?)"

@@ -7,11 +7,15 @@ public struct ProbeFlows: Sendable {
     public var specs: [ProbeSpec]
     /// The ICMP echo identifier the probes used.
     public var echoIdentifier: UInt16
+    /// The MAC addresses of this node's interfaces (6 bytes each): an Ethernet frame counts as a request
+    /// leaving only when it comes from one of them, not when a switch floods it back to us. Empty: any.
+    public var localHardwareAddresses: Set<[UInt8]>
 
     /// Builds a matcher.
-    public init(specs: [ProbeSpec], echoIdentifier: UInt16) {
+    public init(specs: [ProbeSpec], echoIdentifier: UInt16, localHardwareAddresses: Set<[UInt8]> = []) {
         self.specs = specs
         self.echoIdentifier = echoIdentifier
+        self.localHardwareAddresses = localHardwareAddresses
     }
 
     /// A filter for exactly the probe traffic: our echo requests and replies (by identifier), ICMP errors,
@@ -52,6 +56,11 @@ public struct ProbeFlows: Sendable {
         for (position, spec) in specs.enumerated() where index[spec] == nil { index[spec] = position }
         struct SYNKey: Hashable { let sourcePort: UInt16; let sequence: UInt32; let flow: Int }
         var seenSYNs = Set<SYNKey>()
+        let localSources = Set(localHardwareAddresses.filter { $0.count == 6 }.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } })
+        func leftThisNode(_ packet: DissectedPacket) -> Bool {
+            guard !localSources.isEmpty, let source = packet.sourceHardwareAddress else { return true }
+            return localSources.contains(source.value)
+        }
         for (packetIndex, packet) in packets.enumerated() {
             guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType) else { continue }
             var matched: (Int, Role)? = nil
@@ -59,9 +68,11 @@ public struct ProbeFlows: Sendable {
             case .echo(let isRequest, let identifier, _):
                 guard identifier == echoIdentifier else { continue }
                 let target = isRequest ? dissected.destination : dissected.source
+                if isRequest, !leftThisNode(dissected) { continue }
                 if let position = index[ProbeSpec(target: target, probeProtocol: .icmp)] { matched = (position, isRequest ? .request : .reply) }
             case .tcp(let sourcePort, let destinationPort, let flags, let sequence):
                 let isSYN = flags & 0x02 != 0 && flags & 0x10 == 0
+                if isSYN, !leftThisNode(dissected) { continue }
                 if isSYN, let position = index[ProbeSpec(target: dissected.destination, probeProtocol: .tcp, port: destinationPort)] {
                     let key = SYNKey(sourcePort: sourcePort, sequence: sequence, flow: position)
                     matched = (position, seenSYNs.insert(key).inserted ? .request : .retransmission)

@@ -112,7 +112,8 @@ public struct ReachabilityCheck: Sendable {
             // already; a short pause lets the capture thread drain it.
             usleep(5_000)
             captured = capture.stop()
-            let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier).evidence(from: captured)
+            let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier,
+                                     localHardwareAddresses: Set(links.map(\.hardwareAddress))).evidence(from: captured)
             evidence = matched.evidence.map { Optional($0) }
             flowOfPacket = matched.flowOfPacket
         }

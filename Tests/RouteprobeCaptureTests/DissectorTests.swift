@@ -131,6 +131,19 @@ struct CaptureTestError: Error, CustomStringConvertible {
         #expect(evidence[0].nextHopMAC?.count == 17)
     }
 
+    @Test func aRequestFloodedBackByTheSwitchDidNotLeaveAgain() throws {
+        let packets = try PcapFile.read(path: try fixturePath("probe-exchange-reachable.pcap"))
+        let spec = ProbeSpec(target: IPAddress("172.16.1.12")!, probeProtocol: .icmp)
+        let request = try PacketDissector.dissect(packets[7].bytes, linkType: packets[7].linkType)
+        let ours = try #require(request.sourceHardwareAddress)
+        let ourBytes = (0..<6).map { UInt8((ours.value >> UInt64(40 - 8 * $0)) & 0xff) }
+        let fromUs = ProbeFlows(specs: [spec], echoIdentifier: 30672, localHardwareAddresses: [ourBytes]).evidence(from: packets)
+        #expect(fromUs.evidence[0].requestsSeen == 1)
+        let fromElsewhere = ProbeFlows(specs: [spec], echoIdentifier: 30672, localHardwareAddresses: [[2, 0, 0, 0, 0, 9]]).evidence(from: packets)
+        #expect(fromElsewhere.evidence[0].requestsSeen == 0)
+        #expect(fromElsewhere.evidence[0].repliesSeen == 1)
+    }
+
     @Test func anotherProbersEchoesAreNotOurs() throws {
         let packets = try PcapFile.read(path: try fixturePath("probe-exchange-reachable.pcap"))
         let spec = ProbeSpec(target: IPAddress("172.16.1.12")!, probeProtocol: .icmp)
