@@ -42,8 +42,14 @@ final class PcapHandle {
         }
         handle.linkType = pcap_datalink(raw)
         // On loopback every packet passes the tap twice, leaving and arriving; the arriving copy alone shows
-        // each packet once, and libpcap then asks the kernel not to copy the other (PACKET_IGNORE_OUTGOING).
-        if device == "lo" { _ = pcap_setdirection(raw, PCAP_D_IN) }
+        // each packet once. libpcap 1.10 drops the other copy only in user space, after the kernel has copied
+        // it, so the kernel is told to skip it (PACKET_IGNORE_OUTGOING, Linux 4.20).
+        if device == "lo" {
+            _ = pcap_setdirection(raw, PCAP_D_IN)
+            var ignore: Int32 = 1
+            _ = setsockopt(pcap_fileno(raw), 263 /* SOL_PACKET */, 23 /* PACKET_IGNORE_OUTGOING */, &ignore,
+                           socklen_t(MemoryLayout<Int32>.size))
+        }
         try handle.setFilter(filter)
         if pcap_setnonblock(raw, 1, &errorBuffer) != 0 {
             throw CaptureError.pcap("pcap_setnonblock(\(device)): \(String(cString: errorBuffer))")
