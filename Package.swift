@@ -20,6 +20,7 @@ let package = Package(
         .target(name: "RouteprobeNetlink", dependencies: ["RouteprobeCore", "CMnl"]),
         .target(name: "RouteprobeCapture", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "CPcap"]),
         .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture"]),
+        .target(name: "RouteprobeAlerting", dependencies: ["RouteprobeCore", "RouteprobeNetlink"]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "routeprobe",
@@ -28,11 +29,13 @@ let package = Package(
                 "RouteprobeNetlink",
                 "RouteprobeProbing",
                 "RouteprobeConfiguration",
+                "RouteprobeAlerting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "RouteprobeTestSupport", path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),
         .testTarget(

@@ -20,14 +20,17 @@ ensure_packages() {
 
 # The packages every build needs.
 BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
-# What the tests use besides: tcpdump reads the pcap files routeprobe writes.
-TEST_PACKAGES=(tcpdump)
+# What the tests use besides: tcpdump reads the pcap files routeprobe writes; rsyslog receives the alerts.
+TEST_PACKAGES=(tcpdump rsyslog)
 
 # Removes network namespaces whose names start with the given prefix.
 remove_namespaces() {
     local prefix=$1
     for namespace in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${prefix}" || true); do
+        # Processes may have inherited a mask that blocks SIGTERM: SIGKILL whatever is left after it.
         ip netns pids "$namespace" 2>/dev/null | xargs -r kill 2>/dev/null || true
+        sleep 0.2
+        ip netns pids "$namespace" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
         ip netns del "$namespace" 2>/dev/null || true
     done
 }

@@ -8,7 +8,7 @@ source scripts/lib.sh
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 # Test namespaces are named rpt-*; remove any a killed earlier run left behind, and whatever this run leaves.
-cleanup() { remove_namespaces rpt-; rm -rf /run/routeprobe-lab/rpt-*; }
+cleanup() { remove_namespaces rpt-; rm -rf /run/routeprobe-lab/rpt-* /tmp/rpt-*-syslog; }
 trap cleanup EXIT
 cleanup
 

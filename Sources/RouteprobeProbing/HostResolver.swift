@@ -1,4 +1,5 @@
 import RouteprobeCore
+import RouteprobeNetlink
 #if canImport(Glibc)
 import Glibc
 #endif
