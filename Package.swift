@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "RouteprobeCapture", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "CPcap"]),
         .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture"]),
         .target(name: "RouteprobeAlerting", dependencies: ["RouteprobeCore", "RouteprobeNetlink"]),
+        .target(name: "RouteprobeAgent", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting"]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "routeprobe",
@@ -30,11 +31,13 @@ let package = Package(
                 "RouteprobeProbing",
                 "RouteprobeConfiguration",
                 "RouteprobeAlerting",
+                "RouteprobeAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "RouteprobeTestSupport", path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),

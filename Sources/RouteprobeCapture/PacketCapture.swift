@@ -1,16 +1,16 @@
 import RouteprobeCore
 import RouteprobeNetlink
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A live capture on one or more interfaces, read on its own thread until stopped.
 public final class PacketCapture: @unchecked Sendable {
-    // @unchecked Sendable: `handles` is fixed after init; `packets` and `failures` are guarded by `lock`.
+    // @unchecked Sendable: `handles` and `thread` are used by the owner and the reader in turn (start, then
+    // stop joins); what both touch at once lives in the Mutex.
     private let handles: [PcapHandle]
-    private let lock = NSLockLike()
-    private var packets: [CapturedPacket] = []
-    private var failures: [String] = []
+    private let state: Mutex<(packets: [CapturedPacket], failures: [String])>
     private var thread: pthread_t? = nil
     private let stopRead: Int32
     private let stopWrite: Int32
@@ -39,7 +39,7 @@ public final class PacketCapture: @unchecked Sendable {
         }
         if opened.isEmpty { throw CaptureError.pcap(problems.first ?? "no interface to capture on") }
         handles = opened
-        failures = problems
+        state = Mutex((packets: [], failures: problems))
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         stopRead = fds[0]
@@ -52,7 +52,7 @@ public final class PacketCapture: @unchecked Sendable {
     }
 
     /// Interfaces that could not be captured on, with libpcap's reason.
-    public var openFailures: [String] { lock.locked { failures } }
+    public var openFailures: [String] { state.withLock { $0.failures } }
 
     /// Starts reading.
     public func start() {
@@ -65,7 +65,7 @@ public final class PacketCapture: @unchecked Sendable {
         _ = write(stopWrite, &byte, 1)
         if let thread { pthread_join(thread, nil) }
         thread = nil
-        return lock.locked { packets }
+        return state.withLock { $0.packets }
     }
 
     private func readLoop() {
@@ -80,10 +80,10 @@ public final class PacketCapture: @unchecked Sendable {
             var batch: [CapturedPacket] = []
             for (index, handle) in handles.enumerated() where stopping || descriptors[index].revents != 0 {
                 do throws(CaptureError) { try handle.readAvailable(into: &batch) } catch {
-                    lock.locked { failures.append(error.description) }
+                    state.withLock { $0.failures.append(error.description) }
                 }
             }
-            if !batch.isEmpty { lock.locked { packets.append(contentsOf: batch) } }
+            if !batch.isEmpty { state.withLock { $0.packets.append(contentsOf: batch) } }
             if stopping { break }
             // Packets are delivered at once (immediate mode); reading them in 2 ms batches spares a wake-up
             // per packet when thousands of probes run.
@@ -105,17 +105,5 @@ public enum PcapFile {
     /// Writes packets (those of `linkType`) to a pcap file.
     public static func write(_ packets: [CapturedPacket], linkType: Int32, to path: String) throws(CaptureError) {
         try PcapWriter.write(packets, linkType: linkType, to: path)
-    }
-}
-
-/// A mutex with a closure API (pthread_mutex), so this target needs no Foundation.
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
     }
 }

@@ -7,6 +7,13 @@ final class StopSignals {
     private let sources: [any DispatchSourceSignal]
 
     init(stop: @escaping @Sendable () -> Void) {
+        // A parent may hand down a mask that blocks these (children of Swift's worker threads get one);
+        // a service must still stop when told to.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         sources = [SIGINT, SIGTERM].map { number in

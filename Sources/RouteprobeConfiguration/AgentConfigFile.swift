@@ -1,0 +1,49 @@
+import Foundation
+import RouteprobeCore
+import Yams
+
+/// The agent's config file (YAML or JSON): every key is also a flag, and flags win.
+///
+/// ```yaml
+/// nodeName: node-a
+/// clusterMap: /etc/routeprobe/cluster-map.yaml
+/// interval: 5s
+/// timeout: 1s
+/// failuresToOpen: 2
+/// syslog: local            # local | unix:PATH | udp:HOST:PORT | tcp:HOST:PORT
+/// captureDir: /var/lib/routeprobe/pcap
+/// ```
+public struct AgentConfigFile: Sendable, Decodable {
+    public var nodeName: String?
+    public var clusterMap: String?
+    public var interval: String?
+    public var timeout: String?
+    public var failuresToOpen: Int?
+    public var syslog: String?
+    public var metricsListen: String?
+    public var captureDir: String?
+
+    /// An empty file: every value from flags or defaults.
+    public init() {}
+
+    /// Reads a config file; unknown keys are an error (a typo must not be ignored silently).
+    public static func load(path: String) throws(ConfigurationError) -> AgentConfigFile {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError("cannot read config \(path): \((error as NSError).localizedDescription)")
+        }
+        let known: Set<String> = ["nodeName", "clusterMap", "interval", "timeout", "failuresToOpen", "syslog", "metricsListen", "captureDir"]
+        if let node = try? Yams.compose(yaml: text), case .mapping(let mapping) = node {
+            for key in mapping.keys {
+                if let name = key.string, !known.contains(name) {
+                    throw ConfigurationError("config \(path): unknown key '\(name)' (known: \(known.sorted().joined(separator: ", ")))")
+                }
+            }
+        }
+        do {
+            return try YAMLDecoder().decode(AgentConfigFile.self, from: text)
+        } catch {
+            throw ConfigurationError("config \(path): \(String(describing: error).split(separator: "\n").first ?? "not YAML or JSON")")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import RouteprobeTestSupport
+
+/// Agents in the lab, alerting to a real rsyslogd.
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
+struct AgentLabTests {
+    /// An agent process on one lab node.
+    final class AgentProcess {
+        let process = Process()
+        let output: String
+
+        init(lab: Lab, node: String, syslogSocket: String) throws {
+            output = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)\(node)-agent.log").path
+            FileManager.default.createFile(atPath: output, contents: nil)
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", lab.namespace(node), try routeprobeExecutable(), "agent",
+                                 "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
+                                 "--failures-to-open", "2", "--syslog", "unix:\(syslogSocket)"]
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+            process.standardError = process.standardOutput
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        /// SIGTERM, then the seconds it took to exit (nil if it did not within 5 s; then it is killed).
+        func stop() -> Double? {
+            let started = Date()
+            kill(process.processIdentifier, SIGTERM)
+            while process.isRunning, Date().timeIntervalSince(started) < 5 { usleep(20_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                return nil
+            }
+            return Date().timeIntervalSince(started)
+        }
+
+        var log: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+    }
+
+    /// Syslog lines as fields: VERSION|FACILITY|SEVERITY|HOSTNAME|APP|PROCID|MSGID|SD|MSG.
+    func records(_ collector: Rsyslog, atLeast count: Int, timeout: TimeInterval, where matches: ([String]) -> Bool = { _ in true }) -> [[String]] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let all = collector.lines(atLeast: 0, timeout: 0).map {
+                $0.split(separator: "|", maxSplits: 8, omittingEmptySubsequences: false).map(String.init)
+            }.filter { $0.count == 9 && matches($0) }
+            if all.count >= count || Date() > deadline { return all }
+            usleep(100_000)
+        }
+    }
+
+    @Test func aMissingVPCRouteIsAlertedByEverySourceAndResolved() async throws {
+        try await withLab { lab in
+            let collector = try Rsyslog()
+            defer { collector.stop() }
+            let agents = try ["node-a", "node-c"].map { try AgentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
+            defer { for agent in agents where agent.process.isRunning { _ = agent.stop() } }
+
+            // A healthy lab: several rounds, no alert at all.
+            usleep(3_500_000)
+            #expect(records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy lab: \(collector.lines(atLeast: 0, timeout: 0))")
+
+            // The incident: both sources name the entry within two rounds (plus a probe timeout and slack).
+            try lab.run("break-vpc-route", "node-b")
+            let opened = records(collector, atLeast: 2, timeout: 5) { $0[6] == "vpcRouteMissing" && $0[7].contains("state=\"open\"") }
+            #expect(Set(opened.map { $0[3] }) == ["node-a", "node-c"], "agents: \(agents.map(\.log))")
+            for record in opened {
+                #expect(record[2] == "3")
+                #expect(record[7].contains("cidr=\"172.16.1.0/24\" nextHopNode=\"node-b\" nextHopIP=\"192.168.0.50\""))
+                #expect(record[8].contains("VPC route entry missing: 172.16.1.0/24 -> node-b (192.168.0.50)"))
+            }
+
+            try lab.run("restore-vpc-route", "node-b")
+            let resolved = records(collector, atLeast: 2, timeout: 5) { $0[7].contains("state=\"resolved\"") }
+            #expect(Set(resolved.map { $0[3] }) == ["node-a", "node-c"])
+            #expect(records(collector, atLeast: 99, timeout: 0) { $0[6] == "vpcRouteMissing" && $0[7].contains("state=\"open\"") }.count == 2,
+                    "each finding opened exactly once")
+
+            // Shutdown: SIGTERM stops each agent within 2 s.
+            for agent in agents {
+                let took = agent.stop()
+                #expect(took.map { $0 < 2 } == true, "shutdown took \(String(describing: took)) s")
+                #expect(agent.process.terminationStatus == 0)
+            }
+        }
+    }
+
+    @Test func aDownNodeIsNodeUnreachableNotARouteFinding() async throws {
+        try await withLab { lab in
+            let collector = try Rsyslog()
+            defer { collector.stop() }
+            let agent = try AgentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath)
+            defer { _ = agent.stop() }
+            usleep(1_500_000)
+            try lab.run("node-down", "node-c")
+            let down = records(collector, atLeast: 1, timeout: 6) { $0[6] == "nodeUnreachable" }
+            #expect(down.count == 1, "agent: \(agent.log)")
+            #expect(down.first?[7].contains("nextHopNode=\"node-c\"") == true)
+            #expect(down.first?[7].contains("cidr=") == false, "a down node is about the node, not a CIDR")
+            #expect(down.first?[2] == "4", "warning")
+            #expect(records(collector, atLeast: 99, timeout: 0) { $0[6] == "vpcRouteMissing" }.isEmpty)
+            try lab.run("node-up", "node-c")
+            let back = records(collector, atLeast: 1, timeout: 6) { $0[6] == "nodeUnreachable" && $0[7].contains("state=\"resolved\"") }
+            #expect(back.count == 1)
+        }
+    }
+
+    @Test func badAgentFlagsAreOneLineAndExitTwo() async throws {
+        let executable = try routeprobeExecutable()
+        for (arguments, expected) in [(["agent"], "--node-name is required"),
+                                      (["agent", "--node-name", "x", "--cluster-map", "/nonexistent"], "cannot read cluster map"),
+                                      (["agent", "--node-name", "x", "--cluster-map", "/dev/null", "--interval", "fast"], "cluster map"),
+                                      (["agent", "--config", "/nonexistent"], "cannot read config")] {
+            let result = try runProgram(executable, arguments)
+            #expect(result.status == 2, "\(arguments): \(result.standardError)")
+            #expect(result.standardError.contains(expected), "\(arguments): \(result.standardError)")
+        }
+    }
+}
