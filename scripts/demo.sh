@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The routeprobe demo: the incident of DESIGN.md in a throwaway lab (scripts/lab.sh). node-a cannot reach the
 # metrics-server pod 172.16.1.12 on node-b because the VPC route entry 172.16.1.0/24 -> node-b is missing;
-# routeprobe names that entry. Everything lives in network namespaces named rpdemo-*, removed at the end on
+# routeprobe names that entry, on demand and then from agents that detect it, alert to syslog and resolve it. Everything lives in network namespaces named rpdemo-*, removed at the end on
 # every path; the machine's own namespace is never touched. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ routeprobe=$(swift build --show-bin-path)/routeprobe
 PREFIX=rpdemo-
 WORK=$(mktemp -d)
 lab() { scripts/lab.sh "$@" --prefix $PREFIX; }
-teardown() { lab down >/dev/null 2>&1 || true; remove_namespaces $PREFIX; }
+teardown() { lab down >/dev/null 2>&1 || true; remove_namespaces $PREFIX; jobs -p | xargs -r kill 2>/dev/null || true; }
 trap 'teardown; rm -rf "$WORK"' EXIT
 teardown
 
@@ -70,6 +70,40 @@ lab node-up node-c
 say "the entry is back: everything is reachable again"
 lab restore-vpc-route node-b
 run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" node-b --timeout 1s 2>&1 | short | grep -E "verdict" || true
+
+say "agents on node-a and node-c watch continuously (1 s rounds) and alert to syslog (RFC 5424)"
+# A minimal syslog collector on a Unix socket: one datagram, one line.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(65536).decode(errors="replace") + "\n")
+' "$WORK/syslog.sock" "$WORK/syslog.txt" &
+collector=$!
+for node in node-a node-c; do
+    ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
+        --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog.sock" > "$WORK/agent-$node.log" 2>&1 &
+    echo $! > "$WORK/agent-$node.pid"
+done
+sleep 2.5
+echo "breaking the VPC route entry for node-b at $(date +%T.%3N)"
+lab break-vpc-route node-b
+sleep 3.5
+echo "restoring it at $(date +%T.%3N)"
+lab restore-vpc-route node-b
+sleep 2.5
+for node in node-a node-c; do
+    pid=$(cat "$WORK/agent-$node.pid")
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+kill $collector 2>/dev/null || true
+wait $collector 2>/dev/null || true
+for node in node-a node-c; do echo "-- agent on $node:"; sed 's/^/  /' "$WORK/agent-$node.log"; done
+echo "-- what the syslog collector received:"
+sed 's/^/  /' "$WORK/syslog.txt"
 
 say "bad input gets one line and a non-zero exit"
 run "$routeprobe" route get 172.16.1 --netns $NODE || echo "(exit $?)"
