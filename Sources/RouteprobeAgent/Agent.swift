@@ -77,14 +77,29 @@ public final class Agent: @unchecked Sendable {
                                               captureDirectory: configuration.captureDirectory).run(failing.map { specs[$0] })
             for (position, index) in failing.enumerated() { reports[index] = again[position] }
         }
-        let findings = reports.compactMap { report in
+        let probed = reports.compactMap { report in
             Finding.from(verdict: report.diagnosis.verdict, sourceNode: configuration.nodeName, target: report.spec.target,
                          owner: report.owner, router: report.result.icmpError?.from ?? report.evidence?.icmpErrors.first?.from,
                          sent: report.evidence?.requestsSeen ?? report.result.sent,
                          received: report.evidence?.repliesSeen ?? report.result.received,
                          message: report.diagnosis.message)
         }
+        // The node's own table, checked against the map (host-gw clusters): authoritative for its CIDRs, so
+        // a probe that fell through to the VPC is not also blamed on the VPC.
+        let kernel = kernelRouteFindings()
+        let kernelCIDRs = Set(kernel.compactMap(\.cidr))
+        let findings = kernel + probed.filter { finding in finding.cidr.map { !kernelCIDRs.contains($0) } ?? true }
         for event in tracker.round(findings) { report(event) }
+    }
+
+    private func kernelRouteFindings() -> [Finding] {
+        do throws(NetlinkError) {
+            let routes = try RoutingSocket(namespace: configuration.namespace).routes()
+            return KernelRouteCheck.findings(routes: routes, map: configuration.clusterMap, localNode: configuration.nodeName)
+        } catch {
+            log("cannot read the route table for the kernel-route check: \(error)")
+            return []
+        }
     }
 
     private func report(_ event: FindingTracker.Event) {

@@ -106,6 +106,26 @@ struct AgentLabTests {
         }
     }
 
+    @Test func aMissingHostGatewayRouteIsAFindingOnThatNodeOnly() async throws {
+        try await withLab(mode: "hostgw") { lab in
+            let collector = try Rsyslog()
+            defer { collector.stop() }
+            let agents = try ["node-a", "node-c"].map { try AgentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
+            defer { for agent in agents { _ = agent.stop() } }
+            usleep(2_500_000)
+            #expect(records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy host-gw lab")
+            try ip("-n", lab.namespace("node-a"), "route", "del", "172.16.1.0/24")
+            let found = records(collector, atLeast: 1, timeout: 5) { $0[6] == "kernelRouteMissing" }
+            #expect(found.count == 1, "agents: \(agents.map(\.log))")
+            #expect(found.first?[3] == "node-a")
+            #expect(found.first?[7].contains("cidr=\"172.16.1.0/24\" nextHopNode=\"node-b\"") == true)
+            usleep(1_500_000)
+            let everything = records(collector, atLeast: 99, timeout: 0)
+            #expect(everything.allSatisfy { $0[3] == "node-a" }, "node-c raised nothing: \(everything)")
+            #expect(!everything.contains { $0[6] == "vpcRouteMissing" }, "the fall-through to the VPC is not blamed on the VPC")
+        }
+    }
+
     @Test func badAgentFlagsAreOneLineAndExitTwo() async throws {
         let executable = try routeprobeExecutable()
         for (arguments, expected) in [(["agent"], "--node-name is required"),

@@ -133,3 +133,40 @@ import RouteprobeCore
         #expect(DurationText.format(.seconds(120)) == "2m")
     }
 }
+
+/// The host-gw table check: every other node's CIDR via that node, or a finding.
+@Suite struct KernelRouteCheckTests {
+    let map = ClusterMap(nodes: [
+        .init(name: "node-a", ip: IPAddress("192.168.0.193")!, podCIDRs: [IPPrefix("172.16.0.0/24")!]),
+        .init(name: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!]),
+        .init(name: "node-c", ip: IPAddress("192.168.0.60")!, podCIDRs: [IPPrefix("172.16.2.0/24")!]),
+    ])
+
+    func route(_ cidr: String, via gateway: String? = nil, type: RouteType = .unicast) -> Route {
+        let prefix = IPPrefix(cidr)!
+        return Route(family: .inet, type: type, destinationAddress: prefix.address, destinationLength: UInt8(prefix.length),
+                     gateway: gateway.flatMap { IPAddress($0) }, outputInterface: 2)
+    }
+
+    @Test func aCompleteHostGatewayTableHasNoFinding() {
+        let routes = [route("0.0.0.0/0", via: "192.168.0.253"), route("172.16.1.0/24", via: "192.168.0.50"), route("172.16.2.0/24", via: "192.168.0.60")]
+        #expect(KernelRouteCheck.findings(routes: routes, map: map, localNode: "node-a").isEmpty)
+    }
+
+    @Test func aVPCRoutedNodeIsNotChecked() {
+        #expect(KernelRouteCheck.findings(routes: [route("0.0.0.0/0", via: "192.168.0.253")], map: map, localNode: "node-a").isEmpty)
+    }
+
+    @Test func missingBlackholedAndMisdirectedRoutesAreFound() {
+        let missing = KernelRouteCheck.findings(routes: [route("172.16.1.0/24", via: "192.168.0.50")], map: map, localNode: "node-a")
+        #expect(missing.map(\.kind) == [.kernelRouteMissing])
+        #expect(missing.first?.cidr == IPPrefix("172.16.2.0/24"))
+        let blackholed = KernelRouteCheck.findings(routes: [route("172.16.1.0/24", via: "192.168.0.50"), route("172.16.2.0/24", type: .blackhole)],
+                                                   map: map, localNode: "node-a")
+        #expect(blackholed.map(\.kind) == [.kernelRouteMissing])
+        let wrong = KernelRouteCheck.findings(routes: [route("172.16.1.0/24", via: "192.168.0.50"), route("172.16.2.0/24", via: "192.168.0.50")],
+                                              map: map, localNode: "node-a")
+        #expect(wrong.map(\.kind) == [.kernelRouteWrong])
+        #expect(wrong.first?.message.contains("via node-b (192.168.0.50)") == true)
+    }
+}
