@@ -86,12 +86,8 @@ public final class SyslogSender {
             }
         }
         let opened: Result<Int32, SystemCallError>
-        if let namespace {
-            do throws(NetlinkError) { opened = try namespace.runInside(open) } catch {
-                throw SystemCallError(call: "setns(\(namespace))", errno: error.errno ?? EINVAL)
-            }
-        } else {
-            opened = open()
+        do throws(NetlinkError) { opened = try NetworkNamespace.run(in: namespace, open) } catch {
+            throw SystemCallError(call: "setns(\(namespace.map(\.description) ?? "-"))", errno: error.errno ?? EINVAL)
         }
         let fd = try opened.get()
         let owned = OwnedDescriptor(fd)

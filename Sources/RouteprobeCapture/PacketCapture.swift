@@ -25,10 +25,8 @@ public final class PacketCapture: @unchecked Sendable {
                 do throws(CaptureError) { return .success(try PcapHandle.live(device: device, filter: filter)) } catch { return .failure(error) }
             }
             let outcome: Result<PcapHandle, CaptureError>
-            if let namespace {
-                do throws(NetlinkError) { outcome = try namespace.runInside(attempt) } catch { throw CaptureError.pcap(error.description) }
-            } else {
-                outcome = attempt()
+            do throws(NetlinkError) { outcome = try NetworkNamespace.run(in: namespace, attempt) } catch {
+                throw CaptureError.pcap(error.description)
             }
             switch outcome {
             case .success(let handle): opened.append(handle)

@@ -189,14 +189,16 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         buffer.append(UInt8(ascii: "0") &+ value % 10)
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     private static func appendHex(_ value: UInt16, to buffer: inout [UInt8]) {
-        let digits: StaticString = "0123456789abcdef"
+        let digits = hexDigits
         var started = false
         for shift in stride(from: 12, through: 0, by: -4) {
             let nibble = Int((value >> UInt16(shift)) & 0xf)
             if nibble != 0 || started || shift == 0 {
                 started = true
-                buffer.append(digits.utf8Start[nibble])
+                buffer.append(digits[nibble])
             }
         }
     }

@@ -18,6 +18,13 @@ public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { path }
 
+    /// Runs `body` inside `namespace` when there is one, else right here; for callers with their own error
+    /// types, which return a Result.
+    package static func run<T>(in namespace: NetworkNamespace?, _ body: () -> T) throws(NetlinkError) -> T {
+        guard let namespace else { return body() }
+        return try namespace.runInside(body)
+    }
+
     /// Runs `body` (which cannot fail) on a new thread inside this namespace; for callers with their own
     /// error types, which return a Result.
     package func runInside<T>(_ body: () -> T) throws(NetlinkError) -> T {

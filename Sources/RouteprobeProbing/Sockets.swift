@@ -17,10 +17,8 @@ func openSocket(family: AddressFamily, type: Int32, protocol proto: Int32, name:
         }
     }
     let outcome: Result<Int32, SystemCallError>
-    if let namespace {
-        do throws(NetlinkError) { outcome = try namespace.runInside(make) } catch { throw ProbeError.namespace(error.description) }
-    } else {
-        outcome = make()
+    do throws(NetlinkError) { outcome = try NetworkNamespace.run(in: namespace, make) } catch {
+        throw ProbeError.namespace(error.description)
     }
     switch outcome {
     case .success(let fd): return OwnedDescriptor(fd)
