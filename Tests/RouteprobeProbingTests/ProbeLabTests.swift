@@ -139,3 +139,49 @@ struct ProbeLabTests {
         }
     }
 }
+
+/// IPv6 probes and missing privileges, in a namespace of their own.
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
+struct ProbeIPv6AndPrivilegeTests {
+    func json(_ result: ProgramResult) -> [[String: Any]] {
+        (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))) as? [[String: Any]] ?? []
+    }
+
+    @Test func icmpv6AndTCPOverIPv6AreProbed() async throws {
+        try await withLabNamespace { namespace in
+            // A reachable address (::1), one behind a prohibit route (the kernel refuses), and a closed port.
+            try ip("-n", namespace, "-6", "route", "add", "prohibit", "2001:db8:dead::/48")
+            let executable = try routeprobeExecutable()
+            let result = try runProgram(executable, ["probe", "--netns", namespace, "::1", "2001:db8:dead::1", "--icmp",
+                                                     "--timeout", "1s", "--json"])
+            let objects = json(result)
+            #expect(result.status == 1, "\(result.standardError)")
+            let loopback = try #require(objects.first { $0["target"] as? String == "::1" })
+            #expect(loopback["outcome"] as? String == "reply")
+            #expect((loopback["route"] as? [String: Any])?["class"] as? String == "local")
+            let prohibited = try #require(objects.first { $0["target"] as? String == "2001:db8:dead::1" })
+            #expect(prohibited["verdict"] as? String == "kernelRouteMissing")
+            let closed = try runProgram(executable, ["probe", "--netns", namespace, "::1", "--tcp", "9", "--json"])
+            #expect(json(closed).first?["outcome"] as? String == "refused")
+            #expect(closed.status == 0)
+        }
+    }
+
+    @Test func withoutCapNetRawICMPIsAClearErrorAndTCPStillWorks() async throws {
+        try await withLabNamespace { namespace in
+            let executable = try routeprobeExecutable()
+            // As root but with CAP_NET_RAW removed from the bounding set: raw sockets and captures are refused.
+            let icmp = try runProgram("/usr/bin/setpriv", ["--bounding-set=-net_raw", "--", "/usr/sbin/ip", "netns", "exec", namespace,
+                                                           executable, "probe", "127.0.0.1", "--icmp", "--no-capture"])
+            #expect(icmp.status == 2, "\(icmp.standardError)")
+            #expect(icmp.standardError.contains("CAP_NET_RAW"), "\(icmp.standardError)")
+            #expect(icmp.standardError.split(separator: "\n").count == 1)
+            let capture = try runProgram("/usr/bin/setpriv", ["--bounding-set=-net_raw", "--", "/usr/sbin/ip", "netns", "exec", namespace,
+                                                              executable, "probe", "127.0.0.1", "--tcp", "9"])
+            #expect(capture.status == 2 && capture.standardError.contains("CAP_NET_RAW"), "\(capture.standardError)")
+            let tcp = try runProgram("/usr/bin/setpriv", ["--bounding-set=-net_raw", "--", "/usr/sbin/ip", "netns", "exec", namespace,
+                                                          executable, "probe", "127.0.0.1", "--tcp", "9", "--no-capture"])
+            #expect(tcp.status == 0, "TCP needs no privilege: \(tcp.standardError)")
+        }
+    }
+}
