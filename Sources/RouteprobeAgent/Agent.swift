@@ -59,7 +59,9 @@ public final class Agent: @unchecked Sendable {
             }
             rounds += 1
             let elapsed = monotonicNanoseconds() - started
-            let interval = nanoseconds(configuration.interval)
+            // A failure not yet confirmed is probed again after one probe timeout, not a whole interval: the
+            // finding opens (or clears) within failuresToOpen x timeout instead of failuresToOpen intervals.
+            let interval = tracker.hasPending ? nanoseconds(configuration.timeout) : nanoseconds(configuration.interval)
             if elapsed < interval, !shouldStop {
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(interval - elapsed)))
             }
@@ -67,16 +69,15 @@ public final class Agent: @unchecked Sendable {
         log("agent on \(configuration.nodeName) stopped after \(rounds) rounds")
     }
 
+    /// Whether the last round had failures: then this round captures, so the round that confirms a
+    /// finding carries its packet evidence without a second pass.
+    private var captureNextRound = false
+
     private func round(_ specs: [ProbeSpec]) throws(ProbeError) {
         let options = ProbeOptions(count: 1, timeout: configuration.timeout, namespace: configuration.namespace)
-        var reports = try ReachabilityCheck(options: options, clusterMap: configuration.clusterMap).run(specs)
-        // Failures are probed once more with the capture on, for their evidence (and pcap files).
-        let failing = reports.indices.filter { reports[$0].diagnosis.verdict != .reachable }
-        if !failing.isEmpty, !shouldStop {
-            let again = try ReachabilityCheck(options: options, clusterMap: configuration.clusterMap, capture: true,
-                                              captureDirectory: configuration.captureDirectory).run(failing.map { specs[$0] })
-            for (position, index) in failing.enumerated() { reports[index] = again[position] }
-        }
+        let reports = try ReachabilityCheck(options: options, clusterMap: configuration.clusterMap, capture: captureNextRound,
+                                            captureDirectory: captureNextRound ? configuration.captureDirectory : nil).run(specs)
+        captureNextRound = reports.contains { $0.diagnosis.verdict != .reachable }
         let probed = reports.compactMap { report in
             Finding.from(verdict: report.diagnosis.verdict, sourceNode: configuration.nodeName, target: report.spec.target,
                          owner: report.owner, router: report.result.icmpError?.from ?? report.evidence?.icmpErrors.first?.from,

@@ -98,6 +98,9 @@ public struct FindingTracker: Sendable {
     /// Builds a tracker.
     public init(failuresToOpen: Int) { self.failuresToOpen = max(1, failuresToOpen) }
 
+    /// True while some finding has failed at least once but not yet opened: a confirming round is due.
+    public var hasPending: Bool { streaks.contains { open[$0.key] == nil } }
+
     /// Takes one round's findings (duplicates by id are merged) and returns what opened and what resolved.
     public mutating func round(_ findings: [Finding]) -> [Event] {
         var current: [String: Finding] = [:]
