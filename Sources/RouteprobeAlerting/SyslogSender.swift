@@ -107,12 +107,6 @@ public final class SyslogSender {
     }
 
     private func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemCallError) {
-        var offset = 0
-        while offset < bytes.count {
-            let start = offset
-            offset += try checkedSystemCall("send(\(destination))") {
-                bytes.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL)) }
-            }
-        }
+        try RouteprobeNetlink.sendAll(fd, bytes, name: "send(\(destination))")
     }
 }

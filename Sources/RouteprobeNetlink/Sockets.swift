@@ -84,3 +84,126 @@ package func withUnixSocketAddress<T>(_ path: String, _ body: (UnsafePointer<soc
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
 }
+
+/// Reads a socket's error queue (IP_RECVERR / IPV6_RECVERR): the ICMP error that ended a connection
+/// attempt, with the address of the router or host that sent it.
+package func queuedICMPError(_ fd: Int32) -> ICMPErrorReport? {
+    var data = [UInt8](repeating: 0, count: 64)
+    var control = [UInt8](repeating: 0, count: 512)
+    var offender: ICMPErrorReport? = nil
+    data.withUnsafeMutableBytes { dataBytes in
+        control.withUnsafeMutableBytes { controlBytes in
+            var vector = iovec(iov_base: dataBytes.baseAddress, iov_len: dataBytes.count)
+            withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                var message = msghdr()
+                message.msg_iov = vectorPointer
+                message.msg_iovlen = 1
+                message.msg_control = controlBytes.baseAddress
+                message.msg_controllen = controlBytes.count
+                guard recvmsg(fd, &message, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT)) >= 0 else { return }
+                // Walk the control messages by hand: CMSG_* are macros Swift cannot import.
+                var offset = 0
+                let total = Int(message.msg_controllen)
+                let headerSize = MemoryLayout<cmsghdr>.size
+                while offset + headerSize <= total {
+                    let header = controlBytes.loadUnaligned(fromByteOffset: offset, as: cmsghdr.self)
+                    let length = Int(header.cmsg_len)
+                    guard length >= headerSize, offset + length <= total else { return }
+                    let isIPv4 = header.cmsg_level == SOL_IP && header.cmsg_type == 11
+                    let isIPv6 = header.cmsg_level == SOL_IPV6 && header.cmsg_type == 25
+                    if isIPv4 || isIPv6 {
+                        // struct sock_extended_err (16 bytes), then the offender's sockaddr.
+                        let payload = offset + ((headerSize + 7) & ~7)
+                        guard payload + 16 <= offset + length else { return }
+                        let origin = controlBytes[payload + 4]
+                        let type = controlBytes[payload + 5], code = controlBytes[payload + 6]
+                        guard origin == 2 || origin == 3 else { return } // SO_EE_ORIGIN_ICMP / ICMP6
+                        let addressStart = payload + 16
+                        var storage = sockaddr_storage()
+                        let available = min(MemoryLayout<sockaddr_storage>.size, offset + length - addressStart)
+                        withUnsafeMutableBytes(of: &storage) { raw in
+                            for index in 0..<available { raw[index] = controlBytes[addressStart + index] }
+                        }
+                        if let from = address(from: storage) {
+                            offender = ICMPErrorReport(from: from, type: type, code: code, isICMPv6: origin == 3)
+                        }
+                        return
+                    }
+                    offset += (length + 7) & ~7
+                }
+            }
+        }
+    }
+    return offender
+}
+
+
+/// Sends a datagram to `address`; 0 or the errno.
+package func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to address: IPAddress) -> Int32 {
+    let sent = bytes.withUnsafeBytes { raw in
+        withSocketAddress(address) { sendto(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT), $0, $1) }
+    }
+    return sent < 0 ? errno : 0
+}
+
+/// Receives one datagram without waiting: its length and sender, or nil when nothing is there.
+package func receiveDatagram(_ fd: Int32, into buffer: inout [UInt8]) -> (length: Int, sender: IPAddress?)? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let received = buffer.withUnsafeMutableBytes { raw in
+        withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT), $0, &length) }
+        }
+    }
+    guard received > 0 else { return nil }
+    return (received, address(from: storage))
+}
+
+/// Starts a connection; 0 when connected at once, else the errno (EINPROGRESS for a non-blocking socket).
+package func startConnect(_ fd: Int32, to address: IPAddress, port: UInt16) -> Int32 {
+    withSocketAddress(address, port: port) { connect(fd, $0, $1) } == 0 ? 0 : errno
+}
+
+/// Binds a socket to `address` and `port`; 0 or the errno.
+package func bindSocket(_ fd: Int32, to address: IPAddress, port: UInt16) -> Int32 {
+    withSocketAddress(address, port: port) { bind(fd, $0, $1) } == 0 ? 0 : errno
+}
+
+/// Sets a socket option whose value is raw bytes (filters and the like); 0 or the errno.
+package func setSocketOption(_ fd: Int32, level: Int32, option: Int32, bytes: [UInt8]) -> Int32 {
+    bytes.withUnsafeBytes { setsockopt(fd, level, option, $0.baseAddress, socklen_t($0.count)) } == 0 ? 0 : errno
+}
+
+/// Writes all of `bytes` to a connected socket (MSG_NOSIGNAL: a closed peer is an error, not a signal).
+package func sendAll(_ fd: Int32, _ bytes: [UInt8], name: String) throws(SystemCallError) {
+    var offset = 0
+    while offset < bytes.count {
+        let start = offset
+        offset += try checkedSystemCall(name) {
+            bytes.withUnsafeBytes { raw in send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+}
+
+/// Every address a host name resolves to with the system resolver (getaddrinfo: /etc/hosts, then DNS).
+package func resolveHostAddresses(_ name: String) -> [IPAddress] {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var list: UnsafeMutablePointer<addrinfo>? = nil
+    guard getaddrinfo(name, nil, &hints, &list) == 0, let first = list else { return [] }
+    defer { freeaddrinfo(list) }
+    var found: [IPAddress] = []
+    var cursor: UnsafeMutablePointer<addrinfo>? = first
+    while let entry = cursor {
+        if let raw = entry.pointee.ai_addr {
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { target in
+                let length = min(Int(entry.pointee.ai_addrlen), target.count)
+                target.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: length))
+            }
+            if let address = address(from: storage) { found.append(address) }
+        }
+        cursor = entry.pointee.ai_next
+    }
+    return found
+}

@@ -19,9 +19,8 @@ public final class Beacon: @unchecked Sendable {
         try setOption(listener.fd, SOL_SOCKET, SO_REUSEADDR, 1, name: "SO_REUSEADDR")
         try setOption(listener.fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0, name: "IPV6_V6ONLY")
         let fd = listener.fd
-        let bound = withSocketAddress(.v6(0, 0), port: port) { bind(fd, $0, $1) }
-        if bound != 0 {
-            let code = errno
+        let code = bindSocket(fd, to: .v6(0, 0), port: port)
+        if code != 0 {
             if code == EADDRINUSE { throw ProbeError.invalid("port \(port) is already in use") }
             throw ProbeError.system(call: "bind(port \(port))", errno: code)
         }

@@ -9,24 +9,7 @@ public enum HostResolver {
     /// The first address `name` resolves to, preferring IPv4; nil when it does not resolve.
     public static func resolve(_ name: String) -> IPAddress? {
         guard !name.isEmpty, name.count < 254 else { return nil }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(name, nil, &hints, &list) == 0, let first = list else { return nil }
-        defer { freeaddrinfo(list) }
-        var found: [IPAddress] = []
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let entry = cursor {
-            if let raw = entry.pointee.ai_addr {
-                var storage = sockaddr_storage()
-                withUnsafeMutableBytes(of: &storage) { target in
-                    let length = min(Int(entry.pointee.ai_addrlen), target.count)
-                    target.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: length))
-                }
-                if let address = address(from: storage) { found.append(address) }
-            }
-            cursor = entry.pointee.ai_next
-        }
+        let found = resolveHostAddresses(name)
         return found.first { $0.family == .inet } ?? found.first
     }
 }

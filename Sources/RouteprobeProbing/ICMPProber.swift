@@ -66,11 +66,8 @@ public struct ICMPProber: Prober {
             packet[2] = UInt8(checksum >> 8)
             packet[3] = UInt8(checksum & 0xff)
         }
-        let sent = packet.withUnsafeBytes { raw in
-            withSocketAddress(target) { address, length in sendto(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT), address, length) }
-        }
-        if sent < 0 {
-            let code = errno
+        let code = sendDatagram(fd, packet, to: target)
+        if code != 0 {
             if code == EAGAIN || code == ENOBUFS {
                 run.retryLater(index: index, attempt: attempt, now: now)
             } else {
@@ -82,18 +79,10 @@ public struct ICMPProber: Prober {
     }
 
     private func receiveAll(fd: Int32, family: AddressFamily, buffer: inout [UInt8], run: inout ProbeRun) {
-        while true {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let received = buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT), $0, &length) }
-                }
-            }
-            if received <= 0 { return }
+        while let (received, from) = receiveDatagram(fd, into: &buffer) {
             let now = monotonicNanoseconds()
             let packet = buffer[0..<received]
-            guard let sender = address(from: storage),
+            guard let sender = from,
                   let answer = family == .inet ? ICMPPacket.parseIPv4(packet) : ICMPPacket.parseICMPv6(packet, sender: sender),
                   answer.identifier == identifier,
                   let (index, attempt) = run.probe(forSequence: answer.sequence) else { continue }
@@ -117,7 +106,8 @@ public struct ICMPProber: Prober {
         } else {
             var filter = [UInt32](repeating: UInt32.max, count: 8)
             for type in [1, 3, 129] { filter[type >> 5] &= ~(UInt32(1) << UInt32(type & 31)) }
-            _ = filter.withUnsafeBytes { setsockopt(fd, Int32(IPPROTO_ICMPV6), 1 /* ICMP6_FILTER */, $0.baseAddress, socklen_t(32)) }
+            let bytes = filter.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word.littleEndian >> UInt32(8 * $0)) } }
+            _ = setSocketOption(fd, level: Int32(IPPROTO_ICMPV6), option: 1 /* ICMP6_FILTER */, bytes: bytes)
         }
     }
 }

@@ -49,9 +49,8 @@ public struct TCPProber: Prober {
                 // Close with RST rather than FIN: no TIME_WAIT left behind by thousands of probes.
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                 _ = setsockopt(socket.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-                let result = withSocketAddress(spec.target, port: spec.port!) { connect(socket.fd, $0, $1) }
-                let code = result == 0 ? 0 : errno
-                if result == 0 {
+                let code = startConnect(socket.fd, to: spec.target, port: spec.port!)
+                if code == 0 {
                     run.markSent(index: index, attempt: attempt, now: now)
                     run.record(index: index, attempt: attempt, outcome: .reply, now: monotonicClock())
                 } else if code == EINPROGRESS {
@@ -85,13 +84,13 @@ public struct TCPProber: Prober {
                     run.record(index: index, attempt: attempt, outcome: .reply, now: answeredAt)
                 case ECONNREFUSED:
                     // A RST, unless the refusal came as an ICMP error (port unreachable, prohibited).
-                    if let report = TCPProber.queuedICMPError(socket.fd) {
+                    if let report = queuedICMPError(socket.fd) {
                         run.record(index: index, attempt: attempt, outcome: .icmpError, now: answeredAt, icmpError: report)
                     } else {
                         run.record(index: index, attempt: attempt, outcome: .refused, now: answeredAt)
                     }
                 default:
-                    if let report = TCPProber.queuedICMPError(socket.fd) {
+                    if let report = queuedICMPError(socket.fd) {
                         run.record(index: index, attempt: attempt, outcome: .icmpError, now: answeredAt, icmpError: report)
                     } else {
                         run.record(index: index, attempt: attempt, outcome: .localError, now: answeredAt, localErrno: error)
@@ -100,56 +99,5 @@ public struct TCPProber: Prober {
             }
         }
         return run.results()
-    }
-
-    /// Reads the socket's error queue: the ICMP error that ended the handshake, with its sender.
-    static func queuedICMPError(_ fd: Int32) -> ICMPErrorReport? {
-        var data = [UInt8](repeating: 0, count: 64)
-        var control = [UInt8](repeating: 0, count: 512)
-        var offender: ICMPErrorReport? = nil
-        data.withUnsafeMutableBytes { dataBytes in
-            control.withUnsafeMutableBytes { controlBytes in
-                var vector = iovec(iov_base: dataBytes.baseAddress, iov_len: dataBytes.count)
-                withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var message = msghdr()
-                    message.msg_iov = vectorPointer
-                    message.msg_iovlen = 1
-                    message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = controlBytes.count
-                    guard recvmsg(fd, &message, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT)) >= 0 else { return }
-                    // Walk the control messages by hand: CMSG_* are macros Swift cannot import.
-                    var offset = 0
-                    let total = Int(message.msg_controllen)
-                    let headerSize = MemoryLayout<cmsghdr>.size
-                    while offset + headerSize <= total {
-                        let header = controlBytes.loadUnaligned(fromByteOffset: offset, as: cmsghdr.self)
-                        let length = Int(header.cmsg_len)
-                        guard length >= headerSize, offset + length <= total else { return }
-                        let isIPv4 = header.cmsg_level == SOL_IP && header.cmsg_type == 11
-                        let isIPv6 = header.cmsg_level == SOL_IPV6 && header.cmsg_type == 25
-                        if isIPv4 || isIPv6 {
-                            // struct sock_extended_err (16 bytes), then the offender's sockaddr.
-                            let payload = offset + ((headerSize + 7) & ~7)
-                            guard payload + 16 <= offset + length else { return }
-                            let origin = controlBytes[payload + 4]
-                            let type = controlBytes[payload + 5], code = controlBytes[payload + 6]
-                            guard origin == 2 || origin == 3 else { return } // SO_EE_ORIGIN_ICMP / ICMP6
-                            let addressStart = payload + 16
-                            var storage = sockaddr_storage()
-                            let available = min(MemoryLayout<sockaddr_storage>.size, offset + length - addressStart)
-                            withUnsafeMutableBytes(of: &storage) { raw in
-                                for index in 0..<available { raw[index] = controlBytes[addressStart + index] }
-                            }
-                            if let from = address(from: storage) {
-                                offender = ICMPErrorReport(from: from, type: type, code: code, isICMPv6: origin == 3)
-                            }
-                            return
-                        }
-                        offset += (length + 7) & ~7
-                    }
-                }
-            }
-        }
-        return offender
     }
 }
