@@ -16,6 +16,7 @@
 # Nothing is added to the machine's own namespace. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 PREFIX=rplab-
 NODES=3
@@ -52,20 +53,6 @@ node_index() {
     fail "no node named '$name' in lab $PREFIX (see: scripts/lab.sh status --prefix $PREFIX)"
 }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-# Starts a command in the background with stdin from /dev/null, output to a log, every other descriptor
-# closed; sets DAEMON_PID.
-start_daemon() {
-    local log=$1; shift
-    (
-        for fd in /proc/$BASHPID/fd/*; do
-            fd=${fd##*/}
-            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-        done
-        exec "$@" < /dev/null > "$log" 2>&1
-    ) &
-    DAEMON_PID=$!
-}
 
 up() {
     [[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 2 ] && [ "$NODES" -le 50 ] || fail "--nodes must be 2 to 50"

@@ -34,3 +34,25 @@ remove_namespaces() {
         ip netns del "$namespace" 2>/dev/null || true
     done
 }
+
+# Starts a command in the background with stdin from /dev/null, output to a log, every other descriptor
+# closed (a caller waiting for our output must not wait for the daemon too); sets DAEMON_PID.
+start_daemon() {
+    local log=$1; shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+        done
+        exec "$@" < /dev/null > "$log" 2>&1
+    ) &
+    DAEMON_PID=$!
+}
+
+# Builds routeprobe for benchmarks (release, Swift runtime linked in, as a DaemonSet image would ship it)
+# and sets ROUTEPROBE to the binary.
+build_release_routeprobe() {
+    echo "building routeprobe (release) ..."
+    swift build -c release --static-swift-stdlib --product routeprobe 2>&1 | tail -n 1
+    ROUTEPROBE=$(swift build -c release --static-swift-stdlib --show-bin-path)/routeprobe
+}

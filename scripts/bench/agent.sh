@@ -20,9 +20,7 @@ trap cleanup EXIT
 cleanup 2>/dev/null || true
 WORK=$(mktemp -d)
 
-echo "building routeprobe (release) ..."
-swift build -c release --static-swift-stdlib --product routeprobe 2>&1 | tail -n 1
-ROUTEPROBE=$(swift build -c release --static-swift-stdlib --show-bin-path)/routeprobe
+build_release_routeprobe
 
 # (1) 1,000 targets.
 ip netns add $NS
@@ -42,7 +40,7 @@ ip netns exec $NS sysctl -qw net.ipv4.icmp_ratelimit=0
         printf "    podTargets: ["; for t in $(seq 1 100); do printf "10.200.$n.$t"; [ $t -lt 100 ] && printf ", "; done; echo "]"
     done
 } > "$WORK/map.yaml"
-ip netns exec $NS "$ROUTEPROBE" beacon --listen 9700 > /dev/null 2>&1 &
+start_daemon /dev/null ip netns exec $NS "$ROUTEPROBE" beacon --listen 9700
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); [s.recv(65536) for _ in iter(int, 1)]' "$WORK/syslog.sock" &
 sleep 0.5
 ip netns exec $NS "$ROUTEPROBE" agent --node-name self --cluster-map "$WORK/map.yaml" --interval 5s --timeout 1s \

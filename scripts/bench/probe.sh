@@ -19,16 +19,13 @@ WORK=$(mktemp -d)
 trap 'remove_namespaces rpbench-probe; rm -rf "$WORK"' EXIT
 remove_namespaces rpbench-probe
 
-echo "building routeprobe (release) ..."
-swift build -c release --static-swift-stdlib --product routeprobe 2>&1 | tail -n 1
-ROUTEPROBE=$(swift build -c release --static-swift-stdlib --show-bin-path)/routeprobe
+build_release_routeprobe
 
 ip netns add $NS
 ip -n $NS link set lo up
 ip -n $NS route add local 10.200.0.0/16 dev lo
 ip netns exec $NS sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_echo_ignore_broadcasts=0
-start_daemon() { ( for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@" </dev/null >/dev/null 2>&1 ) & }
-start_daemon ip netns exec $NS "$ROUTEPROBE" beacon --listen 9700
+start_daemon /dev/null ip netns exec $NS "$ROUTEPROBE" beacon --listen 9700
 sleep 0.5
 mapfile -t TARGETS < <(for i in $(seq 1 1000); do echo "10.200.$((i / 250)).$((i % 250 + 1))"; done)
 
