@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
@@ -21,7 +22,10 @@ let package = Package(
         .target(name: "RouteprobeCapture", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "CPcap"]),
         .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture"]),
         .target(name: "RouteprobeAlerting", dependencies: ["RouteprobeCore", "RouteprobeNetlink"]),
-        .target(name: "RouteprobeAgent", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting"]),
+        .target(name: "RouteprobeAgent", dependencies: [
+            "RouteprobeCore", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "routeprobe",

@@ -18,6 +18,8 @@ public final class Agent: @unchecked Sendable {
     private let stopping = Mutex(false)
     private var tracker: FindingTracker
     private let sender: SyslogSender
+    private let metrics = AgentMetrics()
+    private var lastRouteCount: Int?
     /// Rounds completed.
     public private(set) var rounds = 0
 
@@ -46,6 +48,18 @@ public final class Agent: @unchecked Sendable {
         log("agent on \(configuration.nodeName): \(specs.count) probes per round every \(DurationText.format(configuration.interval)), alerts to \(configuration.syslog)")
         let monitor = startRouteWatch()
         defer { monitor?.stop() }
+        var server: MetricsServer? = nil
+        if let listen = configuration.metricsListen {
+            do throws(SystemCallError) {
+                server = try MetricsServer(address: listen.address, port: listen.port, namespace: configuration.namespace,
+                                           registry: metrics.registry)
+                server?.start()
+                log("metrics on http://\(listen.address.family == .inet6 ? "[\(listen.address)]" : listen.address.description):\(listen.port)/metrics")
+            } catch {
+                log("cannot serve metrics on \(listen.address) port \(listen.port): \(error); probing goes on without them")
+            }
+        }
+        defer { server?.stop() }
         var lastProblem: String? = nil
         while !shouldStop {
             let started = monotonicNanoseconds()
@@ -74,6 +88,7 @@ public final class Agent: @unchecked Sendable {
     private var captureNextRound = false
 
     private func round(_ specs: [ProbeSpec]) throws(ProbeError) {
+        let roundStarted = monotonicNanoseconds()
         let options = ProbeOptions(count: 1, timeout: configuration.timeout, namespace: configuration.namespace)
         let reports = try ReachabilityCheck(options: options, clusterMap: configuration.clusterMap, capture: captureNextRound,
                                             captureDirectory: captureNextRound ? configuration.captureDirectory : nil).run(specs)
@@ -91,11 +106,14 @@ public final class Agent: @unchecked Sendable {
         let kernelCIDRs = Set(kernel.compactMap(\.cidr))
         let findings = kernel + probed.filter { finding in finding.cidr.map { !kernelCIDRs.contains($0) } ?? true }
         for event in tracker.round(findings) { report(event) }
+        metrics.record(reports: reports, roundNanoseconds: monotonicNanoseconds() - roundStarted, routes: lastRouteCount,
+                       open: tracker.open)
     }
 
     private func kernelRouteFindings() -> [Finding] {
         do throws(NetlinkError) {
             let routes = try RoutingSocket(namespace: configuration.namespace).routes()
+            lastRouteCount = routes.filter { $0.table == .main }.count
             return KernelRouteCheck.findings(routes: routes, map: configuration.clusterMap, localNode: configuration.nodeName)
         } catch {
             log("cannot read the route table for the kernel-route check: \(error)")

@@ -19,11 +19,13 @@ public struct AgentConfiguration: Sendable {
     public var captureDirectory: String?
     /// Work inside this network namespace (the lab runs agents this way); nil on a real node.
     public var namespace: NetworkNamespace?
+    /// Serve Prometheus metrics on this address and port.
+    public var metricsListen: (address: IPAddress, port: UInt16)?
 
     /// Builds a configuration with the documented defaults.
     public init(nodeName: String, clusterMap: ClusterMap, interval: Duration = .seconds(5), timeout: Duration = .seconds(1),
                 failuresToOpen: Int = 2, syslog: SyslogDestination = .local, captureDirectory: String? = nil,
-                namespace: NetworkNamespace? = nil) {
+                namespace: NetworkNamespace? = nil, metricsListen: (address: IPAddress, port: UInt16)? = nil) {
         self.nodeName = nodeName
         self.clusterMap = clusterMap
         self.interval = interval
@@ -32,6 +34,16 @@ public struct AgentConfiguration: Sendable {
         self.syslog = syslog
         self.captureDirectory = captureDirectory
         self.namespace = namespace
+        self.metricsListen = metricsListen
+    }
+
+    /// Parses `ADDR:PORT` (`[ADDR]:PORT` for IPv6) as --metrics-listen takes it.
+    public static func parseListen(_ text: String) -> (address: IPAddress, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard let address = IPAddress(host) else { return nil }
+        return (address, port)
     }
 
     /// The probes of one round: every other node's pod targets, by ICMP and by TCP to the beacon port.

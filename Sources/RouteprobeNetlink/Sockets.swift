@@ -207,3 +207,34 @@ package func resolveHostAddresses(_ name: String) -> [IPAddress] {
     }
     return found
 }
+
+/// A listening TCP socket on `address` and `port` (SO_REUSEADDR), inside `namespace` when given.
+package func makeListeningSocket(address: IPAddress, port: UInt16, namespace: NetworkNamespace?) throws(SystemCallError) -> OwnedDescriptor {
+    let open = { () -> Result<Int32, SystemCallError> in
+        do throws(SystemCallError) {
+            return .success(try checkedSystemCall("socket(SOCK_STREAM)") {
+                Glibc.socket(address.family == .inet ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            })
+        } catch {
+            return .failure(error)
+        }
+    }
+    let opened: Result<Int32, SystemCallError>
+    do throws(NetlinkError) { opened = try NetworkNamespace.run(in: namespace, open) } catch {
+        throw SystemCallError(call: "setns(\(namespace.map(\.description) ?? "-"))", errno: error.errno ?? EINVAL)
+    }
+    let listener = OwnedDescriptor(try opened.get())
+    var one: Int32 = 1
+    setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    let bound = bindSocket(listener.fd, to: address, port: port)
+    if bound != 0 { throw SystemCallError(call: "bind(\(address) port \(port))", errno: bound) }
+    try checkedSystemCall("listen") { listen(listener.fd, 64) }
+    return listener
+}
+
+/// Reads what is available on a connected socket, at most `limit` bytes; empty at end of stream or error.
+package func receiveSome(_ fd: Int32, limit: Int) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: limit)
+    let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    return received > 0 ? Array(buffer[0..<received]) : []
+}

@@ -39,7 +39,7 @@ struct AgentCommand: ParsableCommand {
     @Option(name: .long, help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT (default local).")
     var syslog: String?
 
-    @Option(name: .long, help: "Serve Prometheus metrics on ADDR:PORT (not available yet).")
+    @Option(name: .long, help: "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 0.0.0.0:9701.")
     var metricsListen: String?
 
     @Option(name: .long, help: "Write pcap files of failing flows here.")
@@ -76,12 +76,17 @@ struct AgentCommand: ParsableCommand {
         guard let destination = SyslogDestination(syslogText) else {
             throw CommandFailure.usage("--syslog '\(syslogText)' must be local, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT")
         }
-        if metricsListen ?? file.metricsListen != nil {
-            throw CommandFailure.usage("--metrics-listen is not available in this version")
+        var listen: (address: IPAddress, port: UInt16)? = nil
+        if let text = metricsListen ?? file.metricsListen {
+            guard let parsed = AgentConfiguration.parseListen(text) else {
+                throw CommandFailure.usage("--metrics-listen '\(text)' must be ADDR:PORT, e.g. 0.0.0.0:9701 or [::]:9701")
+            }
+            listen = parsed
         }
         let configuration = AgentConfiguration(
             nodeName: nodeName, clusterMap: map, interval: interval, timeout: timeout, failuresToOpen: failures,
-            syslog: destination, captureDirectory: captureDir ?? file.captureDir, namespace: netns.map(NetworkNamespace.init))
+            syslog: destination, captureDirectory: captureDir ?? file.captureDir, namespace: netns.map(NetworkNamespace.init),
+            metricsListen: listen)
         let agent = Agent(configuration: configuration) { line in
             writeToStandardOutput("routeprobe agent: \(line)\n")
         }

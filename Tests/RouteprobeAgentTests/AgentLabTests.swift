@@ -10,13 +10,13 @@ struct AgentLabTests {
         let process = Process()
         let output: String
 
-        init(lab: Lab, node: String, syslogSocket: String) throws {
+        init(lab: Lab, node: String, syslogSocket: String, extra: [String] = []) throws {
             output = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)\(node)-agent.log").path
             FileManager.default.createFile(atPath: output, contents: nil)
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", lab.namespace(node), try routeprobeExecutable(), "agent",
                                  "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
-                                 "--failures-to-open", "2", "--syslog", "unix:\(syslogSocket)"]
+                                 "--failures-to-open", "2", "--syslog", "unix:\(syslogSocket)"] + extra
             process.standardOutput = FileHandle(forWritingAtPath: output)
             process.standardError = process.standardOutput
             process.standardInput = FileHandle.nullDevice
@@ -126,12 +126,57 @@ struct AgentLabTests {
         }
     }
 
+    /// An HTTP GET inside a namespace (Python's urllib): status and body.
+    func fetch(_ namespace: String, _ url: String) throws -> (Int, String) {
+        let script = """
+            import sys, urllib.request, urllib.error
+            try:
+                r = urllib.request.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read().decode())
+            except urllib.error.HTTPError as e:
+                print(e.code); print(e.read().decode())
+            """
+        let result = try runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "python3", "-c", script, url])
+        let lines = result.standardOutput.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? String(lines[1]) : result.standardError)
+    }
+
+    @Test func metricsShowProbesRoundsAndOpenFindings() async throws {
+        try await withLab { lab in
+            let collector = try Rsyslog()
+            defer { collector.stop() }
+            let agent = try AgentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath,
+                                         extra: ["--metrics-listen", "127.0.0.1:9701"])
+            defer { _ = agent.stop() }
+            usleep(2_500_000)
+            let (status, body) = try fetch(lab.namespace("node-a"), "http://127.0.0.1:9701/metrics")
+            #expect(status == 200, "\(body) / \(agent.log)")
+            #expect(body.contains(#"routeprobe_probe_success{target="172.16.1.12",protocol="icmp"} 1"#))
+            #expect(body.contains(#"routeprobe_probe_success{target="172.16.2.12",protocol="tcp"} 1"#))
+            #expect(body.contains(#"routeprobe_findings_open{kind="vpcRouteMissing"} 0"#))
+            #expect(body.contains("routeprobe_round_duration_seconds_count"))
+            #expect(body.contains(#"routeprobe_probe_outcomes_total{protocol="tcp",outcome="reply"}"#))
+            #expect(body.contains("routeprobe_probe_rtt_seconds_bucket"))
+            let routes = body.split(separator: "\n").first { $0.hasPrefix("routeprobe_route_table_routes ") }
+            #expect(routes.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 3 } == true, "\(String(describing: routes))")
+
+            try lab.run("break-vpc-route", "node-b")
+            _ = records(collector, atLeast: 1, timeout: 6) { $0[6] == "vpcRouteMissing" }
+            let (_, broken) = try fetch(lab.namespace("node-a"), "http://127.0.0.1:9701/metrics")
+            #expect(broken.contains(#"routeprobe_findings_open{kind="vpcRouteMissing"} 1"#), "\(broken)")
+            #expect(broken.contains(#"routeprobe_probe_success{target="172.16.1.12",protocol="icmp"} 0"#))
+
+            let (notFound, _) = try fetch(lab.namespace("node-a"), "http://127.0.0.1:9701/")
+            #expect(notFound == 404)
+        }
+    }
+
     @Test func badAgentFlagsAreOneLineAndExitTwo() async throws {
         let executable = try routeprobeExecutable()
         for (arguments, expected) in [(["agent"], "--node-name is required"),
                                       (["agent", "--node-name", "x", "--cluster-map", "/nonexistent"], "cannot read cluster map"),
                                       (["agent", "--node-name", "x", "--cluster-map", "/dev/null", "--interval", "fast"], "cluster map"),
-                                      (["agent", "--config", "/nonexistent"], "cannot read config")] {
+                                      (["agent", "--config", "/nonexistent"], "cannot read config"),
+                                      (["agent", "--node-name", "x", "--cluster-map", "/dev/null", "--metrics-listen", "nowhere"], "cluster map")] {
             let result = try runProgram(executable, arguments)
             #expect(result.status == 2, "\(arguments): \(result.standardError)")
             #expect(result.standardError.contains(expected), "\(arguments): \(result.standardError)")
