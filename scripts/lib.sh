@@ -14,14 +14,22 @@ ensure_packages() {
     fi
     echo "Installing ${missing[*]} ..." >&2
     export DEBIAN_FRONTEND=noninteractive
+    # Packages such as rsyslog and prometheus start their daemons on install; the tests run their own in
+    # their own namespaces, and nothing may run in the machine's own namespace, so starting is refused.
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created=1
+    fi
     apt-get update -qq >/dev/null
     apt-get install -y -qq "${missing[@]}" >/dev/null
+    [ "$created" -eq 1 ] && rm -f "$policy"
 }
 
 # The packages every build needs.
 BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
-# What the tests use besides: tcpdump reads the pcap files routeprobe writes; rsyslog receives the alerts.
-TEST_PACKAGES=(tcpdump rsyslog)
+# What the tests use besides: tcpdump reads the pcap files routeprobe writes; rsyslog receives the alerts;
+# promtool (in prometheus) checks the metrics.
+TEST_PACKAGES=(tcpdump rsyslog prometheus)
 
 # Removes network namespaces whose names start with the given prefix.
 remove_namespaces() {

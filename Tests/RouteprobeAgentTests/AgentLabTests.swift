@@ -156,6 +156,9 @@ struct AgentLabTests {
             #expect(body.contains("routeprobe_round_duration_seconds_count"))
             #expect(body.contains(#"routeprobe_probe_outcomes_total{protocol="tcp",outcome="reply"}"#))
             #expect(body.contains("routeprobe_probe_rtt_seconds_bucket"))
+            // promtool (Debian's prometheus package) checks the exposition format and metric naming.
+            let lint = try runProgram("/usr/bin/promtool", ["check", "metrics"], input: body)
+            #expect(lint.status == 0, "promtool: \(lint.standardOutput) \(lint.standardError)")
             let routes = body.split(separator: "\n").first { $0.hasPrefix("routeprobe_route_table_routes ") }
             #expect(routes.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 3 } == true, "\(String(describing: routes))")
 
