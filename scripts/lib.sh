@@ -22,7 +22,7 @@ ensure_packages() {
     fi
     apt-get update -qq >/dev/null
     apt-get install -y -qq "${missing[@]}" >/dev/null
-    [ "$created" -eq 1 ] && rm -f "$policy"
+    if [ "$created" -eq 1 ]; then rm -f "$policy"; fi
 }
 
 # The packages every build needs.
