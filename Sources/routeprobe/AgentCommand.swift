@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import Logging
+import ServiceLifecycle
 import RouteprobeAgent
 import RouteprobeConfiguration
 import RouteprobeCore
 import RouteprobeNetlink
 
 /// `routeprobe agent`: the per-node service.
-struct AgentCommand: ParsableCommand {
+struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Probe the other nodes' pod CIDRs every interval and alert to syslog when a route is missing.",
@@ -48,7 +50,7 @@ struct AgentCommand: ParsableCommand {
     @Option(name: .long, help: "Work inside this network namespace (for labs).")
     var netns: String?
 
-    func run() throws {
+    func run() async throws {
         let file: AgentConfigFile
         do { file = try config.map { path throws(ConfigurationError) in try AgentConfigFile.load(path: path) } ?? AgentConfigFile() } catch {
             throw CommandFailure.usage(error.description)
@@ -90,8 +92,12 @@ struct AgentCommand: ParsableCommand {
         let agent = Agent(configuration: configuration) { line in
             writeToStandardOutput("routeprobe agent: \(line)\n")
         }
-        let signals = StopSignals { agent.stop() }
-        defer { signals.cancel() }
-        agent.run()
+        // One service for now; the group owns SIGTERM and SIGINT and shuts it down gracefully.
+        unblockStopSignals()
+        var logger = Logger(label: "routeprobe.agent")
+        logger.logLevel = .warning
+        let group = ServiceGroup(services: [AgentService(agent: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
+                                 cancellationSignals: [], logger: logger)
+        try await group.run()
     }
 }

@@ -7,13 +7,7 @@ final class StopSignals {
     private let sources: [any DispatchSourceSignal]
 
     init(stop: @escaping @Sendable () -> Void) {
-        // A parent may hand down a mask that blocks these (children of Swift's worker threads get one);
-        // a service must still stop when told to.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        unblockStopSignals()
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         sources = [SIGINT, SIGTERM].map { number in
@@ -25,6 +19,16 @@ final class StopSignals {
     }
 
     func cancel() { sources.forEach { $0.cancel() } }
+}
+
+/// Unblocks SIGINT and SIGTERM: a parent may hand down a mask that blocks them (children of Swift's worker
+/// threads get one), and a service must still stop when told to.
+func unblockStopSignals() {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
 }
 
 /// A flag one thread sets and another polls.
