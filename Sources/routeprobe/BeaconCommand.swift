@@ -1,8 +1,11 @@
 import ArgumentParser
+import Logging
+import RouteprobeAgent
 import RouteprobeProbing
+import ServiceLifecycle
 
 /// `routeprobe beacon`: the responder every pod CIDR runs, so probes have a known target.
-struct BeaconCommand: ParsableCommand {
+struct BeaconCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "beacon",
         abstract: "Answer TCP probes: accept every connection and close it at once.",
@@ -16,12 +19,14 @@ struct BeaconCommand: ParsableCommand {
         if listen == 0 { throw ValidationError("--listen must be a port from 1 to 65535") }
     }
 
-    func run() throws {
+    func run() async throws {
         let beacon: Beacon
         do { beacon = try Beacon(port: listen) } catch { throw CommandFailure(error.description) }
-        let stop = StopFlag()
-        let signals = StopSignals { stop.set() }
-        defer { signals.cancel() }
-        do { try beacon.serve(until: { stop.isSet }) } catch { throw CommandFailure(error.description) }
+        unblockStopSignals()
+        var logger = Logger(label: "routeprobe.beacon")
+        logger.logLevel = .warning
+        let group = ServiceGroup(services: [BeaconService(beacon: beacon)], gracefulShutdownSignals: [.sigterm, .sigint],
+                                 cancellationSignals: [], logger: logger)
+        do { try await group.run() } catch let error as ProbeError { throw CommandFailure(error.description) }
     }
 }

@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Calls `stop` once on SIGINT or SIGTERM (for commands that run until told to stop).
 final class StopSignals {
@@ -29,11 +28,4 @@ func unblockStopSignals() {
     sigaddset(&signals, SIGINT)
     sigaddset(&signals, SIGTERM)
     pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-}
-
-/// A flag one thread sets and another polls.
-final class StopFlag: Sendable {
-    private let state = Mutex(false)
-    func set() { state.withLock { $0 = true } }
-    var isSet: Bool { state.withLock { $0 } }
 }
