@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import RouteprobeConfiguration
 import RouteprobeCore
@@ -168,5 +169,33 @@ import RouteprobeCore
                                               map: map, localNode: "node-a")
         #expect(wrong.map(\.kind) == [.kernelRouteWrong])
         #expect(wrong.first?.message.contains("via node-b (192.168.0.50)") == true)
+    }
+}
+
+/// The example files in deploy/ are accepted as they stand.
+@Suite struct DeployExampleTests {
+    let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("deploy")
+
+    @Test func theExampleClusterMapIsTheIncidentsCluster() throws {
+        let map = try ClusterMapFile.load(path: deploy.appendingPathComponent("cluster-map.example.yaml").path)
+        #expect(map.nodes.map(\.name) == ["node-a", "node-b", "node-c"])
+        #expect(map.owner(of: IPAddress("172.16.1.12")!)?.ip == IPAddress("192.168.0.50"))
+    }
+
+    @Test func theExampleAgentConfigHasEveryKey() throws {
+        let file = try AgentConfigFile.load(path: deploy.appendingPathComponent("agent.example.yaml").path)
+        #expect(file.nodeName == "node-a")
+        #expect(file.interval.flatMap(DurationText.parse) == .seconds(5))
+        #expect(file.syslog.flatMap(SyslogDestination.init) == .local)
+        #expect(file.metricsListen == "0.0.0.0:9701" && file.failuresToOpen == 2 && file.captureDir != nil)
+    }
+
+    @Test func anUnknownConfigKeyIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString).yaml").path
+        try "nodeName: a\nintervall: 5s\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = #expect(throws: ConfigurationError.self) { _ = try AgentConfigFile.load(path: path) }
+        #expect(error?.description.contains("unknown key 'intervall'") == true)
     }
 }
