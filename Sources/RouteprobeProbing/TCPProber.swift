@@ -18,13 +18,12 @@ public struct TCPProber: Prober {
             throw ProbeError.invalid("TCP probe of \(spec.target) has no port")
         }
         if specs.isEmpty { return [] }
-        var run = ProbeRun(specs: specs, options: options)
         var open: [Int: (socket: OwnedDescriptor, index: Int, attempt: Int)] = [:]   // by fd
         var slotToFD: [Int: Int32] = [:]
-        let concurrencyLimit = min(options.concurrency, 512)
+        // One descriptor per connection in flight: stay well under the usual 1,024 open files.
         var runOptions = options
-        runOptions.concurrency = concurrencyLimit
-        run = ProbeRun(specs: specs, options: runOptions)
+        runOptions.concurrency = min(options.concurrency, 512)
+        var run = ProbeRun(specs: specs, options: runOptions)
 
         while !run.finished {
             let now = monotonicClock()
