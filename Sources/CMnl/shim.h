@@ -11,10 +11,7 @@ extern int setns(int fd, int nstype);
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-/// MNL_SOCKET_BUFFER_SIZE is a function-like macro (it calls sysconf), so Swift cannot import it.
-static inline size_t routeprobe_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }
-
-/// MNL_SOCKET_AUTOPID, kept beside the buffer size so the shim names every libmnl constant the netlink target uses.
+/// MNL_SOCKET_AUTOPID, named here with the other values the netlink target takes from the C side.
 static inline unsigned int routeprobe_mnl_autopid(void) { return MNL_SOCKET_AUTOPID; }
 
 /// Joins the network namespace behind `fd` on the calling thread (setns with CLONE_NEWNET); -1 and errno on failure.

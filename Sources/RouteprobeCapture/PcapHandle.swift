@@ -25,7 +25,7 @@ final class PcapHandle {
     static func live(device: String, filter: String, snapshotLength: Int32 = 256) throws(CaptureError) -> PcapHandle {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let raw = pcap_create(device, &errorBuffer) else {
-            throw CaptureError.pcap("pcap_create(\(device)): \(String(cString: errorBuffer))")
+            throw CaptureError.pcap("pcap_create(\(device)): \(text(errorBuffer))")
         }
         let handle = PcapHandle(handle: raw, interface: device)
         pcap_set_snaplen(raw, snapshotLength)
@@ -52,7 +52,7 @@ final class PcapHandle {
         }
         try handle.setFilter(filter)
         if pcap_setnonblock(raw, 1, &errorBuffer) != 0 {
-            throw CaptureError.pcap("pcap_setnonblock(\(device)): \(String(cString: errorBuffer))")
+            throw CaptureError.pcap("pcap_setnonblock(\(device)): \(text(errorBuffer))")
         }
         return handle
     }
@@ -61,7 +61,7 @@ final class PcapHandle {
     static func offline(path: String) throws(CaptureError) -> PcapHandle {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let raw = pcap_open_offline(path, &errorBuffer) else {
-            throw CaptureError.pcap("cannot read pcap file \(path): \(String(cString: errorBuffer))")
+            throw CaptureError.pcap("cannot read pcap file \(path): \(text(errorBuffer))")
         }
         return PcapHandle(handle: raw, interface: "")
     }
@@ -128,4 +128,9 @@ enum PcapWriter {
         }
         guard pcap_dump_flush(dumper) == 0 else { throw CaptureError.pcap("cannot write pcap file \(path)") }
     }
+}
+
+/// libpcap's error buffer as text: the bytes before the terminating zero.
+private func text(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

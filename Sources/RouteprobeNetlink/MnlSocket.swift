@@ -77,6 +77,4 @@ package final class MnlSocket: NetlinkTransport, @unchecked Sendable {
         }
     }
 
-    /// The recommended receive buffer size of libmnl (`MNL_SOCKET_BUFFER_SIZE`).
-    package static var libraryBufferSize: Int { routeprobe_mnl_socket_buffer_size() }
 }

@@ -174,6 +174,17 @@ package func setSocketOption(_ fd: Int32, level: Int32, option: Int32, bytes: [U
     bytes.withUnsafeBytes { setsockopt(fd, level, option, $0.baseAddress, socklen_t($0.count)) } == 0 ? 0 : errno
 }
 
+/// Writes all of `bytes` to a file descriptor (standard output, a pipe); throws on the first failure.
+package func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemCallError) {
+    var offset = 0
+    while offset < bytes.count {
+        let start = offset
+        offset += try checkedSystemCall("write") {
+            bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + start, raw.count - start) }
+        }
+    }
+}
+
 /// Writes all of `bytes` to a connected socket (MSG_NOSIGNAL: a closed peer is an error, not a signal).
 package func sendAll(_ fd: Int32, _ bytes: [UInt8], name: String) throws(SystemCallError) {
     var offset = 0

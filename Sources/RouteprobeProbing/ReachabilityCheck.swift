@@ -47,8 +47,6 @@ public struct ReachabilityCheck: Sendable {
         self.captureDirectory = captureDirectory
     }
 
-    /// Problems met along the way that did not stop the check (an interface that could not be captured on).
-    public struct Notes: Sendable { public var warnings: [String] = [] }
 
     /// Runs the check for every spec and reports in the same order.
     public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> [TargetReport] {

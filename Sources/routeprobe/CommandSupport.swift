@@ -28,16 +28,10 @@ extension NetlinkError {
 
 /// Writes bytes to standard output in full; a closed pipe ends the program quietly, as `ip` does.
 func writeToStandardOutput(_ bytes: [UInt8]) {
-    var offset = 0
-    bytes.withUnsafeBytes { raw in
-        while offset < raw.count {
-            let written = write(1, raw.baseAddress! + offset, raw.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                exit(errno == EPIPE ? 0 : 1)
-            }
-            offset += written
-        }
+    do throws(SystemCallError) {
+        try writeAll(1, bytes)
+    } catch {
+        exit(error.errno == EPIPE ? 0 : 1)
     }
 }
 
