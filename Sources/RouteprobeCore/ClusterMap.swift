@@ -10,16 +10,19 @@ public struct ClusterMap: Sendable, Hashable, Codable {
         public var podCIDRs: [IPPrefix]
         /// Addresses inside the pod CIDRs worth probing (beacons, known pods); optional.
         public var podTargets: [IPAddress]
+        /// The cloud's id of the node's machine (`i-0abc...`), as VPC route entries name their next hop; optional.
+        public var instanceID: String?
 
         /// Builds a node.
-        public init(name: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = []) {
+        public init(name: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [], instanceID: String? = nil) {
             self.name = name
             self.ip = ip
             self.podCIDRs = podCIDRs
             self.podTargets = podTargets
+            self.instanceID = instanceID
         }
 
-        enum CodingKeys: String, CodingKey { case name, ip, podCIDRs, podTargets }
+        enum CodingKeys: String, CodingKey { case name, ip, podCIDRs, podTargets, instanceID }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -27,6 +30,7 @@ public struct ClusterMap: Sendable, Hashable, Codable {
             ip = try container.decode(IPAddress.self, forKey: .ip)
             podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
             podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
+            instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
         }
 
         /// The addresses to probe in this node's pod network: `podTargets`, else the first address of each CIDR.

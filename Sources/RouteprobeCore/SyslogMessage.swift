@@ -156,3 +156,48 @@ extension SyslogMessage {
                              structuredDataID: findingDataID, parameters: parameters, message: text)
     }
 }
+
+extension SyslogMessage {
+    /// The aggregator's alert for a cluster finding that opened or closed: MSGID the kind, the finding's
+    /// fields as structured data, and a sentence that starts with the route entry concerned.
+    public static func alert(for finding: ClusterFinding, resolved: Bool, hostname: String, processID: String,
+                             seconds: Int, microseconds: Int) -> SyslogMessage {
+        var parameters: [(String, String)] = [("id", finding.id), ("state", resolved ? "resolved" : "open")]
+        if let cidr = finding.cidr { parameters.append(("cidr", cidr.description)) }
+        if let hop = finding.expectedNextHop {
+            parameters.append(("nextHopNode", hop.node))
+            if let ip = hop.ip { parameters.append(("nextHopIP", ip.description)) }
+        }
+        if let hop = finding.actualNextHop {
+            parameters.append(("actualNextHopNode", hop.node))
+            if let ip = hop.ip { parameters.append(("actualNextHopIP", ip.description)) }
+        }
+        parameters.append(("sources", finding.sources.joined(separator: ",")))
+        parameters.append(("agreeing", String(finding.evidence.agreeing)))
+        parameters.append(("probing", String(finding.evidence.probing)))
+        if let router = finding.evidence.router { parameters.append(("router", router.description)) }
+        parameters.append(("basis", finding.evidence.basis))
+        let subject: String
+        switch finding.kind {
+        case .vpcRouteMissing: subject = "VPC route entry missing"
+        case .vpcRouteWrongNextHop: subject = "VPC route entry points to the wrong node"
+        case .kernelRouteMissing: subject = "kernel route missing on \(finding.sources.first ?? "?")"
+        case .kernelRouteWrong: subject = "kernel route wrong on \(finding.sources.first ?? "?")"
+        case .rejectedByRouter: subject = "rejected by router \(finding.evidence.router?.description ?? "?")"
+        case .nodeUnreachable: subject = "node unreachable"
+        case .sourceLocal: subject = "source-side problem on \(finding.sources.first ?? "?")"
+        case .vpcRouteStale: subject = "stale VPC route entry"
+        case .vpcRouteOverlap: subject = "overlapping VPC route entries"
+        }
+        var entry = ""
+        if let cidr = finding.cidr, let hop = finding.expectedNextHop { entry = ": \(cidr) -> \(hop.text)" }
+        else if let hop = finding.expectedNextHop { entry = ": \(hop.text)" }
+        else if let cidr = finding.cidr { entry = ": \(cidr)" }
+        let agreement = finding.evidence.probing > 0 ? ", \(finding.evidence.agreeing)/\(finding.evidence.probing) sources agree" : ""
+        let text = resolved ? "resolved: \(subject)\(entry)"
+                            : "\(subject)\(entry)\(agreement). \(finding.message) Fix: \(finding.remediation)"
+        return SyslogMessage(severity: resolved ? .notice : finding.kind.severity, seconds: seconds, microseconds: microseconds,
+                             hostname: hostname, processID: processID, messageID: finding.kind.rawValue,
+                             structuredDataID: findingDataID, parameters: parameters, message: text)
+    }
+}

@@ -1,0 +1,298 @@
+/// The JSON the agents and the aggregator exchange (schema version 1): a registration, a probe plan and a
+/// report per round. Every message carries `schema`; the aggregator refuses versions it does not speak.
+public enum WireSchema {
+    /// The version this build speaks.
+    public static let version = 1
+    /// Limits that keep one message from costing the aggregator more than a node's fair share.
+    public static let maximumNameLength = 253
+    public static let maximumResults = 4096
+    public static let maximumFindings = 1024
+    public static let maximumMessageLength = 2048
+}
+
+/// An agent introducing itself: who it is and which pod CIDRs its node owns.
+public struct NodeRegistration: Sendable, Hashable, Codable {
+    /// The schema version.
+    public var schema: Int
+    /// The node's name.
+    public var node: String
+    /// The node's host IP.
+    public var ip: IPAddress
+    /// The node's pod CIDRs.
+    public var podCIDRs: [IPPrefix]
+    /// Addresses in the pod CIDRs worth probing (the beacon), optional.
+    public var podTargets: [IPAddress]
+
+    /// Builds a registration.
+    public init(node: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = []) {
+        self.schema = WireSchema.version
+        self.node = node
+        self.ip = ip
+        self.podCIDRs = podCIDRs
+        self.podTargets = podTargets
+    }
+
+    /// The registration as a cluster-map node.
+    public var clusterNode: ClusterMap.Node { ClusterMap.Node(name: node, ip: ip, podCIDRs: podCIDRs, podTargets: podTargets) }
+
+    /// Why the aggregator cannot accept it, or nil.
+    public var problem: String? {
+        if schema != WireSchema.version { return "schema \(schema) is not supported (this aggregator speaks \(WireSchema.version))" }
+        if let problem = WireSchema.nameProblem(node, what: "node") { return problem }
+        if podCIDRs.count > 64 { return "\(podCIDRs.count) pod CIDRs (at most 64)" }
+        if podTargets.count > 64 { return "\(podTargets.count) pod targets (at most 64)" }
+        for target in podTargets where !podCIDRs.contains(where: { $0.contains(target) }) {
+            return "pod target \(target) is outside the node's pod CIDRs"
+        }
+        return nil
+    }
+}
+
+/// What one agent should probe: the nodes whose pod CIDRs it is a source for (their host IPs are the
+/// controls), and the whole cluster for owner lookups and the kernel-route check.
+public struct ProbePlan: Sendable, Hashable, Codable {
+    /// The schema version.
+    public var schema: Int
+    /// The node the plan is for.
+    public var node: String
+    /// Changes whenever the plan's content changes; reports echo it so the agent learns of a new plan.
+    public var generation: UInt64
+    /// Names of the nodes whose pod targets this node probes.
+    public var probeNodes: [String]
+    /// Every known node and the beacon port.
+    public var cluster: ClusterMap
+
+    /// Builds a plan; the generation is a hash of the content. Pass `clusterDigest` when building many
+    /// plans for one cluster, so that the cluster is hashed once.
+    public init(node: String, probeNodes: [String], cluster: ClusterMap, clusterDigest: UInt64? = nil) {
+        self.schema = WireSchema.version
+        self.node = node
+        self.probeNodes = probeNodes
+        self.cluster = cluster
+        var hash = StableHash()
+        hash.add(node)
+        for name in probeNodes { hash.add(name) }
+        hash.add(String(clusterDigest ?? cluster.digest))
+        generation = hash.value
+    }
+
+    /// The probes of one round: the planned nodes' pod targets, by ICMP and by TCP to the beacon port.
+    public var probeSpecs: [ProbeSpec] {
+        let wanted = Set(probeNodes)
+        return cluster.nodes.filter { wanted.contains($0.name) && $0.name != node }.flatMap { member in
+            member.probeTargets.flatMap { target in
+                [ProbeSpec(target: target, probeProtocol: .icmp),
+                 ProbeSpec(target: target, probeProtocol: .tcp, port: cluster.probePort)]
+            }
+        }
+    }
+}
+
+extension ClusterMap {
+    /// A hash of everything in the map, the same in every process.
+    public var digest: UInt64 {
+        var hash = StableHash()
+        hash.add(String(probePort))
+        for member in nodes {
+            hash.add(member.name)
+            hash.add(member.ip.description)
+            for cidr in member.podCIDRs { hash.add(cidr.description) }
+            for target in member.podTargets { hash.add(target.description) }
+        }
+        return hash.value
+    }
+}
+
+/// One round of one agent, as it posts it to the aggregator.
+public struct AgentReport: Sendable, Hashable, Codable {
+    /// The schema version.
+    public var schema: Int
+    /// The reporting node.
+    public var node: String
+    /// The agent's round counter (restarts at 0 with the agent).
+    public var round: Int
+    /// The plan generation the round followed (nil when it followed its own cluster map).
+    public var planGeneration: UInt64?
+    /// One entry per probe of the round.
+    public var results: [ReportedProbe]
+    /// Findings the agent holds open from its own checks (the kernel-route check).
+    public var localFindings: [ReportedFinding]
+    /// Packets for other nodes' pod CIDRs that arrived on this node's uplink: the VPC sends them here.
+    public var strayTraffic: [StrayTraffic]
+
+    /// Builds a report.
+    public init(node: String, round: Int, planGeneration: UInt64? = nil, results: [ReportedProbe],
+                localFindings: [ReportedFinding] = [], strayTraffic: [StrayTraffic] = []) {
+        self.schema = WireSchema.version
+        self.node = node
+        self.round = round
+        self.planGeneration = planGeneration
+        self.results = results
+        self.localFindings = localFindings
+        self.strayTraffic = strayTraffic
+    }
+
+    /// Why the aggregator cannot accept it, or nil.
+    public var problem: String? {
+        if schema != WireSchema.version { return "schema \(schema) is not supported (this aggregator speaks \(WireSchema.version))" }
+        if let problem = WireSchema.nameProblem(node, what: "node") { return problem }
+        if round < 0 { return "round \(round) is negative" }
+        if results.count > WireSchema.maximumResults { return "\(results.count) results (at most \(WireSchema.maximumResults))" }
+        if localFindings.count > WireSchema.maximumFindings { return "\(localFindings.count) local findings (at most \(WireSchema.maximumFindings))" }
+        if strayTraffic.count > WireSchema.maximumFindings { return "\(strayTraffic.count) stray-traffic entries (at most \(WireSchema.maximumFindings))" }
+        for (index, result) in results.enumerated() {
+            if let problem = result.problem { return "results[\(index)]: \(problem)" }
+        }
+        for (index, finding) in localFindings.enumerated() where finding.message.utf8.count > WireSchema.maximumMessageLength {
+            return "localFindings[\(index)]: message longer than \(WireSchema.maximumMessageLength) bytes"
+        }
+        for (index, stray) in strayTraffic.enumerated() where stray.packets < 0 {
+            return "strayTraffic[\(index)]: negative packet count"
+        }
+        return nil
+    }
+}
+
+/// One probe's result in a report.
+public struct ReportedProbe: Sendable, Hashable, Codable {
+    /// The probed address.
+    public var target: IPAddress
+    /// `icmp` or `tcp`.
+    public var probeProtocol: ProbeProtocol
+    /// The TCP port.
+    public var port: UInt16?
+    /// The node whose pod CIDR holds the target, and that CIDR.
+    public var owner: String?
+    public var cidr: IPPrefix?
+    /// How the source's kernel routes it.
+    public var routeClass: RouteClass
+    /// The egress device and gateway of that route.
+    public var device: String?
+    public var gateway: IPAddress?
+    /// What came back, and the agent's local verdict.
+    public var outcome: ProbeOutcome
+    public var verdict: Verdict
+    /// The round-trip time, when something answered.
+    public var rttMs: Double?
+    /// Requests sent (or seen leaving) and answers received.
+    public var sent: Int
+    public var received: Int
+    /// The ICMP error that answered, if one did.
+    public var icmpFrom: IPAddress?
+    public var icmpType: UInt8?
+    public var icmpCode: UInt8?
+    /// The outcome of the control probe of the owner's host IP (nil when none ran).
+    public var controlOutcome: ProbeOutcome?
+    /// Consecutive rounds this probe has failed, this one included (0 when it worked).
+    public var failedRounds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case target, probeProtocol = "protocol", port, owner, cidr, routeClass, device, gateway, outcome, verdict, rttMs
+        case sent, received, icmpFrom, icmpType, icmpCode, controlOutcome, failedRounds
+    }
+
+    /// Builds a reported probe.
+    public init(target: IPAddress, probeProtocol: ProbeProtocol, port: UInt16? = nil, owner: String?, cidr: IPPrefix?,
+                routeClass: RouteClass, device: String? = nil, gateway: IPAddress? = nil, outcome: ProbeOutcome,
+                verdict: Verdict, rttMs: Double? = nil, sent: Int = 1, received: Int = 0, icmpFrom: IPAddress? = nil,
+                icmpType: UInt8? = nil, icmpCode: UInt8? = nil, controlOutcome: ProbeOutcome? = nil, failedRounds: Int = 0) {
+        self.target = target
+        self.probeProtocol = probeProtocol
+        self.port = port
+        self.owner = owner
+        self.cidr = cidr
+        self.routeClass = routeClass
+        self.device = device
+        self.gateway = gateway
+        self.outcome = outcome
+        self.verdict = verdict
+        self.rttMs = rttMs
+        self.sent = sent
+        self.received = received
+        self.icmpFrom = icmpFrom
+        self.icmpType = icmpType
+        self.icmpCode = icmpCode
+        self.controlOutcome = controlOutcome
+        self.failedRounds = failedRounds
+    }
+
+    var problem: String? {
+        if let owner, let problem = WireSchema.nameProblem(owner, what: "owner") { return problem }
+        if let device, device.utf8.count > 64 { return "device name longer than 64 bytes" }
+        if sent < 0 || received < 0 || failedRounds < 0 { return "negative count" }
+        if let rttMs, !(rttMs >= 0 && rttMs < 3_600_000) { return "rttMs \(rttMs) out of range" }
+        if let cidr, !cidr.contains(target) { return "target \(target) is outside cidr \(cidr)" }
+        return nil
+    }
+}
+
+/// A finding an agent holds open from its own checks.
+public struct ReportedFinding: Sendable, Hashable, Codable {
+    /// The kind.
+    public var kind: Finding.Kind
+    /// The pod CIDR, the node that should receive it and its IP.
+    public var cidr: IPPrefix?
+    public var expectedNode: String?
+    public var expectedIP: IPAddress?
+    /// The sentence.
+    public var message: String
+
+    /// Builds one from an agent's finding.
+    public init(_ finding: Finding) {
+        kind = finding.kind
+        cidr = finding.cidr
+        expectedNode = finding.expectedNode
+        expectedIP = finding.expectedIP
+        message = finding.message
+    }
+}
+
+/// Packets for another node's pod CIDR that arrived on this node's uplink.
+public struct StrayTraffic: Sendable, Hashable, Codable {
+    /// The pod CIDR they were addressed to.
+    public var cidr: IPPrefix
+    /// How many arrived since the last report.
+    public var packets: Int
+    /// The interface they arrived on.
+    public var interface: String
+    /// One of their source addresses.
+    public var sampleSource: IPAddress?
+
+    /// Builds an entry.
+    public init(cidr: IPPrefix, packets: Int, interface: String, sampleSource: IPAddress? = nil) {
+        self.cidr = cidr
+        self.packets = packets
+        self.interface = interface
+        self.sampleSource = sampleSource
+    }
+}
+
+extension WireSchema {
+    /// A node name is 1 to 253 printable ASCII characters without spaces (Kubernetes names are a subset).
+    static func nameProblem(_ name: String, what: String) -> String? {
+        if name.isEmpty { return "\(what) name is empty" }
+        if name.utf8.count > maximumNameLength { return "\(what) name longer than \(maximumNameLength) bytes" }
+        if name.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7f }) { return "\(what) name '\(SyslogMessage.neutralised(name))' has spaces, control or non-ASCII characters" }
+        return nil
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every process (Swift's Hasher is seeded per process).
+public struct StableHash: Sendable {
+    /// The hash so far.
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// An empty hash.
+    public init() {}
+
+    /// Adds a string and a separator.
+    public mutating func add(_ text: String) {
+        for byte in text.utf8 { mix(byte) }
+        mix(0x1f)
+    }
+
+    private mutating func mix(_ byte: UInt8) {
+        value ^= UInt64(byte)
+        value = value &* 0x0100_0000_01b3
+    }
+}

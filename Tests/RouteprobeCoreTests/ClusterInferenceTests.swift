@@ -1,0 +1,282 @@
+import Testing
+@testable import RouteprobeCore
+
+/// The lab's cluster: node-a, node-b and node-c with DESIGN.md's addresses, plus node-d for four-node cases.
+private let cluster = ClusterMap(nodes: [
+    .init(name: "node-a", ip: IPAddress("192.168.0.193")!, podCIDRs: [IPPrefix("172.16.0.0/24")!], instanceID: "i-aaa"),
+    .init(name: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!], podTargets: [IPAddress("172.16.1.12")!], instanceID: "i-bbb"),
+    .init(name: "node-c", ip: IPAddress("192.168.0.60")!, podCIDRs: [IPPrefix("172.16.2.0/24")!], instanceID: "i-ccc"),
+    .init(name: "node-d", ip: IPAddress("192.168.0.61")!, podCIDRs: [IPPrefix("172.16.3.0/24")!], instanceID: "i-ddd"),
+])
+
+/// A probe of node-b's pod from a source, as an agent reports it.
+private func podProbe(_ outcome: ProbeOutcome, verdict: Verdict, control: ProbeOutcome = .reply, failedRounds: Int = 2,
+                      routeClass: RouteClass = .vpc, icmpFrom: String? = nil) -> ReportedProbe {
+    ReportedProbe(target: IPAddress("172.16.1.12")!, probeProtocol: .tcp, port: 9700, owner: "node-b", cidr: IPPrefix("172.16.1.0/24")!,
+                  routeClass: routeClass, device: "eth0", gateway: IPAddress("192.168.0.253"), outcome: outcome, verdict: verdict,
+                  sent: 1, received: outcome == .timeout ? 0 : 1, icmpFrom: icmpFrom.flatMap(IPAddress.init),
+                  icmpType: icmpFrom == nil ? nil : 3, icmpCode: icmpFrom == nil ? nil : 1, controlOutcome: control,
+                  failedRounds: outcome.pathWorks ? 0 : failedRounds)
+}
+
+private func report(_ node: String, _ results: [ReportedProbe], stray: [StrayTraffic] = [], local: [ReportedFinding] = []) -> AgentReport {
+    AgentReport(node: node, round: 7, results: results, localFindings: local, strayTraffic: stray)
+}
+
+@Suite("Cross-node inference")
+struct ClusterInferenceTests {
+    let inference = ClusterInference(cluster: cluster)
+
+    @Test("every source times out via the VPC and node-b's host answers: the VPC entry is missing, n/n agree")
+    func missingRoute() throws {
+        let findings = inference.findings(reports: ["node-a", "node-c", "node-d"].map {
+            report($0, [podProbe(.timeout, verdict: .vpcRouteMissing)])
+        })
+        let finding = try #require(findings.only)
+        #expect(finding.kind == .vpcRouteMissing)
+        #expect(finding.cidr == IPPrefix("172.16.1.0/24"))
+        #expect(finding.expectedNextHop == .init(node: "node-b", ip: IPAddress("192.168.0.50")))
+        #expect(finding.sources == ["node-a", "node-c", "node-d"])
+        #expect(finding.evidence.agreeing == 3 && finding.evidence.probing == 3)
+        #expect(finding.message.contains("172.16.1.0/24 -> node-b (192.168.0.50) is missing, 3/3 sources agree"))
+        #expect(finding.remediation.contains("Add the VPC route entry 172.16.1.0/24 with next hop node-b (192.168.0.50)"))
+    }
+
+    @Test("a source that failed only one round is undecided: nothing opens yet")
+    func oneRoundIsNotEnough() {
+        let findings = inference.findings(reports: ["node-a", "node-c"].map {
+            report($0, [podProbe(.timeout, verdict: .vpcRouteMissing, failedRounds: 1)])
+        })
+        #expect(findings.isEmpty)
+    }
+
+    @Test("node-c sees node-b's packets arrive: the entry points at node-c")
+    func wrongNextHop() throws {
+        let stray = StrayTraffic(cidr: IPPrefix("172.16.1.0/24")!, packets: 12, interface: "eth0", sampleSource: IPAddress("192.168.0.193"))
+        let findings = inference.findings(reports: [
+            report("node-a", [podProbe(.timeout, verdict: .vpcRouteMissing)]),
+            report("node-c", [podProbe(.icmpError, verdict: .rejectedByRouter, icmpFrom: "192.168.0.60")], stray: [stray]),
+            report("node-d", [podProbe(.timeout, verdict: .vpcRouteMissing)]),
+        ])
+        let finding = try #require(findings.only)
+        #expect(finding.kind == .vpcRouteWrongNextHop)
+        #expect(finding.actualNextHop == .init(node: "node-c", ip: IPAddress("192.168.0.60")))
+        #expect(finding.expectedNextHop?.node == "node-b")
+        #expect(finding.evidence.strayPackets == 12)
+        #expect(finding.message.contains("points to node-c (192.168.0.60) instead of node-b (192.168.0.50)"))
+    }
+
+    @Test("a router answers with ICMP unreachable from every source: rejectedByRouter names it")
+    func rejected() throws {
+        let findings = inference.findings(reports: ["node-a", "node-c"].map {
+            report($0, [podProbe(.icmpError, verdict: .rejectedByRouter, icmpFrom: "192.168.0.253")])
+        })
+        let finding = try #require(findings.only)
+        #expect(finding.kind == .rejectedByRouter)
+        #expect(finding.evidence.router == IPAddress("192.168.0.253"))
+        #expect(finding.evidence.icmpType == 3 && finding.evidence.icmpCode == 1)
+    }
+
+    @Test("node-b's host is silent too: the node is down, not the route")
+    func nodeDown() throws {
+        let findings = inference.findings(reports: ["node-a", "node-c"].map {
+            report($0, [podProbe(.timeout, verdict: .nodeUnreachable, control: .timeout)])
+        })
+        let finding = try #require(findings.only)
+        #expect(finding.kind == .nodeUnreachable)
+        #expect(finding.cidr == nil)
+        #expect(finding.expectedNextHop?.node == "node-b")
+    }
+
+    @Test("only node-a fails while node-c and node-d reach node-b's pods: a source-local problem on node-a")
+    func sourceLocal() throws {
+        let findings = inference.findings(reports: [
+            report("node-a", [podProbe(.timeout, verdict: .vpcRouteMissing)]),
+            report("node-c", [podProbe(.reply, verdict: .reachable)]),
+            report("node-d", [podProbe(.refused, verdict: .reachable)]),
+        ])
+        let finding = try #require(findings.only)
+        #expect(finding.kind == .sourceLocal)
+        #expect(finding.sources == ["node-a"])
+        #expect(finding.evidence.probing == 3)
+        #expect(finding.message.contains("node-a cannot reach 172.16.1.0/24 (node-b), which 2 other sources reach"))
+    }
+
+    @Test("a source whose own kernel blackholes the CIDR gets kernelRouteMissing, not sourceLocal")
+    func kernelRouteOnOneSource() throws {
+        let local = ReportedFinding(Finding(kind: .kernelRouteMissing, sourceNode: "node-a", cidr: IPPrefix("172.16.1.0/24"),
+                                            expectedNode: "node-b", expectedIP: IPAddress("192.168.0.50"), message: "blackhole route"))
+        let findings = inference.findings(reports: [
+            report("node-a", [podProbe(.localError, verdict: .kernelRouteMissing, routeClass: .unreachable)], local: [local]),
+            report("node-c", [podProbe(.reply, verdict: .reachable)]),
+        ])
+        let finding = try #require(findings.only)
+        #expect(finding.kind == .kernelRouteMissing)
+        #expect(finding.sources == ["node-a"])
+        #expect(finding.cidr == IPPrefix("172.16.1.0/24"))
+    }
+
+    @Test("a healthy cluster has no finding")
+    func healthy() {
+        let findings = inference.findings(reports: ["node-a", "node-c", "node-d"].map { report($0, [podProbe(.reply, verdict: .reachable)]) })
+        #expect(findings.isEmpty)
+    }
+
+    @Test("the imported VPC table agreeing with the probes raises the basis to probes+vpcTable")
+    func tableAgrees() throws {
+        let entries = [VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-aaa", nextHopType: "Instance"),
+                       VPCRouteEntry(destination: IPPrefix("172.16.2.0/24")!, nextHopID: "i-ccc", nextHopType: "Instance"),
+                       VPCRouteEntry(destination: IPPrefix("172.16.3.0/24")!, nextHopID: "i-ddd", nextHopType: "Instance")]
+        let withTable = ClusterInference(cluster: cluster, vpcTable: VPCRouteDiff(entries: entries, cluster: cluster))
+        let findings = withTable.findings(reports: ["node-a", "node-c"].map { report($0, [podProbe(.timeout, verdict: .vpcRouteMissing)]) })
+        let finding = try #require(findings.only)
+        #expect(finding.evidence.basis == "probes+vpcTable")
+        #expect(finding.evidence.vpcTable == "no entry")
+    }
+}
+
+@Suite("Cluster finding hysteresis")
+struct ClusterFindingTrackerTests {
+    private func missing() -> ClusterFinding {
+        ClusterFinding(kind: .vpcRouteMissing, subject: "172.16.1.0/24", cidr: IPPrefix("172.16.1.0/24"), expectedNextHop: nil,
+                       sources: ["node-a"], evidence: .init(), message: "m", remediation: "r")
+    }
+
+    @Test("opens once, survives one evaluation without it, closes after two, with since kept")
+    func hysteresis() {
+        var tracker = ClusterFindingTracker(evaluationsToClose: 2)
+        #expect(tracker.evaluate([missing()], now: 100) == [.opened({ var f = missing(); f.since = 100; return f }())])
+        #expect(tracker.evaluate([missing()], now: 101).isEmpty)
+        #expect(tracker.evaluate([], now: 102).isEmpty)
+        #expect(tracker.open.count == 1)
+        #expect(tracker.evaluate([missing()], now: 103).isEmpty)
+        #expect(tracker.open.values.first?.since == 100)
+        #expect(tracker.evaluate([], now: 104).isEmpty)
+        let events = tracker.evaluate([], now: 105)
+        #expect(events.count == 1)
+        if case .resolved(let finding)? = events.first { #expect(finding.since == 100) } else { Issue.record("expected a resolve") }
+        #expect(tracker.open.isEmpty)
+    }
+
+    @Test("ids are stable and differ by subject")
+    func ids() {
+        #expect(missing().id == missing().id)
+        let other = ClusterFinding(kind: .vpcRouteMissing, subject: "172.16.2.0/24", cidr: nil, expectedNextHop: nil, sources: [],
+                                   evidence: .init(), message: "", remediation: "")
+        #expect(other.id != missing().id)
+        #expect(missing().id.hasPrefix("vpcRouteMissing-"))
+    }
+}
+
+@Suite("Probe plans by rendezvous hashing")
+struct ProbePlannerTests {
+    private func bigCluster(_ count: Int) -> ClusterMap {
+        ClusterMap(nodes: (0..<count).map { index in
+            ClusterMap.Node(name: "node-\(index)", ip: .v4(UInt32(0x0a00_0000) + UInt32(index)),
+                            podCIDRs: [IPPrefix(address: .v4(UInt32(0xac10_0000) + UInt32(index) << 8), length: 24)!])
+        })
+    }
+
+    @Test("each CIDR gets K sources, never its owner, and load is spread (O(N·K))")
+    func kSources() {
+        let map = bigCluster(200)
+        let names = map.nodes.map(\.name)
+        let sources = ProbePlanner(sourcesPerCIDR: 3).sources(for: map, among: names)
+        #expect(sources.count == 200)
+        for owner in map.nodes {
+            let chosen = sources[owner.podCIDRs[0]] ?? []
+            #expect(chosen.count == 3)
+            #expect(!chosen.contains(owner.name))
+        }
+        let plans = ProbePlanner(sourcesPerCIDR: 3).plans(for: map, among: names)
+        let load = plans.values.map(\.probeNodes.count)
+        #expect(load.reduce(0, +) == 600)
+        #expect(load.max()! <= 12, "rendezvous hashing should spread 600 assignments over 200 nodes")
+    }
+
+    @Test("a node leaving moves only the CIDRs it was a source for")
+    func stability() {
+        let map = bigCluster(100)
+        let names = map.nodes.map(\.name)
+        let before = ProbePlanner(sourcesPerCIDR: 3).sources(for: map, among: names)
+        let after = ProbePlanner(sourcesPerCIDR: 3).sources(for: map, among: names.filter { $0 != "node-42" })
+        for (cidr, chosen) in before where cidr != map.nodes[42].podCIDRs[0] {
+            if chosen.contains("node-42") {
+                #expect(Set(after[cidr]!).intersection(chosen).count == 2)
+            } else {
+                #expect(after[cidr] == chosen)
+            }
+        }
+    }
+
+    @Test("full mesh: every node probes every other node; the plan generation follows the content")
+    func fullMesh() {
+        let map = bigCluster(5)
+        let plans = ProbePlanner(fullMesh: true).plans(for: map, among: map.nodes.map(\.name))
+        #expect(plans["node-0"]?.probeNodes == ["node-1", "node-2", "node-3", "node-4"])
+        #expect(plans["node-0"]?.probeSpecs.count == 8)
+        let again = ProbePlanner(fullMesh: true).plans(for: map, among: map.nodes.map(\.name))
+        #expect(plans["node-0"]?.generation == again["node-0"]?.generation)
+        var changed = map
+        changed.probePort = 9800
+        #expect(ProbePlanner(fullMesh: true).plans(for: changed, among: map.nodes.map(\.name))["node-0"]?.generation != plans["node-0"]?.generation)
+    }
+}
+
+@Suite("VPC route table comparison")
+struct VPCRouteDiffTests {
+    @Test("missing, wrong next hop, blackhole, stale and overlapping entries")
+    func problems() {
+        let entries = [
+            VPCRouteEntry(destination: IPPrefix("192.168.0.0/16")!, nextHopID: nil, nextHopType: "local"),
+            VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-aaa", nextHopType: "Instance"),
+            VPCRouteEntry(destination: IPPrefix("172.16.1.0/24")!, nextHopID: "i-ccc", nextHopType: "Instance"),
+            VPCRouteEntry(destination: IPPrefix("172.16.3.0/24")!, nextHopID: "i-ddd", nextHopType: "Instance", active: false),
+            VPCRouteEntry(destination: IPPrefix("172.16.9.0/24")!, nextHopID: "i-gone", nextHopType: "Instance"),
+            VPCRouteEntry(destination: IPPrefix("172.16.0.0/23")!, nextHopID: "i-aaa", nextHopType: "Instance"),
+        ]
+        let diff = VPCRouteDiff(entries: entries, cluster: cluster)
+        let byKind = Dictionary(grouping: diff.problems, by: \.kind)
+        #expect(byKind[.wrongNextHop]?.map(\.cidr) == [IPPrefix("172.16.1.0/24")!])
+        #expect(byKind[.wrongNextHop]?.first?.actualNextHop == .init(node: "node-c", ip: IPAddress("192.168.0.60")))
+        #expect(Set(byKind[.missing]?.map(\.cidr) ?? []) == [IPPrefix("172.16.2.0/24")!, IPPrefix("172.16.3.0/24")!])
+        #expect(byKind[.stale]?.map(\.cidr) == [IPPrefix("172.16.9.0/24")!])
+        #expect(byKind[.overlap]?.count == 2, "172.16.0.0/23 overlaps both 172.16.0.0/24 and 172.16.1.0/24")
+        #expect(diff.status(of: IPPrefix("172.16.0.0/24")!)?.isMissing == false)
+        #expect(diff.status(of: IPPrefix("172.16.0.0/24")!)?.isWrongNextHop == false)
+    }
+}
+
+@Suite("Wire schema validation")
+struct WireSchemaTests {
+    @Test("reports with a foreign schema, bad names or bad numbers are refused with a reason")
+    func reportProblems() {
+        var good = report("node-a", [podProbe(.reply, verdict: .reachable)])
+        #expect(good.problem == nil)
+        good.schema = 2
+        #expect(good.problem?.contains("schema 2 is not supported") == true)
+        var badName = report("node a\n", [])
+        #expect(badName.problem?.contains("spaces, control") == true)
+        badName.node = ""
+        #expect(badName.problem == "node name is empty")
+        var badProbe = podProbe(.reply, verdict: .reachable)
+        badProbe.rttMs = -1
+        #expect(report("node-a", [badProbe]).problem?.hasPrefix("results[0]: rttMs") == true)
+        badProbe = podProbe(.reply, verdict: .reachable)
+        badProbe.cidr = IPPrefix("10.0.0.0/8")
+        #expect(report("node-a", [badProbe]).problem?.contains("outside cidr") == true)
+    }
+
+    @Test("registrations: pod targets must lie in the pod CIDRs")
+    func registrationProblems() {
+        #expect(NodeRegistration(node: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!],
+                                 podTargets: [IPAddress("172.16.1.12")!]).problem == nil)
+        #expect(NodeRegistration(node: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!],
+                                 podTargets: [IPAddress("172.16.2.12")!]).problem?.contains("outside") == true)
+    }
+}
+
+extension Array {
+    /// The only element, or nil when there are none or several.
+    var only: Element? { count == 1 ? first : nil }
+}
