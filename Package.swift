@@ -46,6 +46,8 @@ let package = Package(
         ),
         .target(name: "RouteprobeTestSupport", path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeConfigurationTests", dependencies: ["RouteprobeConfiguration", "RouteprobeCore", "RouteprobeTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),

@@ -11,7 +11,8 @@ struct Routeprobe: AsyncParsableCommand {
             routeprobe reads the node's routing table over netlink, probes other nodes' pod CIDRs and \
             explains why a destination cannot be reached. Exit status: 0 success, 1 failure, 2 usage error.
             """,
-        subcommands: [RoutesCommand.self, RouteCommand.self, MonitorCommand.self, ProbeCommand.self, AgentCommand.self, BeaconCommand.self]
+        subcommands: [RoutesCommand.self, RouteCommand.self, MonitorCommand.self, ProbeCommand.self, AgentCommand.self, BeaconCommand.self,
+                      VPCDiffCommand.self]
     )
 
     /// Parses, runs, and maps every error to one line on stderr: usage errors exit 2, failures exit 1.
