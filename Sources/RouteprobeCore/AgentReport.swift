@@ -49,7 +49,8 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
 }
 
 /// What one agent should probe: the nodes whose pod CIDRs it is a source for (their host IPs are the
-/// controls), and the whole cluster for owner lookups and the kernel-route check.
+/// controls). `cluster` holds those nodes and the agent's own, so that a plan stays small in a big cluster
+/// and changes only when the agent's share of the work does.
 public struct ProbePlan: Sendable, Hashable, Codable {
     /// The schema version.
     public var schema: Int
@@ -59,7 +60,7 @@ public struct ProbePlan: Sendable, Hashable, Codable {
     public var generation: UInt64
     /// Names of the nodes whose pod targets this node probes.
     public var probeNodes: [String]
-    /// Every known node and the beacon port.
+    /// The planned nodes, the agent's own node and the beacon port.
     public var cluster: ClusterMap
 
     /// Builds a plan; the generation is a hash of the content. Pass `clusterDigest` when building many
@@ -74,6 +75,12 @@ public struct ProbePlan: Sendable, Hashable, Codable {
         for name in probeNodes { hash.add(name) }
         hash.add(String(clusterDigest ?? cluster.digest))
         generation = hash.value
+    }
+
+    /// Builds the plan of `node` from a node index: the map holds `probeNodes` and `node` itself.
+    public init(node: String, probeNodes: [String], nodes: [String: ClusterMap.Node], probePort: UInt16) {
+        let members = ([node] + probeNodes).compactMap { nodes[$0] }
+        self.init(node: node, probeNodes: probeNodes, cluster: ClusterMap(probePort: probePort, nodes: members))
     }
 
     /// The probes of one round: the planned nodes' pod targets, by ICMP and by TCP to the beacon port.

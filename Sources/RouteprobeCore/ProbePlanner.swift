@@ -62,11 +62,99 @@ public struct ProbePlanner: Sendable {
             }
         }
         var plans: [String: ProbePlan] = [:]
-        let digest = cluster.digest
+        let byName = Dictionary(cluster.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for source in sources {
-            plans[source] = ProbePlan(node: source, probeNodes: (probeNodes[source] ?? []).sorted(), cluster: cluster,
-                                      clusterDigest: digest)
+            plans[source] = ProbePlan(node: source, probeNodes: (probeNodes[source] ?? []).sorted(), nodes: byName,
+                                      probePort: cluster.probePort)
         }
         return plans
+    }
+}
+
+/// The planner's choices kept up to date as sources and pod CIDRs come and go, at O(N·K) per change
+/// instead of replanning the whole cluster: a joining source is weighed against each CIDR's K-th best, a
+/// leaving source's CIDRs (about K of them) are replanned.
+public struct PlanBook: Sendable {
+    /// The planner whose choices this keeps.
+    public let planner: ProbePlanner
+    private var ownerOfCIDR: [IPPrefix: String] = [:]
+    private var cidrsOfOwner: [String: [IPPrefix]] = [:]
+    private var sources: Set<String> = []
+    private var chosen: [IPPrefix: [(weight: UInt64, name: String)]] = [:]
+    private var assigned: [String: Set<IPPrefix>] = [:]
+
+    /// An empty book.
+    public init(planner: ProbePlanner) { self.planner = planner }
+
+    /// Sources known.
+    public var sourceCount: Int { sources.count }
+
+    /// Sets the pod CIDRs `owner` owns (an empty list removes them).
+    public mutating func setCIDRs(_ cidrs: [IPPrefix], of owner: String) {
+        let old = cidrsOfOwner[owner] ?? []
+        if old == cidrs { return }
+        for cidr in old where !cidrs.contains(cidr) {
+            ownerOfCIDR[cidr] = nil
+            for entry in chosen[cidr] ?? [] { assigned[entry.name]?.remove(cidr) }
+            chosen[cidr] = nil
+        }
+        cidrsOfOwner[owner] = cidrs.isEmpty ? nil : cidrs
+        for cidr in cidrs where !old.contains(cidr) {
+            ownerOfCIDR[cidr] = owner
+            replan(cidr)
+        }
+    }
+
+    /// Adds a source (a node whose agent is registered).
+    public mutating func addSource(_ name: String) {
+        guard sources.insert(name).inserted, !planner.fullMesh else { return }
+        let k = planner.sourcesPerCIDR
+        for (cidr, owner) in ownerOfCIDR where owner != name {
+            let weight = ProbePlanner.weight(cidr: cidr, source: name)
+            var list = chosen[cidr] ?? []
+            if list.count == k, let last = list.last, (last.weight, last.name) >= (weight, name) { continue }
+            let index = list.firstIndex { ($0.weight, $0.name) < (weight, name) } ?? list.count
+            list.insert((weight, name), at: index)
+            assigned[name, default: []].insert(cidr)
+            if list.count > k { assigned[list.removeLast().name]?.remove(cidr) }
+            chosen[cidr] = list
+        }
+    }
+
+    /// Removes a source; the CIDRs it probed get a replacement.
+    public mutating func removeSource(_ name: String) {
+        guard sources.remove(name) != nil else { return }
+        let held = assigned.removeValue(forKey: name) ?? []
+        if planner.fullMesh { return }
+        for cidr in held { replan(cidr) }
+    }
+
+    private mutating func replan(_ cidr: IPPrefix) {
+        guard let owner = ownerOfCIDR[cidr], !planner.fullMesh else { return }
+        for entry in chosen[cidr] ?? [] { assigned[entry.name]?.remove(cidr) }
+        var best: [(weight: UInt64, name: String)] = []
+        let k = planner.sourcesPerCIDR
+        for name in sources where name != owner {
+            let weight = ProbePlanner.weight(cidr: cidr, source: name)
+            if best.count == k, let last = best.last, (last.weight, last.name) >= (weight, name) { continue }
+            let index = best.firstIndex { ($0.weight, $0.name) < (weight, name) } ?? best.count
+            best.insert((weight, name), at: index)
+            if best.count > k { best.removeLast() }
+        }
+        chosen[cidr] = best
+        for entry in best { assigned[entry.name, default: []].insert(cidr) }
+    }
+
+    /// The sources chosen for a CIDR, sorted by name.
+    public func sources(of cidr: IPPrefix) -> [String] {
+        guard let owner = ownerOfCIDR[cidr] else { return [] }
+        if planner.fullMesh { return sources.filter { $0 != owner }.sorted() }
+        return (chosen[cidr] ?? []).map(\.name).sorted()
+    }
+
+    /// The nodes whose pod CIDRs `source` probes, sorted.
+    public func probeNodes(of source: String) -> [String] {
+        if planner.fullMesh { return cidrsOfOwner.keys.filter { $0 != source }.sorted() }
+        return Set((assigned[source] ?? []).compactMap { ownerOfCIDR[$0] }).sorted()
     }
 }

@@ -280,3 +280,28 @@ extension Array {
     /// The only element, or nil when there are none or several.
     var only: Element? { count == 1 ? first : nil }
 }
+
+@Suite("Incremental plan book")
+struct PlanBookTests {
+    @Test("joins and leaves in any order give the same choices as planning from scratch")
+    func matchesBatchPlanner() {
+        let nodes = (0..<120).map { index in
+            ClusterMap.Node(name: "n\(index)", ip: .v4(0x0a00_0000 + UInt32(index)),
+                            podCIDRs: [IPPrefix(address: .v4(0xac10_0000 + UInt32(index) << 8), length: 24)!])
+        }
+        let planner = ProbePlanner(sourcesPerCIDR: 3)
+        var book = PlanBook(planner: planner)
+        var generator = SystemRandomNumberGenerator()
+        for node in nodes.shuffled(using: &generator) {
+            book.setCIDRs(node.podCIDRs, of: node.name)
+            book.addSource(node.name)
+        }
+        let leaving = Set(nodes.shuffled(using: &generator).prefix(30).map(\.name))
+        for name in leaving { book.removeSource(name) }
+        let remaining = nodes.map(\.name).filter { !leaving.contains($0) }
+        let expected = planner.sources(for: ClusterMap(nodes: nodes), among: remaining)
+        for node in nodes { #expect(book.sources(of: node.podCIDRs[0]) == expected[node.podCIDRs[0]]) }
+        let plans = planner.plans(for: ClusterMap(nodes: nodes), among: remaining)
+        for name in remaining { #expect(book.probeNodes(of: name) == plans[name]?.probeNodes) }
+    }
+}

@@ -1,0 +1,53 @@
+import RouteprobeCore
+
+/// Everything the aggregator needs, as a value built from flags.
+public struct AggregatorConfiguration: Sendable {
+    /// Address and port to listen on.
+    public var listenAddress: String
+    public var listenPort: Int
+    /// The bearer token agents must present on /api/v1.
+    public var token: String
+    /// A cluster map file's content, when one was given (registrations add to it).
+    public var clusterMap: ClusterMap?
+    /// Sources per pod CIDR (K), or every node probing every node.
+    public var sourcesPerCIDR: Int
+    public var fullMesh: Bool
+    /// Where cluster alerts go.
+    public var syslog: SyslogDestination
+    /// The VPC route table file to compare with the cluster, re-read when it changes.
+    public var vpcRouteTablePath: String?
+    /// Reports older than this no longer count; registrations not renewed by a report for this long expire.
+    public var window: Duration
+    /// How often inference runs.
+    public var evaluationInterval: Duration
+    /// Consecutive failed agent rounds before a source counts as failing (the agents' failures-to-open).
+    public var failuresToOpen: Int
+    /// Evaluations without a finding before it closes.
+    public var evaluationsToClose: Int
+    /// Largest accepted request body.
+    public var maximumBodyBytes: Int
+    /// The HOSTNAME of syslog messages.
+    public var hostname: String
+
+    /// Builds a configuration with the documented defaults.
+    public init(listenAddress: String = "0.0.0.0", listenPort: Int = 9800, token: String, clusterMap: ClusterMap? = nil,
+                sourcesPerCIDR: Int = 3, fullMesh: Bool = false, syslog: SyslogDestination = .local,
+                vpcRouteTablePath: String? = nil, window: Duration = .seconds(30), evaluationInterval: Duration = .seconds(1),
+                failuresToOpen: Int = 2, evaluationsToClose: Int = 2, maximumBodyBytes: Int = 1 << 20,
+                hostname: String = "routeprobe-aggregator") {
+        self.listenAddress = listenAddress
+        self.listenPort = listenPort
+        self.token = token
+        self.clusterMap = clusterMap
+        self.sourcesPerCIDR = sourcesPerCIDR
+        self.fullMesh = fullMesh
+        self.syslog = syslog
+        self.vpcRouteTablePath = vpcRouteTablePath
+        self.window = window
+        self.evaluationInterval = evaluationInterval
+        self.failuresToOpen = failuresToOpen
+        self.evaluationsToClose = evaluationsToClose
+        self.maximumBodyBytes = maximumBodyBytes
+        self.hostname = hostname
+    }
+}
