@@ -21,7 +21,7 @@ public enum ClusterMapFile {
         do {
             map = try YAMLDecoder().decode(ClusterMap.self, from: text)
         } catch let error as DecodingError {
-            throw ConfigurationError("cluster map \(source): \(describe(error))")
+            throw ConfigurationError("cluster map \(source): \(DecodingProblem.describe(error))")
         } catch {
             throw ConfigurationError("cluster map \(source): \(String(describing: error).split(separator: "\n").first ?? "not YAML or JSON")")
         }
@@ -30,7 +30,12 @@ public enum ClusterMapFile {
         return map
     }
 
-    private static func describe(_ error: DecodingError) -> String {
+}
+
+/// Decoding errors in one line: the key path and what is wrong there.
+public enum DecodingProblem {
+    /// `nodes[1].ip: 'x' is not an IP address`.
+    public static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
             return keys.isEmpty ? "" : "\(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys): "

@@ -193,9 +193,8 @@ extension SyslogMessage {
         if let cidr = finding.cidr, let hop = finding.expectedNextHop { entry = ": \(cidr) -> \(hop.text)" }
         else if let hop = finding.expectedNextHop { entry = ": \(hop.text)" }
         else if let cidr = finding.cidr { entry = ": \(cidr)" }
-        let agreement = finding.evidence.probing > 0 ? ", \(finding.evidence.agreeing)/\(finding.evidence.probing) sources agree" : ""
         let text = resolved ? "resolved: \(subject)\(entry)"
-                            : "\(subject)\(entry)\(agreement). \(finding.message) Fix: \(finding.remediation)"
+                            : "\(subject)\(entry). \(finding.message) Fix: \(finding.remediation)"
         return SyslogMessage(severity: resolved ? .notice : finding.kind.severity, seconds: seconds, microseconds: microseconds,
                              hostname: hostname, processID: processID, messageID: finding.kind.rawValue,
                              structuredDataID: findingDataID, parameters: parameters, message: text)

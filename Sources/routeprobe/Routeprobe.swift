@@ -12,7 +12,7 @@ struct Routeprobe: AsyncParsableCommand {
             explains why a destination cannot be reached. Exit status: 0 success, 1 failure, 2 usage error.
             """,
         subcommands: [RoutesCommand.self, RouteCommand.self, MonitorCommand.self, ProbeCommand.self, AgentCommand.self, BeaconCommand.self,
-                      VPCDiffCommand.self]
+                      AggregatorCommand.self, VPCDiffCommand.self]
     )
 
     /// Parses, runs, and maps every error to one line on stderr: usage errors exit 2, failures exit 1.

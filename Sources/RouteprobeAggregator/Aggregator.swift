@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import Logging
+import RouteprobeAlerting
+import RouteprobeConfiguration
+import RouteprobeCore
+import RouteprobeNetlink
+import ServiceLifecycle
+
+/// The aggregator: the HTTP API (Hummingbird) and the evaluation loop, as ServiceLifecycle services that
+/// share one in-memory state.
+public struct Aggregator: Sendable {
+    /// The state both services share.
+    public let state: AggregatorState
+    private let metrics = AggregatorMetrics()
+    private let configuration: AggregatorConfiguration
+    private let log: @Sendable (String) -> Void
+
+    /// Builds an aggregator; `log` gets one line per notable event.
+    public init(configuration: AggregatorConfiguration, log: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.log = log
+        state = AggregatorState(configuration: configuration)
+    }
+
+    /// The services to run in one ServiceGroup: the HTTP server and the evaluator.
+    /// `onListening` is called with the bound port once the server accepts connections.
+    public func services(logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> [any Service] {
+        let router = AggregatorRoutes.router(state: state, metrics: metrics, configuration: configuration)
+        let application = Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        return [application, AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, log: log)]
+    }
+}
+
+/// Runs inference every evaluation interval, re-reads the VPC route table when its file changes, and
+/// sends a syslog alert for every finding that opens or resolves.
+struct AggregatorEvaluator: Service {
+    let state: AggregatorState
+    let metrics: AggregatorMetrics
+    let configuration: AggregatorConfiguration
+    let log: @Sendable (String) -> Void
+
+    func run() async throws {
+        let sender = SyslogSender(destination: configuration.syslog)
+        let log = self.log
+        sender.onDeliveryChange = { problem in
+            log(problem.map { "alerts are not delivered: \($0); the aggregator goes on" } ?? "alerts are delivered again")
+        }
+        var tableStamp: Date? = nil
+        var tableProblem: String? = nil
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let path = configuration.vpcRouteTablePath {
+                reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
+            }
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let (events, nanoseconds) = state.evaluate(now: monotonicNanoseconds(), wallSeconds: Int64(now.tv_sec))
+            for event in events {
+                let (finding, resolved): (ClusterFinding, Bool)
+                switch event {
+                case .opened(let opened): (finding, resolved) = (opened, false)
+                case .resolved(let closed): (finding, resolved) = (closed, true)
+                }
+                let message = SyslogMessage.alert(for: finding, resolved: resolved, hostname: configuration.hostname,
+                                                  processID: String(getpid()), seconds: now.tv_sec, microseconds: now.tv_nsec / 1000)
+                log("\(resolved ? "resolved" : "opened") \(finding.id): \(message.message)")
+                sender.send(message)
+            }
+            let counts = state.counts
+            metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting)
+            try? await Task.sleep(for: configuration.evaluationInterval)
+        }
+    }
+
+    /// Reads the table again when the file's modification time changed; a broken file keeps the last good
+    /// table and is reported once.
+    private func reloadTable(path: String, stamp: inout Date?, problem: inout String?) {
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        guard modified != stamp || (modified == nil && problem == nil) else { return }
+        stamp = modified
+        do throws(ConfigurationError) {
+            let entries = try VPCRouteTableFile.load(path: path)
+            state.setVPCRouteTable(entries)
+            log("VPC route table \(path): \(entries.count) entries")
+            problem = nil
+        } catch {
+            if problem != error.description { log("\(error.description); keeping the last table") }
+            problem = error.description
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Prometheus
+import RouteprobeCore
+
+/// The aggregator's Prometheus metrics.
+public final class AggregatorMetrics: Sendable {
+    /// The registry /metrics serves.
+    public let registry = PrometheusCollectorRegistry()
+    let registrations: Counter
+    private let reports: Counter
+    private let ingestLatency: DurationHistogram
+    private let inferenceDuration: DurationHistogram
+    private let registered: Gauge
+    private let reporting: Gauge
+
+    /// Builds the metrics with every series present from the start.
+    public init() {
+        registrations = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_registrations_total", unitName: "", helpText: "Agent registrations accepted."))
+        reports = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_reports_total", unitName: "", helpText: "Agent reports accepted."))
+        ingestLatency = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_ingest_seconds", unitName: "", helpText: "Time to decode, check and store one report."), buckets: [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100)])
+        inferenceDuration = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_inference_seconds", unitName: "", helpText: "Time one inference over all reports took."), buckets: [.milliseconds(1), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)])
+        registered = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_registered", unitName: "", helpText: "Nodes whose agents are registered."))
+        reporting = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_reporting", unitName: "", helpText: "Nodes with a report inside the window."))
+        for status in [400, 401, 404, 413] { rejected(status: status, count: 0) }
+        for kind in ClusterFinding.Kind.allCases { setOpen(0, kind: kind) }
+    }
+
+    func recordIngest(nanoseconds: UInt64) {
+        reports.increment()
+        ingestLatency.record(.nanoseconds(Int64(nanoseconds)))
+    }
+
+    func rejected(status: Int, count: Int = 1) {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_rejected_requests_total", unitName: "", helpText: "Requests refused, by HTTP status."), labels: [("status", String(status))]).increment(by: Int64(count))
+    }
+
+    private func setOpen(_ count: Int, kind: ClusterFinding.Kind) {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_findings_open", unitName: "", helpText: "Cluster findings open now, by kind."), labels: [("kind", kind.rawValue)])
+            .set(Int64(count))
+    }
+
+    func recordEvaluation(nanoseconds: UInt64, open: [ClusterFinding], registered: Int, reporting: Int) {
+        inferenceDuration.record(.nanoseconds(Int64(nanoseconds)))
+        self.registered.set(Int64(registered))
+        self.reporting.set(Int64(reporting))
+        for kind in ClusterFinding.Kind.allCases { setOpen(open.filter { $0.kind == kind }.count, kind: kind) }
+    }
+}

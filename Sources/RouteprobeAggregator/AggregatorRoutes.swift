@@ -1,0 +1,158 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RouteprobeConfiguration
+import RouteprobeCore
+import RouteprobeNetlink
+
+/// The aggregator's HTTP API:
+/// - `POST /api/v1/register` (NodeRegistration) -> the node's ProbePlan
+/// - `GET /api/v1/plan/{node}` -> the node's ProbePlan
+/// - `POST /api/v1/reports` (AgentReport) -> 202 `{"planGeneration": N}`, 404 when the node must register again
+/// - `GET /api/v1/findings` -> `{"findings": [...]}`; `GET /api/v1/matrix` -> sources x pod CIDRs
+/// - `GET /metrics`, `GET /healthz`, `GET /` (the page)
+/// Everything under /api/v1 needs `Authorization: Bearer TOKEN`; errors are `{"error": "reason"}`.
+enum AggregatorRoutes {
+    static func router(state: AggregatorState, metrics: AggregatorMetrics, configuration: AggregatorConfiguration) -> Router<BasicRequestContext> {
+        let router = Router()
+        let limit = configuration.maximumBodyBytes
+        router.get("/healthz") { _, _ in
+            let counts = state.counts
+            return json(["status": "ok", "registered": counts.registered, "reporting": counts.reporting] as [String: any Sendable])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+        }
+        router.get("/") { _, _ in
+            let matrix = state.matrix(now: monotonicNanoseconds())
+            let page = AggregatorPage.render(findings: state.findings, sources: matrix.sources, cidrs: matrix.cidrs, cells: matrix.cells,
+                                             counts: state.counts)
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: page)))
+        }
+
+        let api = router.group("api/v1").add(middleware: BearerTokenMiddleware(token: configuration.token, metrics: metrics))
+        api.post("register") { request, _ in
+            let registration: NodeRegistration
+            switch await decode(NodeRegistration.self, from: request, limit: limit) {
+            case .success(let value): registration = value
+            case .failure(let rejection): return rejection.response(metrics: metrics)
+            }
+            if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
+            let plan = state.register(registration, now: monotonicNanoseconds())
+            metrics.registrations.increment()
+            return encoded(plan)
+        }
+        api.get("plan/:node") { _, context in
+            let node = context.parameters.get("node") ?? ""
+            guard let plan = state.plan(for: node) else {
+                return Rejection(status: .notFound, reason: "node '\(node)' is not registered; register first").response(metrics: metrics)
+            }
+            return encoded(plan)
+        }
+        api.post("reports") { request, _ in
+            let started = monotonicNanoseconds()
+            let report: AgentReport
+            switch await decode(AgentReport.self, from: request, limit: limit) {
+            case .success(let value): report = value
+            case .failure(let rejection): return rejection.response(metrics: metrics)
+            }
+            if let problem = report.problem { return Rejection.badRequest("report: \(problem)").response(metrics: metrics) }
+            switch state.ingest(report, now: monotonicNanoseconds()) {
+            case .unknownNode:
+                return Rejection(status: .notFound, reason: "node '\(report.node)' is not registered; register again").response(metrics: metrics)
+            case .accepted(let generation):
+                metrics.recordIngest(nanoseconds: monotonicNanoseconds() - started)
+                return json(["planGeneration": generation] as [String: any Sendable], status: .accepted)
+            }
+        }
+        api.get("findings") { _, _ in
+            encoded(FindingsDocument(findings: state.findings))
+        }
+        api.get("matrix") { _, _ in
+            let matrix = state.matrix(now: monotonicNanoseconds())
+            return encoded(MatrixDocument(sources: matrix.sources, cidrs: matrix.cidrs.map { .init(cidr: $0.cidr, node: $0.node) },
+                                          cells: matrix.cells))
+        }
+        return router
+    }
+
+    struct FindingsDocument: Encodable { let findings: [ClusterFinding] }
+
+    struct MatrixDocument: Encodable {
+        struct Column: Encodable { let cidr: IPPrefix; let node: String }
+        let sources: [String]
+        let cidrs: [Column]
+        let cells: [AggregatorState.MatrixCell]
+    }
+
+    /// A request the aggregator refuses, with the reason.
+    struct Rejection: Error {
+        let status: HTTPResponse.Status
+        let reason: String
+
+        static func badRequest(_ reason: String) -> Rejection { Rejection(status: .badRequest, reason: reason) }
+
+        func response(metrics: AggregatorMetrics) -> Response {
+            metrics.rejected(status: Int(status.code))
+            return json(["error": reason] as [String: any Sendable], status: status)
+        }
+    }
+
+    /// Reads at most `limit` bytes of body and decodes it; too large is 413, anything malformed 400.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async -> Result<T, Rejection> {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            return .failure(Rejection(status: .contentTooLarge, reason: "body of \(length) bytes is over the limit of \(limit)"))
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            return .failure(Rejection(status: .contentTooLarge, reason: "body is over the limit of \(limit) bytes"))
+        } catch {
+            return .failure(.badRequest("body could not be read: \(error)"))
+        }
+        do {
+            return .success(try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)))
+        } catch let error as DecodingError {
+            return .failure(.badRequest(DecodingProblem.describe(error)))
+        } catch {
+            return .failure(.badRequest("not JSON"))
+        }
+    }
+
+    static func encoded<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data(#"{"error":"encoding failed"}"#.utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func json(_ object: [String: any Sendable], status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Refuses requests without `Authorization: Bearer TOKEN` (401), comparing in constant time.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+    let metrics: AggregatorMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let header = request.headers[.authorization] ?? ""
+        let presented = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
+        let expected = Array(token.utf8)
+        var difference = presented.count == expected.count ? 0 : 1
+        for index in 0..<min(presented.count, expected.count) { difference |= Int(presented[index] ^ expected[index]) }
+        guard difference == 0, !expected.isEmpty else {
+            metrics.rejected(status: 401)
+            var response = AggregatorRoutes.json(["error": header.isEmpty ? "missing bearer token" : "wrong bearer token"] as [String: any Sendable],
+                                                 status: .unauthorized)
+            response.headers[.wwwAuthenticate] = "Bearer realm=\"routeprobe\""
+            return response
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,200 @@
+import RouteprobeCore
+import Synchronization
+
+/// What the aggregator knows, all in memory: registered nodes, the latest report of each, the plan book,
+/// the open findings. Rebuilt from registrations and reports after a restart. Requests touch it only
+/// briefly under one lock; inference runs on a snapshot outside it.
+public final class AggregatorState: Sendable {
+    /// The result of ingesting a report.
+    public enum IngestResult: Sendable, Equatable {
+        /// Stored; the node's current plan generation (the agent fetches the plan when it differs).
+        case accepted(planGeneration: UInt64)
+        /// The node is not registered (the aggregator restarted, or the registration expired).
+        case unknownNode
+    }
+
+    /// One cell of the reachability matrix.
+    public struct MatrixCell: Sendable, Hashable, Codable {
+        public var source: String
+        public var cidr: IPPrefix
+        public var node: String
+        public var outcome: ProbeOutcome
+        public var verdict: Verdict
+        public var rttMs: Double?
+        public var ageSeconds: Double
+    }
+
+    private struct Member {
+        var registration: NodeRegistration
+        var lastSeen: UInt64
+    }
+
+    private struct StoredReport {
+        var report: AgentReport
+        var receivedAt: UInt64
+    }
+
+    private struct Inner {
+        var fileNodes: [String: ClusterMap.Node]
+        var probePort: UInt16
+        var members: [String: Member] = [:]
+        var reports: [String: StoredReport] = [:]
+        var book: PlanBook
+        var plans: [String: ProbePlan] = [:]
+        var tracker: ClusterFindingTracker
+        var vpcEntries: [VPCRouteEntry]?
+        var vpcDiff: VPCRouteDiff?
+        var vpcDiffStale = false
+        var reportsAccepted = 0
+    }
+
+    private let inner: Mutex<Inner>
+    private let configuration: AggregatorConfiguration
+
+    /// Builds the state; nodes of the configured cluster map are known targets from the start.
+    public init(configuration: AggregatorConfiguration) {
+        self.configuration = configuration
+        var book = PlanBook(planner: ProbePlanner(sourcesPerCIDR: configuration.sourcesPerCIDR, fullMesh: configuration.fullMesh))
+        var fileNodes: [String: ClusterMap.Node] = [:]
+        for node in configuration.clusterMap?.nodes ?? [] {
+            fileNodes[node.name] = node
+            book.setCIDRs(node.podCIDRs, of: node.name)
+        }
+        inner = Mutex(Inner(fileNodes: fileNodes, probePort: configuration.clusterMap?.probePort ?? ClusterMap.defaultProbePort,
+                            book: book, tracker: ClusterFindingTracker(evaluationsToClose: configuration.evaluationsToClose)))
+    }
+
+    /// Registers (or re-registers) a node and returns its plan.
+    public func register(_ registration: NodeRegistration, now: UInt64) -> ProbePlan {
+        inner.withLock { state in
+            let changed = state.members[registration.node]?.registration != registration
+            state.members[registration.node] = Member(registration: registration, lastSeen: now)
+            if changed {
+                state.book.setCIDRs(registration.podCIDRs, of: registration.node)
+                state.book.addSource(registration.node)
+                state.plans = [:]
+                state.vpcDiffStale = true
+            }
+            return plan(for: registration.node, in: &state)!
+        }
+    }
+
+    /// The current plan of a registered node, nil when it is not registered.
+    public func plan(for node: String) -> ProbePlan? {
+        inner.withLock { state in state.members[node] == nil ? nil : plan(for: node, in: &state) }
+    }
+
+    private func plan(for node: String, in state: inout Inner) -> ProbePlan? {
+        if let cached = state.plans[node] { return cached }
+        guard state.members[node] != nil else { return nil }
+        let names = state.book.probeNodes(of: node)
+        var nodes: [String: ClusterMap.Node] = [:]
+        for name in names + [node] { nodes[name] = Self.node(named: name, in: state) }
+        let plan = ProbePlan(node: node, probeNodes: names, nodes: nodes, probePort: state.probePort)
+        state.plans[node] = plan
+        return plan
+    }
+
+    private static func node(named name: String, in state: Inner) -> ClusterMap.Node? {
+        state.members[name]?.registration.clusterNode ?? state.fileNodes[name]
+    }
+
+    /// Stores a report as the node's latest.
+    public func ingest(_ report: AgentReport, now: UInt64) -> IngestResult {
+        inner.withLock { state in
+            guard state.members[report.node] != nil else { return .unknownNode }
+            state.members[report.node]!.lastSeen = now
+            state.reports[report.node] = StoredReport(report: report, receivedAt: now)
+            state.reportsAccepted += 1
+            return .accepted(planGeneration: plan(for: report.node, in: &state)?.generation ?? 0)
+        }
+    }
+
+    /// Replaces the imported VPC route table comparison (nil: none).
+    public func setVPCRouteTable(_ entries: [VPCRouteEntry]?) {
+        inner.withLock { state in
+            state.vpcEntries = entries
+            state.vpcDiffStale = true
+        }
+    }
+
+    private static func cluster(of state: Inner) -> ClusterMap {
+        var nodes = state.fileNodes
+        for (name, member) in state.members { nodes[name] = member.registration.clusterNode }
+        return ClusterMap(probePort: state.probePort, nodes: nodes.values.sorted { $0.name < $1.name })
+    }
+
+    /// The whole cluster as the aggregator knows it: the map file's nodes and every registration.
+    public var cluster: ClusterMap { inner.withLock { Self.cluster(of: $0) } }
+
+    /// Drops reports older than the window and registrations not renewed within it, runs inference on the
+    /// rest and returns what opened and what closed. `now` is monotonic nanoseconds, `wallSeconds` Unix time.
+    public func evaluate(now: UInt64, wallSeconds: Int64) -> (events: [ClusterFindingTracker.Event], nanoseconds: UInt64) {
+        let window = UInt64(configuration.window.components.seconds) * 1_000_000_000
+        let (reports, cluster, diff) = inner.withLock { state -> ([AgentReport], ClusterMap, VPCRouteDiff?) in
+            for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
+            for (name, member) in state.members where now > member.lastSeen + window * 2 {
+                state.members[name] = nil
+                state.book.removeSource(name)
+                if state.fileNodes[name] == nil { state.book.setCIDRs([], of: name) }
+                state.plans = [:]
+                state.vpcDiffStale = true
+            }
+            // Compared again only when the table or the nodes changed: O(CIDRs x entries).
+            if state.vpcDiffStale {
+                state.vpcDiff = state.vpcEntries.map { VPCRouteDiff(entries: $0, cluster: Self.cluster(of: state)) }
+                state.vpcDiffStale = false
+            }
+            return (state.reports.values.map(\.report), Self.cluster(of: state), state.vpcDiff)
+        }
+        let started = ContinuousClock.now
+        let inference = ClusterInference(cluster: cluster, failuresToOpen: configuration.failuresToOpen, vpcTable: diff)
+        let findings = inference.findings(reports: reports)
+        let elapsed = ContinuousClock.now - started
+        let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }
+        let (seconds, attoseconds) = elapsed.components
+        return (events, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
+    }
+
+    /// Open findings, most severe first.
+    public var findings: [ClusterFinding] { inner.withLock { $0.tracker.sortedOpen } }
+
+    /// Counts for /healthz and metrics.
+    public var counts: (registered: Int, reporting: Int, accepted: Int) {
+        inner.withLock { ($0.members.count, $0.reports.count, $0.reportsAccepted) }
+    }
+
+    /// Sources x pod CIDRs from the latest reports: the best outcome of each source's probes of each CIDR.
+    public func matrix(now: UInt64) -> (sources: [String], cidrs: [(cidr: IPPrefix, node: String)], cells: [MatrixCell]) {
+        let (reports, cluster) = inner.withLock { state in (Array(state.reports.values), Self.cluster(of: state)) }
+        var cells: [MatrixCell] = []
+        for stored in reports {
+            var best: [IPPrefix: MatrixCell] = [:]
+            for probe in stored.report.results {
+                guard let cidr = probe.cidr, let owner = probe.owner ?? cluster.owner(of: probe.target)?.name else { continue }
+                let cell = MatrixCell(source: stored.report.node, cidr: cidr, node: owner, outcome: probe.outcome, verdict: probe.verdict,
+                                      rttMs: probe.rttMs, ageSeconds: Double(now &- stored.receivedAt) / 1e9)
+                if let current = best[cidr], Self.rank(current.outcome) <= Self.rank(cell.outcome) {
+                    if current.outcome == cell.outcome, let rtt = cell.rttMs, rtt < (current.rttMs ?? .infinity) { best[cidr]?.rttMs = rtt }
+                    continue
+                }
+                best[cidr] = cell
+            }
+            cells += best.values
+        }
+        cells.sort { ($0.source, $0.cidr.description) < ($1.source, $1.cidr.description) }
+        let sources = Set(cells.map(\.source)).sorted()
+        let cidrs = cluster.nodes.flatMap { node in node.podCIDRs.map { (cidr: $0, node: node.name) } }
+        return (sources, cidrs, cells)
+    }
+
+    private static func rank(_ outcome: ProbeOutcome) -> Int {
+        switch outcome {
+        case .reply: return 0
+        case .refused: return 1
+        case .icmpError: return 2
+        case .timeout: return 3
+        case .localError: return 4
+        }
+    }
+}
