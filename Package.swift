@@ -30,6 +30,7 @@ let package = Package(
             "RouteprobeCore", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "RouteprobeAggregator", dependencies: [
             "RouteprobeCore", "RouteprobeNetlink", "RouteprobeAlerting", "RouteprobeConfiguration",

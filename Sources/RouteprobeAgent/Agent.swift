@@ -44,8 +44,11 @@ public final class Agent: @unchecked Sendable {
 
     /// Runs rounds until `stop()`. Probing problems of one round are logged and the next round goes on.
     public func run() {
-        let specs = configuration.probeSpecs
-        log("agent on \(configuration.nodeName): \(specs.count) probes per round every \(DurationText.format(configuration.interval)), alerts to \(configuration.syslog)")
+        if configuration.clusterMap.nodes.isEmpty {
+            log("agent on \(configuration.nodeName): waiting for a probe plan from \(configuration.aggregator?.baseURL ?? "the aggregator"); rounds every \(DurationText.format(configuration.interval)), alerts to \(configuration.syslog)")
+        } else {
+            log("agent on \(configuration.nodeName): \(configuration.probeSpecs.count) probes per round every \(DurationText.format(configuration.interval)), alerts to \(configuration.syslog)\(configuration.aggregator.map { "; reports to \($0.baseURL), which plans the probes" } ?? "")")
+        }
         let monitor = startRouteWatch()
         defer { monitor?.stop() }
         var server: MetricsServer? = nil
@@ -64,7 +67,7 @@ public final class Agent: @unchecked Sendable {
         while !shouldStop {
             let started = monotonicNanoseconds()
             do throws(ProbeError) {
-                try round(specs)
+                try round()
                 if lastProblem != nil { log("probing works again") }
                 lastProblem = nil
             } catch {
@@ -87,10 +90,26 @@ public final class Agent: @unchecked Sendable {
     /// finding carries its packet evidence without a second pass.
     private var captureNextRound = false
 
-    private func round(_ specs: [ProbeSpec]) throws(ProbeError) {
+    /// Consecutive failed rounds per probe, for the aggregator's hysteresis.
+    private var failedRounds: [ProbeSpec: Int] = [:]
+
+    /// What this round probes and the map its owners come from: the aggregator's plan when there is one,
+    /// else every other node of the cluster map; nil when neither is there yet.
+    private func work() -> (map: ClusterMap, specs: [ProbeSpec], generation: UInt64?)? {
+        let file = configuration.clusterMap
+        if let plan = configuration.aggregator?.currentPlan {
+            // The file's map (when given) knows every owner; the plan's knows the planned ones.
+            return (file.nodes.isEmpty ? plan.cluster : file, plan.probeSpecs, plan.generation)
+        }
+        if file.nodes.isEmpty { return nil }
+        return (file, configuration.probeSpecs, nil)
+    }
+
+    private func round() throws(ProbeError) {
+        guard let (map, specs, generation) = work() else { return }
         let roundStarted = monotonicNanoseconds()
         let options = ProbeOptions(count: 1, timeout: configuration.timeout, namespace: configuration.namespace)
-        let reports = try ReachabilityCheck(options: options, clusterMap: configuration.clusterMap, capture: captureNextRound,
+        let reports = try ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound,
                                             captureDirectory: captureNextRound ? configuration.captureDirectory : nil).run(specs)
         captureNextRound = reports.contains { $0.diagnosis.verdict != .reachable }
         let probed = reports.compactMap { report in
@@ -102,19 +121,38 @@ public final class Agent: @unchecked Sendable {
         }
         // The node's own table, checked against the map (host-gw clusters): authoritative for its CIDRs, so
         // a probe that fell through to the VPC is not also blamed on the VPC.
-        let kernel = kernelRouteFindings()
+        let kernel = kernelRouteFindings(map: map)
         let kernelCIDRs = Set(kernel.compactMap(\.cidr))
         let findings = kernel + probed.filter { finding in finding.cidr.map { !kernelCIDRs.contains($0) } ?? true }
         for event in tracker.round(findings) { report(event) }
         metrics.record(reports: reports, roundNanoseconds: monotonicNanoseconds() - roundStarted, routes: lastRouteCount,
                        open: tracker.open)
+        var streaks: [ProbeSpec: Int] = [:]
+        for report in reports where !report.result.outcome.pathWorks { streaks[report.spec] = (failedRounds[report.spec] ?? 0) + 1 }
+        failedRounds = streaks
+        if let link = configuration.aggregator {
+            link.submit(AgentReport(node: configuration.nodeName, round: rounds, planGeneration: generation,
+                                    results: reports.map { reported($0, failedRounds: streaks[$0.spec] ?? 0) },
+                                    localFindings: kernel.map(ReportedFinding.init)))
+        }
     }
 
-    private func kernelRouteFindings() -> [Finding] {
+    private func reported(_ report: TargetReport, failedRounds: Int) -> ReportedProbe {
+        let icmp = report.result.icmpError ?? report.evidence?.icmpErrors.first
+        return ReportedProbe(
+            target: report.spec.target, probeProtocol: report.spec.probeProtocol, port: report.spec.port, owner: report.owner?.name,
+            cidr: report.owner?.podCIDRs.first { $0.contains(report.spec.target) }, routeClass: report.route.routeClass,
+            device: report.route.device, gateway: report.route.gateway, outcome: report.result.outcome, verdict: report.diagnosis.verdict,
+            rttMs: report.result.rttMilliseconds, sent: report.evidence?.requestsSeen ?? report.result.sent,
+            received: report.evidence?.repliesSeen ?? report.result.received, icmpFrom: icmp?.from, icmpType: icmp?.type,
+            icmpCode: icmp?.code, controlOutcome: report.control?.outcome, failedRounds: failedRounds)
+    }
+
+    private func kernelRouteFindings(map: ClusterMap) -> [Finding] {
         do throws(NetlinkError) {
             let routes = try RoutingSocket(namespace: configuration.namespace).routes()
             lastRouteCount = routes.filter { $0.table == .main }.count
-            return KernelRouteCheck.findings(routes: routes, map: configuration.clusterMap, localNode: configuration.nodeName)
+            return KernelRouteCheck.findings(routes: routes, map: map, localNode: configuration.nodeName)
         } catch {
             log("cannot read the route table for the kernel-route check: \(error)")
             return []
@@ -156,7 +194,7 @@ public final class Agent: @unchecked Sendable {
                     case .added(let route), .deleted(let route): routes = [route]
                     case .resync: routes = []
                     }
-                    let relevant = routes.isEmpty || routes.contains { route in
+                    let relevant = routes.isEmpty || cidrs.isEmpty || routes.contains { route in
                         route.isDefault || cidrs.contains { $0.contains(route.destination) || route.destination.contains($0) }
                     }
                     if relevant { wake.signal() }

@@ -21,11 +21,15 @@ public struct AgentConfiguration: Sendable {
     public var namespace: NetworkNamespace?
     /// Serve Prometheus metrics on this address and port.
     public var metricsListen: (address: IPAddress, port: UInt16)?
+    /// The aggregator to register with, fetch plans from and report to; nil when the agent works alone.
+    public var aggregator: AggregatorLink?
 
     /// Builds a configuration with the documented defaults.
     public init(nodeName: String, clusterMap: ClusterMap, interval: Duration = .seconds(5), timeout: Duration = .seconds(1),
                 failuresToOpen: Int = 2, syslog: SyslogDestination = .local, captureDirectory: String? = nil,
-                namespace: NetworkNamespace? = nil, metricsListen: (address: IPAddress, port: UInt16)? = nil) {
+                namespace: NetworkNamespace? = nil, metricsListen: (address: IPAddress, port: UInt16)? = nil,
+                aggregator: AggregatorLink? = nil) {
+        self.aggregator = aggregator
         self.nodeName = nodeName
         self.clusterMap = clusterMap
         self.interval = interval
@@ -46,13 +50,9 @@ public struct AgentConfiguration: Sendable {
         return (address, port)
     }
 
-    /// The probes of one round: every other node's pod targets, by ICMP and by TCP to the beacon port.
+    /// The probes of one round without a plan: every other node's pod targets, by ICMP and by TCP to the
+    /// beacon port (full mesh).
     public var probeSpecs: [ProbeSpec] {
-        clusterMap.nodes.filter { $0.name != nodeName }.flatMap { node in
-            node.probeTargets.flatMap { target in
-                [ProbeSpec(target: target, probeProtocol: .icmp),
-                 ProbeSpec(target: target, probeProtocol: .tcp, port: clusterMap.probePort)]
-            }
-        }
+        ProbePlan(node: nodeName, probeNodes: clusterMap.nodes.map(\.name), cluster: clusterMap).probeSpecs
     }
 }

@@ -12,6 +12,11 @@ import Yams
 /// failuresToOpen: 2
 /// syslog: local            # local | unix:PATH | udp:HOST:PORT | tcp:HOST:PORT
 /// captureDir: /var/lib/routeprobe/pcap
+/// aggregator: http://routeprobe-aggregator:9800
+/// tokenFile: /var/run/secrets/routeprobe/token
+/// nodeIP: 192.168.0.193    # with an aggregator and no cluster map: what this node registers
+/// podCIDRs: [172.16.0.0/24]
+/// podTargets: [172.16.0.12]
 /// ```
 public struct AgentConfigFile: Sendable, Decodable {
     public var nodeName: String?
@@ -22,6 +27,11 @@ public struct AgentConfigFile: Sendable, Decodable {
     public var syslog: String?
     public var metricsListen: String?
     public var captureDir: String?
+    public var aggregator: String?
+    public var tokenFile: String?
+    public var nodeIP: String?
+    public var podCIDRs: [String]?
+    public var podTargets: [String]?
 
     /// An empty file: every value from flags or defaults.
     public init() {}
@@ -32,7 +42,8 @@ public struct AgentConfigFile: Sendable, Decodable {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigurationError("cannot read config \(path): \((error as NSError).localizedDescription)")
         }
-        let known: Set<String> = ["nodeName", "clusterMap", "interval", "timeout", "failuresToOpen", "syslog", "metricsListen", "captureDir"]
+        let known: Set<String> = ["nodeName", "clusterMap", "interval", "timeout", "failuresToOpen", "syslog", "metricsListen", "captureDir",
+                                   "aggregator", "tokenFile", "nodeIP", "podCIDRs", "podTargets"]
         if let node = try? Yams.compose(yaml: text), case .mapping(let mapping) = node {
             for key in mapping.keys {
                 if let name = key.string, !known.contains(name) {

@@ -50,17 +50,38 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Work inside this network namespace (for labs).")
     var netns: String?
 
+    @Option(name: .long, help: "Aggregator base URL, e.g. http://routeprobe-aggregator:9800: register, follow its probe plan, post reports.")
+    var aggregator: String?
+
+    @Option(name: .long, help: "File holding the aggregator's bearer token (required with --aggregator).")
+    var tokenFile: String?
+
+    @Option(name: .long, help: "This node's host IP, registered with the aggregator (default: from the cluster map).")
+    var nodeIP: String?
+
+    @Option(name: .long, help: "A pod CIDR of this node, registered with the aggregator; repeat for several (default: from the cluster map).")
+    var podCIDR: [String] = []
+
+    @Option(name: .long, help: "An address in this node's pod CIDR worth probing (its beacon); repeat for several.")
+    var podTarget: [String] = []
+
     func run() async throws {
         let file: AgentConfigFile
         do { file = try config.map { path throws(ConfigurationError) in try AgentConfigFile.load(path: path) } ?? AgentConfigFile() } catch {
             throw CommandFailure.usage(error.description)
         }
         guard let nodeName = nodeName ?? file.nodeName else { throw CommandFailure.usage("--node-name is required (or nodeName in --config)") }
-        guard let mapPath = clusterMap ?? file.clusterMap else { throw CommandFailure.usage("--cluster-map is required (or clusterMap in --config)") }
-        let map: ClusterMap
-        do { map = try ClusterMapFile.load(path: mapPath) } catch { throw CommandFailure.usage(error.description) }
-        guard map.node(named: nodeName) != nil else {
-            throw CommandFailure.usage("node '\(nodeName)' is not in the cluster map \(mapPath)")
+        let aggregatorURL = aggregator ?? file.aggregator
+        let mapPath = clusterMap ?? file.clusterMap
+        if mapPath == nil && aggregatorURL == nil {
+            throw CommandFailure.usage("--cluster-map or --aggregator is required (or clusterMap/aggregator in --config)")
+        }
+        var map = ClusterMap(nodes: [])
+        if let mapPath {
+            do { map = try ClusterMapFile.load(path: mapPath) } catch { throw CommandFailure.usage(error.description) }
+            guard map.node(named: nodeName) != nil else {
+                throw CommandFailure.usage("node '\(nodeName)' is not in the cluster map \(mapPath)")
+            }
         }
         func duration(_ text: String?, _ name: String, default value: Duration) throws -> Duration {
             guard let text else { return value }
@@ -85,19 +106,64 @@ struct AgentCommand: AsyncParsableCommand {
             }
             listen = parsed
         }
+        var link: (url: String, token: String, registration: NodeRegistration)? = nil
+        if let aggregatorURL {
+            link = try makeLink(url: aggregatorURL, tokenPath: tokenFile ?? file.tokenFile, nodeName: nodeName, map: map, file: file)
+        }
+        let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe agent: \(line)\n") }
         let configuration = AgentConfiguration(
             nodeName: nodeName, clusterMap: map, interval: interval, timeout: timeout, failuresToOpen: failures,
             syslog: destination, captureDirectory: captureDir ?? file.captureDir, namespace: netns.map(NetworkNamespace.init),
-            metricsListen: listen)
-        let agent = Agent(configuration: configuration) { line in
-            writeToStandardOutput("routeprobe agent: \(line)\n")
-        }
+            metricsListen: listen, aggregator: link.map { link in AggregatorLink(baseURL: link.url, token: link.token, registration: link.registration, log: log) })
+        let agent = Agent(configuration: configuration, log: log)
         // One service for now; the group owns SIGTERM and SIGINT and shuts it down gracefully.
         unblockStopSignals()
         var logger = Logger(label: "routeprobe.agent")
         logger.logLevel = .warning
-        let group = ServiceGroup(services: [AgentService(agent: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
+        var services: [any Service] = [AgentService(agent: agent)]
+        if let link = configuration.aggregator { services.append(AggregatorLinkService(link: link)) }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
         try await group.run()
+    }
+
+    /// Checks the aggregator settings and builds what the link needs: URL, token and this node's registration.
+    private func makeLink(url: String, tokenPath: String?, nodeName: String, map: ClusterMap, file: AgentConfigFile) throws
+        -> (url: String, token: String, registration: NodeRegistration) {
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            throw CommandFailure.usage("--aggregator '\(url)' must be an http:// or https:// URL, e.g. http://routeprobe-aggregator:9800")
+        }
+        guard let tokenPath else { throw CommandFailure.usage("--token-file is required with --aggregator") }
+        let token: String
+        do {
+            token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw CommandFailure.usage("cannot read --token-file \(tokenPath): \((error as NSError).localizedDescription)")
+        }
+        if token.isEmpty { throw CommandFailure.usage("--token-file \(tokenPath) is empty") }
+        let own = map.node(named: nodeName)
+        let ipText = nodeIP ?? file.nodeIP
+        let ip: IPAddress
+        if let ipText {
+            ip = try parseAddress(ipText, option: "--node-ip")
+        } else if let own {
+            ip = own.ip
+        } else {
+            throw CommandFailure.usage("--node-ip is required with --aggregator and no cluster map")
+        }
+        let cidrTexts = podCIDR.isEmpty ? (file.podCIDRs ?? []) : podCIDR
+        var cidrs: [IPPrefix] = []
+        for text in cidrTexts {
+            guard text.contains("/"), let cidr = IPPrefix(text) else { throw CommandFailure.usage("--pod-cidr '\(text)' is not a CIDR such as 172.16.1.0/24") }
+            cidrs.append(cidr)
+        }
+        if cidrs.isEmpty { cidrs = own?.podCIDRs ?? [] }
+        if cidrs.isEmpty { throw CommandFailure.usage("--pod-cidr is required with --aggregator and no cluster map") }
+        let targetTexts = podTarget.isEmpty ? (file.podTargets ?? []) : podTarget
+        var targets = try targetTexts.map { try parseAddress($0, option: "--pod-target") }
+        if targets.isEmpty, cidrTexts.isEmpty { targets = own?.podTargets ?? [] }
+        let registration = NodeRegistration(node: nodeName, ip: ip, podCIDRs: cidrs, podTargets: targets)
+        if let problem = registration.problem { throw CommandFailure.usage("cannot register: \(problem)") }
+        return (url, token, registration)
     }
 }

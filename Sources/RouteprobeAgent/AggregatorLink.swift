@@ -1,0 +1,136 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RouteprobeCore
+import ServiceLifecycle
+import Synchronization
+
+/// The agent's side of the aggregator: registers, keeps the latest probe plan, and posts each round's
+/// report. It never blocks a round: the agent hands reports over and reads the plan; when the aggregator is
+/// down the agent keeps its last plan, keeps alerting locally, and this link says so once and retries.
+public final class AggregatorLink: Sendable {
+    /// The aggregator's base URL, e.g. `http://192.168.0.253:9800`.
+    public let baseURL: String
+    private let token: String
+    private let registration: NodeRegistration
+    private let plan = Mutex<ProbePlan?>(nil)
+    private let reports: AsyncStream<AgentReport>
+    private let continuation: AsyncStream<AgentReport>.Continuation
+    private let log: @Sendable (String) -> Void
+
+    /// Builds a link; nothing is sent until `run`.
+    public init(baseURL: String, token: String, registration: NodeRegistration, log: @escaping @Sendable (String) -> Void) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.registration = registration
+        self.log = log
+        // Only the newest report matters: a slow aggregator gets the latest round, not a backlog.
+        (reports, continuation) = AsyncStream.makeStream(of: AgentReport.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The latest plan, nil until the first registration succeeds.
+    public var currentPlan: ProbePlan? { plan.withLock { $0 } }
+
+    /// Hands over a round's report (called from the agent's thread).
+    public func submit(_ report: AgentReport) { continuation.yield(report) }
+
+    /// Registers, then posts reports as they come, until graceful shutdown.
+    public func run() async {
+        await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    private func loop() async {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var registered = false
+        var problem: String? = nil
+        var backoff: Duration = .seconds(1)
+        func trouble(_ text: String?) {
+            if text != problem {
+                if let text { log("aggregator \(baseURL): \(text); probing and local alerts go on\(currentPlan == nil ? "" : " with the last plan")") }
+                else { log("aggregator \(baseURL) reachable again") }
+            }
+            problem = text
+        }
+        var iterator = reports.makeAsyncIterator()
+        while !Task.isCancelled {
+            if !registered {
+                do {
+                    let newPlan: ProbePlan = try await self.send(client, method: .POST, path: "/api/v1/register", body: self.registration)
+                    self.plan.withLock { $0 = newPlan }
+                    registered = true
+                    backoff = .seconds(1)
+                    self.log("registered with the aggregator \(self.baseURL): probing \(newPlan.probeNodes.count) node\(newPlan.probeNodes.count == 1 ? "" : "s") (\(newPlan.probeNodes.joined(separator: ", ")))")
+                    trouble(nil)
+                } catch {
+                    trouble("cannot register (\(error))")
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(30))
+                    continue
+                }
+            }
+            guard let report = await iterator.next() else { break }
+            do {
+                var stamped = report
+                stamped.planGeneration = self.currentPlan?.generation
+                let answer: ReportAnswer = try await self.send(client, method: .POST, path: "/api/v1/reports", body: stamped)
+                trouble(nil)
+                if answer.planGeneration != self.currentPlan?.generation {
+                    let newPlan: ProbePlan = try await self.send(client, method: .GET, path: "/api/v1/plan/\(self.registration.node)", body: String?.none)
+                    self.plan.withLock { $0 = newPlan }
+                    self.log("new probe plan: probing \(newPlan.probeNodes.count) node\(newPlan.probeNodes.count == 1 ? "" : "s") (\(newPlan.probeNodes.joined(separator: ", ")))")
+                }
+            } catch LinkError.status(404, _) {
+                registered = false
+            } catch {
+                trouble("cannot post reports (\(error))")
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    private struct ReportAnswer: Decodable { var planGeneration: UInt64 }
+
+    enum LinkError: Error, CustomStringConvertible {
+        case status(Int, String)
+        case malformed(String)
+
+        var description: String {
+            switch self {
+            case .status(401, _): return "HTTP 401: the aggregator refused the token"
+            case .status(let code, let reason): return "HTTP \(code): \(reason)"
+            case .malformed(let what): return "malformed answer: \(what)"
+            }
+        }
+    }
+
+    private func send<Body: Encodable, Answer: Decodable>(_ client: HTTPClient, method: HTTPMethod, path: String, body: Body?) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        }
+        let response = try await client.execute(request, timeout: .seconds(5))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        let data = Data(bytes.readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let reason = (try? JSONDecoder().decode([String: String].self, from: data))?["error"] ?? response.status.reasonPhrase
+            throw LinkError.status(Int(response.status.code), reason)
+        }
+        do { return try JSONDecoder().decode(Answer.self, from: data) } catch {
+            throw LinkError.malformed("\(error)".split(separator: "\n").first.map(String.init) ?? "not JSON")
+        }
+    }
+}
+
+/// The link as a ServiceLifecycle service.
+public struct AggregatorLinkService: Service {
+    private let link: AggregatorLink
+
+    /// Wraps a link.
+    public init(link: AggregatorLink) { self.link = link }
+
+    public func run() async throws { await link.run() }
+}
