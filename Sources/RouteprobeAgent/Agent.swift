@@ -83,12 +83,40 @@ public final class Agent: @unchecked Sendable {
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(interval - elapsed)))
             }
         }
+        strayWatch?.stop()
         log("agent on \(configuration.nodeName) stopped after \(rounds) rounds")
     }
 
     /// Whether the last round had failures: then this round captures, so the round that confirms a
     /// finding carries its packet evidence without a second pass.
     private var captureNextRound = false
+
+    /// The watch for other nodes' pod traffic arriving here (with an aggregator only), and its last problem.
+    private var strayWatch: StrayTrafficWatch?
+    private var strayProblem: String?
+
+    /// Keeps the stray-traffic watch on the other nodes' pod CIDRs of `map`; rebuilt when they change.
+    private func strayTraffic(map: ClusterMap) -> [StrayTraffic] {
+        let others = map.nodes.filter { $0.name != configuration.nodeName }
+        let cidrs = others.flatMap(\.podCIDRs).filter { $0.address.family == .inet }
+        if strayWatch?.cidrs != cidrs {
+            strayWatch?.stop()
+            strayWatch = nil
+            guard !cidrs.isEmpty else { return [] }
+            do throws(ProbeError) {
+                strayWatch = try StrayTrafficWatch(cidrs: cidrs, peers: others.map(\.ip), namespace: configuration.namespace)
+                if strayProblem != nil { log("watching for stray pod traffic again") }
+                strayProblem = nil
+            } catch {
+                if strayProblem != error.description {
+                    log("cannot watch for other nodes' pod traffic arriving here (\(error)); wrong VPC next hops are not detected from this node")
+                }
+                strayProblem = error.description
+                return []
+            }
+        }
+        return strayWatch?.collect() ?? []
+    }
 
     /// Consecutive failed rounds per probe, for the aggregator's hysteresis.
     private var failedRounds: [ProbeSpec: Int] = [:]
@@ -133,7 +161,7 @@ public final class Agent: @unchecked Sendable {
         if let link = configuration.aggregator {
             link.submit(AgentReport(node: configuration.nodeName, round: rounds, planGeneration: generation,
                                     results: reports.map { reported($0, failedRounds: streaks[$0.spec] ?? 0) },
-                                    localFindings: kernel.map(ReportedFinding.init)))
+                                    localFindings: kernel.map(ReportedFinding.init), strayTraffic: strayTraffic(map: map)))
         }
     }
 

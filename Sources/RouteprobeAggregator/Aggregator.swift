@@ -46,6 +46,11 @@ struct AggregatorEvaluator: Service {
     let log: @Sendable (String) -> Void
 
     func run() async throws {
+        // Graceful shutdown cancels the loop's sleep, so the aggregator stops at once.
+        await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    private func loop() async {
         let sender = SyslogSender(destination: configuration.syslog)
         let log = self.log
         sender.onDeliveryChange = { problem in
@@ -53,7 +58,7 @@ struct AggregatorEvaluator: Service {
         }
         var tableStamp: Date? = nil
         var tableProblem: String? = nil
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        while !Task.isCancelled {
             if let path = configuration.vpcRouteTablePath {
                 reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
             }

@@ -10,14 +10,17 @@ public final class PacketCapture: @unchecked Sendable {
     // @unchecked Sendable: `handles` and `thread` are used by the owner and the reader in turn (start, then
     // stop joins); what both touch at once lives in the Mutex.
     private let handles: [PcapHandle]
-    private let state: Mutex<(packets: [CapturedPacket], failures: [String])>
+    private let state: Mutex<(packets: [CapturedPacket], failures: [String], dropped: Int)>
+    /// Packets kept between two drains; more are counted, not kept.
+    private let limit: Int
     private var thread: pthread_t? = nil
     private let stopRead: Int32
     private let stopWrite: Int32
 
     /// Opens `devices` with a BPF `filter` (in `namespace` when given). A device that cannot be opened is
     /// skipped and named in `failures`; if none opens, this throws.
-    public init(devices: [String], filter: String, namespace: NetworkNamespace? = nil) throws(CaptureError) {
+    public init(devices: [String], filter: String, namespace: NetworkNamespace? = nil, limit: Int = .max) throws(CaptureError) {
+        self.limit = limit
         var opened: [PcapHandle] = []
         var problems: [String] = []
         for device in Set(devices).sorted() {
@@ -37,7 +40,7 @@ public final class PacketCapture: @unchecked Sendable {
         }
         if opened.isEmpty { throw CaptureError.pcap(problems.first ?? "no interface to capture on") }
         handles = opened
-        state = Mutex((packets: [], failures: problems))
+        state = Mutex((packets: [], failures: problems, dropped: 0))
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         stopRead = fds[0]
@@ -55,6 +58,18 @@ public final class PacketCapture: @unchecked Sendable {
     /// Starts reading.
     public func start() {
         if case .success(let started) = startThread({ self.readLoop() }) { thread = started }
+    }
+
+    /// Takes the packets captured so far (the capture goes on); at most `limit` are kept between two
+    /// calls, the rest are only counted in the second value.
+    public func drain() -> (packets: [CapturedPacket], dropped: Int) {
+        state.withLock { state in
+            let packets = state.packets
+            state.packets = []
+            let dropped = state.dropped
+            state.dropped = 0
+            return (packets, dropped)
+        }
     }
 
     /// Stops after reading what has arrived, and returns every packet captured.
@@ -81,7 +96,14 @@ public final class PacketCapture: @unchecked Sendable {
                     state.withLock { $0.failures.append(error.description) }
                 }
             }
-            if !batch.isEmpty { state.withLock { $0.packets.append(contentsOf: batch) } }
+            if !batch.isEmpty {
+                let limit = self.limit
+                state.withLock { state in
+                    let room = max(0, limit - state.packets.count)
+                    state.packets.append(contentsOf: batch.prefix(room))
+                    state.dropped += max(0, batch.count - room)
+                }
+            }
             if stopping { break }
             // Packets are delivered at once (immediate mode); reading them in 2 ms batches spares a wake-up
             // per packet when thousands of probes run.
