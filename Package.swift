@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "RouteprobeConfigurationTests", dependencies: ["RouteprobeConfiguration", "RouteprobeCore", "RouteprobeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeAggregatorTests", dependencies: ["RouteprobeAggregator", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),

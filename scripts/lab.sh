@@ -5,6 +5,8 @@
 #   scripts/lab.sh down | status                       [--prefix P]
 #   scripts/lab.sh break-vpc-route NODE | restore-vpc-route NODE | misroute NODE OTHER | reject NODE
 #   scripts/lab.sh node-down NODE | node-up NODE | break-kernel-route ON_NODE NODE   [--prefix P]
+#   scripts/lab.sh block-source NODE | unblock-source NODE   the VPC drops NODE's host traffic to pod CIDRs
+#                                                     (as a security group or network ACL on one node would)
 #   scripts/lab.sh map [--prefix P]                     prints the cluster map of the lab (YAML)
 #
 # Topology: namespace ${P}vpc is the VPC router (192.168.0.253 on the bridge vpcbr). Node i is namespace
@@ -173,9 +175,11 @@ case "$command" in
     reject) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route replace unreachable "172.16.$i.0/24" ;;
     node-down) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" link set "vpc-$i" down ;;
     node-up) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" link set "vpc-$i" up ;;
+    block-source) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" rule add from "$(node_ip "$i")" to 172.16.0.0/16 blackhole pref 100 ;;
+    unblock-source) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" rule del from "$(node_ip "$i")" to 172.16.0.0/16 blackhole pref 100 ;;
     break-kernel-route)
         need 2 "ON_NODE NODE"; i=$(node_index "$1"); j=$(node_index "$2")
         ip -n "${PREFIX}$(node_name "$i")" route replace blackhole "172.16.$j.0/24" ;;
-    ""|-h|--help|help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+    ""|-h|--help|help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) fail "unknown command '$command' (see: scripts/lab.sh help)" ;;
 esac

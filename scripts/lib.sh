@@ -29,7 +29,7 @@ ensure_packages() {
 BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
 # What the tests use besides: tcpdump reads the pcap files routeprobe writes; rsyslog receives the alerts;
 # promtool (in prometheus) checks the metrics.
-TEST_PACKAGES=(tcpdump rsyslog prometheus)
+TEST_PACKAGES=(tcpdump rsyslog prometheus chromium)
 
 # Removes network namespaces whose names start with the given prefix.
 remove_namespaces() {

@@ -63,6 +63,7 @@ public final class AggregatorLink: Sendable {
                     self.log("registered with the aggregator \(self.baseURL): probing \(newPlan.probeNodes.count) node\(newPlan.probeNodes.count == 1 ? "" : "s") (\(newPlan.probeNodes.joined(separator: ", ")))")
                     trouble(nil)
                 } catch {
+                    if Task.isCancelled { break }
                     trouble("cannot register (\(error))")
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))
@@ -83,6 +84,7 @@ public final class AggregatorLink: Sendable {
             } catch LinkError.status(404, _) {
                 registered = false
             } catch {
+                if Task.isCancelled { break }
                 trouble("cannot post reports (\(error))")
             }
         }

@@ -85,7 +85,10 @@ public struct ClusterInference: Sendable {
                     view.probes.contains { $0.verdict == .kernelRouteMissing || $0.verdict == .kernelRouteWrong }
                 }
                 if failing.count < decided.count {
-                    for view in failing where !kernelExplained.contains(where: { $0.node == view.node }) {
+                    // Sources report at their own pace: a failure must outlast two more rounds before it is
+                    // blamed on the source, so that the others have reported since it began.
+                    for view in failing where !kernelExplained.contains(where: { $0.node == view.node })
+                        && view.probes.allSatisfy({ $0.failedRounds >= failuresToOpen + 2 }) {
                         failingCIDRsBySource[view.node, default: []].append((cidr, owner))
                     }
                     continue
@@ -102,7 +105,9 @@ public struct ClusterInference: Sendable {
             }
         }
 
-        for (source, failed) in failingCIDRsBySource.sorted(by: { $0.key < $1.key }) {
+        // A node that nobody reaches cannot reach anybody either: that is its nodeUnreachable finding.
+        let unreachableNodes = Set(findings.filter { $0.kind == .nodeUnreachable }.compactMap { $0.expectedNextHop?.node })
+        for (source, failed) in failingCIDRsBySource.sorted(by: { $0.key < $1.key }) where !unreachableNodes.contains(source) {
             let list = failed.map { "\($0.cidr) (\($0.owner.name))" }.joined(separator: ", ")
             let others = failed.map { reachingSourceCount[$0.cidr] ?? 0 }.min() ?? 0
             findings.append(ClusterFinding(

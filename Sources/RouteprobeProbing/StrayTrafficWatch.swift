@@ -13,15 +13,22 @@ public final class StrayTrafficWatch: @unchecked Sendable {
     /// The interfaces watched.
     public let devices: [String]
     private let capture: PacketCapture
+    /// This node's MAC addresses: a frame for another MAC (a bridge flooding unknown unicast) is not stray.
+    private let localMACs: Set<UInt64>
 
     /// Starts watching `cidrs` on the interfaces the kernel uses to reach `peers` (the other nodes' host
     /// IPs), in `namespace` when given.
     public init(cidrs: [IPPrefix], peers: [IPAddress], namespace: NetworkNamespace?) throws(ProbeError) {
         guard !cidrs.isEmpty else { throw ProbeError.capture("no pod CIDRs to watch") }
         var devices = Set<String>()
+        var macs = Set<UInt64>()
         do throws(NetlinkError) {
             let socket = try RoutingSocket(namespace: namespace)
-            let names = try socket.interfaceNames()
+            let links = try socket.links()
+            for link in links where link.hardwareAddress.count == 6 {
+                macs.insert(link.hardwareAddress.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            }
+            let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
             for peer in peers {
                 if let index = (try? socket.lookup(peer))?.outputInterface, let name = names[index] { devices.insert(name) }
             }
@@ -31,6 +38,7 @@ public final class StrayTrafficWatch: @unchecked Sendable {
         guard !devices.isEmpty else { throw ProbeError.capture("no interface reaches the other nodes") }
         self.cidrs = cidrs
         self.devices = devices.sorted()
+        localMACs = macs
         let filter = "inbound and (" + cidrs.map { "dst net \($0)" }.joined(separator: " or ") + ")"
         do throws(CaptureError) {
             capture = try PacketCapture(devices: self.devices, filter: filter, namespace: namespace, limit: 10_000)
@@ -47,6 +55,7 @@ public final class StrayTrafficWatch: @unchecked Sendable {
         for packet in packets {
             guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType),
                   let cidr = cidrs.first(where: { $0.contains(dissected.destination) }) else { continue }
+            if let destination = dissected.destinationHardwareAddress, !localMACs.isEmpty, !localMACs.contains(destination.value) { continue }
             var entry = counts[cidr] ?? (0, packet.interface, dissected.source)
             entry.packets += 1
             counts[cidr] = entry

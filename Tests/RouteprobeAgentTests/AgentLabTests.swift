@@ -6,36 +6,10 @@ import RouteprobeTestSupport
 @Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
 struct AgentLabTests {
     /// An agent process on one lab node.
-    final class AgentProcess {
-        let process = Process()
-        let output: String
-
-        init(lab: Lab, node: String, syslogSocket: String, extra: [String] = []) throws {
-            output = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)\(node)-agent.log").path
-            FileManager.default.createFile(atPath: output, contents: nil)
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", lab.namespace(node), try routeprobeExecutable(), "agent",
-                                 "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
-                                 "--failures-to-open", "2", "--syslog", "unix:\(syslogSocket)"] + extra
-            process.standardOutput = FileHandle(forWritingAtPath: output)
-            process.standardError = process.standardOutput
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        /// SIGTERM, then the seconds it took to exit (nil if it did not within 5 s; then it is killed).
-        func stop() -> Double? {
-            let started = Date()
-            kill(process.processIdentifier, SIGTERM)
-            while process.isRunning, Date().timeIntervalSince(started) < 5 { usleep(20_000) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                return nil
-            }
-            return Date().timeIntervalSince(started)
-        }
-
-        var log: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+    func agentProcess(lab: Lab, node: String, syslogSocket: String, extra: [String] = []) throws -> LabProcess {
+        try LabProcess(namespace: lab.namespace(node), name: "agent",
+                       arguments: ["agent", "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
+                                   "--failures-to-open", "2", "--syslog", "unix:\(syslogSocket)"] + extra)
     }
 
     /// Syslog lines as fields: VERSION|FACILITY|SEVERITY|HOSTNAME|APP|PROCID|MSGID|SD|MSG.
@@ -54,7 +28,7 @@ struct AgentLabTests {
         try await withLab { lab in
             let collector = try Rsyslog()
             defer { collector.stop() }
-            let agents = try ["node-a", "node-c"].map { try AgentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
+            let agents = try ["node-a", "node-c"].map { try agentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
             defer { for agent in agents where agent.process.isRunning { _ = agent.stop() } }
 
             // A healthy lab: several rounds, no alert at all.
@@ -90,7 +64,7 @@ struct AgentLabTests {
         try await withLab { lab in
             let collector = try Rsyslog()
             defer { collector.stop() }
-            let agent = try AgentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath)
+            let agent = try agentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath)
             defer { _ = agent.stop() }
             usleep(1_500_000)
             try lab.run("node-down", "node-c")
@@ -110,7 +84,7 @@ struct AgentLabTests {
         try await withLab(mode: "hostgw") { lab in
             let collector = try Rsyslog()
             defer { collector.stop() }
-            let agents = try ["node-a", "node-c"].map { try AgentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
+            let agents = try ["node-a", "node-c"].map { try agentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
             defer { for agent in agents { _ = agent.stop() } }
             usleep(2_500_000)
             #expect(records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy host-gw lab")
@@ -126,25 +100,13 @@ struct AgentLabTests {
         }
     }
 
-    /// An HTTP GET inside a namespace (Python's urllib): status and body.
-    func fetch(_ namespace: String, _ url: String) throws -> (Int, String) {
-        let script = """
-            import sys, urllib.request, urllib.error
-            try:
-                r = urllib.request.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read().decode())
-            except urllib.error.HTTPError as e:
-                print(e.code); print(e.read().decode())
-            """
-        let result = try runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "python3", "-c", script, url])
-        let lines = result.standardOutput.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-        return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? String(lines[1]) : result.standardError)
-    }
+    func fetch(_ namespace: String, _ url: String) throws -> (Int, String) { try httpRequest(in: namespace, url) }
 
     @Test func metricsShowProbesRoundsAndOpenFindings() async throws {
         try await withLab { lab in
             let collector = try Rsyslog()
             defer { collector.stop() }
-            let agent = try AgentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath,
+            let agent = try agentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath,
                                          extra: ["--metrics-listen", "127.0.0.1:9701"])
             defer { _ = agent.stop() }
             usleep(2_500_000)

@@ -90,8 +90,14 @@ struct ClusterInferenceTests {
 
     @Test("only node-a fails while node-c and node-d reach node-b's pods: a source-local problem on node-a")
     func sourceLocal() throws {
+        // Just after the failure began the others may not have reported since: not yet blamed on node-a.
+        let early = inference.findings(reports: [
+            report("node-a", [podProbe(.timeout, verdict: .vpcRouteMissing, failedRounds: 3)]),
+            report("node-c", [podProbe(.reply, verdict: .reachable)]),
+        ])
+        #expect(early.isEmpty)
         let findings = inference.findings(reports: [
-            report("node-a", [podProbe(.timeout, verdict: .vpcRouteMissing)]),
+            report("node-a", [podProbe(.timeout, verdict: .vpcRouteMissing, failedRounds: 4)]),
             report("node-c", [podProbe(.reply, verdict: .reachable)]),
             report("node-d", [podProbe(.refused, verdict: .reachable)]),
         ])

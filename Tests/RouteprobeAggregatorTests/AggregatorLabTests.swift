@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+import RouteprobeTestSupport
+
+/// The aggregator and three agents in the lab: each fault of the lab becomes the right cluster finding.
+/// The aggregator runs in the VPC router's namespace on 192.168.0.253:9800, as a Deployment would run
+/// somewhere every node reaches.
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
+struct AggregatorLabTests {
+    static let token = "lab-token-0123456789"
+    static let url = "http://192.168.0.253:9800"
+
+    /// A token file for the run, removed with the test.
+    final class TokenFile {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-token-\(UInt32.random(in: 0...UInt32.max))").path
+        init(_ token: String) throws { try token.write(toFile: path, atomically: true, encoding: .utf8) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    func aggregator(_ lab: Lab, token: TokenFile, syslog: String, extra: [String] = []) throws -> LabProcess {
+        try LabProcess(namespace: lab.namespace("vpc"), name: "aggregator",
+                       arguments: ["aggregator", "--listen", "192.168.0.253:9800", "--token-file", token.path,
+                                   "--syslog", syslog, "--evaluation-interval", "500ms", "--window", "10s"] + extra)
+    }
+
+    func agent(_ lab: Lab, _ node: String, token: TokenFile, syslog: String) throws -> LabProcess {
+        try LabProcess(namespace: lab.namespace(node), name: "agent",
+                       arguments: ["agent", "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
+                                   "--syslog", syslog, "--aggregator", Self.url, "--token-file", token.path])
+    }
+
+    /// The open findings, as JSON objects.
+    func findings(_ lab: Lab) throws -> [[String: Any]] {
+        let (status, body) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/findings", token: Self.token)
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+              let list = object["findings"] as? [[String: Any]] else { throw LabError("findings: HTTP \(status) \(body)") }
+        return list
+    }
+
+    /// Polls the findings until `matches` holds (or the timeout passes) and returns the last ones seen.
+    func awaitFindings(_ lab: Lab, timeout: TimeInterval = 8, _ matches: ([[String: Any]]) -> Bool) throws -> [[String: Any]] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let current = (try? findings(lab)) ?? []
+            if matches(current) || Date() > deadline { return current }
+            usleep(200_000)
+        }
+    }
+
+    func kinds(_ list: [[String: Any]]) -> [String] { list.compactMap { $0["kind"] as? String }.sorted() }
+
+    @Test func eachLabFaultBecomesTheRightClusterFinding() async throws {
+        try await withLab { lab in
+            let token = try TokenFile(Self.token)
+            let collector = try Rsyslog()
+            defer { collector.stop() }
+            let server = try aggregator(lab, token: token, syslog: "unix:\(collector.socketPath)")
+            defer { server.stop() }
+            usleep(500_000)
+            let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:\(collector.socketPath)") }
+            defer { agents.forEach { $0.stop() } }
+
+            // Healthy: every source reports, the matrix fills, no finding opens.
+            let (_, matrixBody) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token)
+            usleep(3_000_000)
+            #expect(try findings(lab).isEmpty, "healthy lab: \(server.log)")
+            let (status, matrixText) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token)
+            #expect(status == 200, "\(matrixBody)")
+            let matrix = try JSONSerialization.jsonObject(with: Data(matrixText.utf8)) as? [String: Any]
+            #expect((matrix?["sources"] as? [String]) == ["node-a", "node-b", "node-c"], "\(matrixText)")
+            let cells = matrix?["cells"] as? [[String: Any]] ?? []
+            #expect(cells.count == 6 && cells.allSatisfy { $0["outcome"] as? String == "reply" }, "\(matrixText)")
+
+            // 1. The incident: every source agrees, n/n, and rsyslogd gets the cluster alert.
+            try lab.run("break-vpc-route", "node-b")
+            var found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" } }
+            var finding = found.first { $0["kind"] as? String == "vpcRouteMissing" }
+            #expect(finding?["cidr"] as? String == "172.16.1.0/24", "\(found) \(server.log)")
+            #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")
+            #expect((finding?["expectedNextHop"] as? [String: Any])?["ip"] as? String == "192.168.0.50")
+            #expect(finding?["sources"] as? [String] == ["node-a", "node-c"])
+            let evidence = finding?["evidence"] as? [String: Any]
+            #expect(evidence?["agreeing"] as? Int == 2 && evidence?["probing"] as? Int == 2)
+            #expect((finding?["message"] as? String)?.contains("172.16.1.0/24 -> node-b (192.168.0.50) is missing, 2/2 sources agree") == true)
+            #expect(finding?["since"] is Int)
+            let alert = collector.lines(atLeast: 3, timeout: 5).first { $0.contains("sources=\"node-a,node-c\"") }
+            #expect(alert?.contains("VPC route entry missing: 172.16.1.0/24 -> node-b (192.168.0.50)") == true,
+                    "\(collector.lines(atLeast: 0, timeout: 0))")
+            try lab.run("restore-vpc-route", "node-b")
+            found = try awaitFindings(lab) { $0.isEmpty }
+            #expect(found.isEmpty, "resolved after the restore: \(found)")
+            #expect(collector.lines(atLeast: 6, timeout: 5).contains { $0.contains("state=\"resolved\"") && $0.contains("sources=\"node-a,node-c\"") })
+
+            // 2. node-b's entry points at node-c: node-c sees the packets arrive.
+            try lab.run("misroute", "node-b", "node-c")
+            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteWrongNextHop" } }
+            finding = found.first { $0["kind"] as? String == "vpcRouteWrongNextHop" }
+            #expect((finding?["actualNextHop"] as? [String: Any])?["node"] as? String == "node-c", "\(found)")
+            #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")
+            #expect(kinds(found) == ["vpcRouteWrongNextHop"], "only the wrong next hop, not also a missing route: \(found)")
+            try lab.run("restore-vpc-route", "node-b")
+            #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
+
+            // 3. The router rejects node-c's CIDR with ICMP unreachable.
+            try lab.run("reject", "node-c")
+            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "rejectedByRouter" } }
+            finding = found.first { $0["kind"] as? String == "rejectedByRouter" }
+            #expect(finding?["cidr"] as? String == "172.16.2.0/24", "\(found)")
+            #expect((finding?["evidence"] as? [String: Any])?["router"] as? String == "192.168.0.253")
+            try lab.run("restore-vpc-route", "node-c")
+            #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
+
+            // 4. node-c is down: about the node, not a route.
+            try lab.run("node-down", "node-c")
+            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "nodeUnreachable" } }
+            finding = found.first { $0["kind"] as? String == "nodeUnreachable" }
+            #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-c", "\(found)")
+            #expect(!kinds(found).contains("vpcRouteMissing"), "\(found)")
+            try lab.run("node-up", "node-c")
+            #expect(try awaitFindings(lab, timeout: 25) { $0.isEmpty }.isEmpty, "node-c's agent reports again after the partition")
+
+            // 5. Only node-a fails (the VPC drops its host traffic to pods): a source-side problem on node-a.
+            try lab.run("block-source", "node-a")
+            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "sourceLocal" } }
+            finding = found.first { $0["kind"] as? String == "sourceLocal" }
+            #expect(finding?["sources"] as? [String] == ["node-a"], "\(found)")
+            #expect(!kinds(found).contains("vpcRouteMissing"), "one failing source of two is not a VPC route: \(found)")
+            try lab.run("unblock-source", "node-a")
+            #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
+
+            // The aggregator's alerts: each cluster finding opened once and resolved once.
+            let cluster = collector.lines(atLeast: 0, timeout: 0).filter { $0.contains("agreeing=") }
+            for kind in ["vpcRouteMissing", "vpcRouteWrongNextHop", "rejectedByRouter", "nodeUnreachable", "sourceLocal"] {
+                #expect(cluster.filter { $0.contains("|\(kind)|") && $0.contains("state=\"open\"") }.count == 1, "\(kind): \(cluster)")
+                #expect(cluster.filter { $0.contains("|\(kind)|") && $0.contains("state=\"resolved\"") }.count == 1, "\(kind): \(cluster)")
+            }
+            for agentProcess in agents { #expect(agentProcess.stop().map { $0 < 2 } == true, "agent stops within 2 s") }
+            #expect(server.stop().map { $0 < 2 } == true, "aggregator stops within 2 s")
+            #expect(server.process.terminationStatus == 0, "\(server.log)")
+        }
+    }
+
+    @Test func agentsReRegisterAfterARestartAndAWrongTokenIsRefused() async throws {
+        try await withLab { lab in
+            let token = try TokenFile(Self.token)
+            let wrong = try TokenFile("not-the-token")
+            // The map makes node-b a known target although its own agent never gets in.
+            var server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock", extra: ["--cluster-map", lab.mapPath])
+            defer { server.stop() }
+            usleep(500_000)
+            let agents = try ["node-a", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
+            defer { agents.forEach { $0.stop() } }
+            let intruder = try agent(lab, "node-b", token: wrong, syslog: "unix:/nonexistent/syslog.sock")
+            defer { intruder.stop() }
+            try lab.run("break-vpc-route", "node-b")
+            var found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+            #expect(kinds(found) == ["vpcRouteMissing"], "\(found) \(server.log)")
+            let (_, health) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/healthz")
+            #expect(health.contains("\"registered\":2"), "the agent with the wrong token is not registered: \(health)")
+            #expect(intruder.log.contains("HTTP 401: the aggregator refused the token"), "\(intruder.log)")
+
+            // Restart: the new process knows nothing; the agents register again and the finding comes back.
+            #expect(server.stop() != nil)
+            server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock", extra: ["--cluster-map", lab.mapPath])
+            found = try awaitFindings(lab, timeout: 10) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+            #expect(found.first?["sources"] as? [String] == ["node-a", "node-c"], "\(found) \(server.log)")
+            #expect(agents.allSatisfy { $0.log.components(separatedBy: "registered with the aggregator").count == 3 },
+                    "each agent registered twice: \(agents.map(\.log))")
+        }
+    }
+
+    @Test func theAPIRefusesWhatItCannotUseWithAReason() async throws {
+        try await withLabNamespace { namespace in
+            try ip("-n", namespace, "link", "set", "lo", "up")
+            let token = try TokenFile(Self.token)
+            let server = try LabProcess(namespace: namespace, name: "aggregator",
+                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path,
+                                                    "--syslog", "unix:/nonexistent/syslog.sock", "--max-body-bytes", "4096"])
+            defer { server.stop() }
+            let url = "http://127.0.0.1:9800"
+            var up = false
+            for _ in 0..<50 where !up { up = (try? httpRequest(in: namespace, "\(url)/healthz"))?.status == 200; if !up { usleep(100_000) } }
+            #expect(up, "\(server.log)")
+
+            var answer = try httpRequest(in: namespace, "\(url)/api/v1/findings")
+            #expect(answer.status == 401 && answer.body.contains("missing bearer token"))
+            answer = try httpRequest(in: namespace, "\(url)/api/v1/findings", token: "nope")
+            #expect(answer.status == 401 && answer.body.contains("wrong bearer token"))
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token, body: String(repeating: " ", count: 5000))
+            #expect(answer.status == 413, "\(answer)")
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token, body: "{not json")
+            #expect(answer.status == 400 && answer.body.contains("\"error\""), "\(answer)")
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token, body: #"{"schema":1,"node":"x"}"#)
+            #expect(answer.status == 400 && answer.body.contains("missing key 'round'"), "\(answer)")
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token,
+                                     body: #"{"schema":9,"node":"x","round":1,"results":[],"localFindings":[],"strayTraffic":[]}"#)
+            #expect(answer.status == 400 && answer.body.contains("schema 9 is not supported"), "\(answer)")
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token,
+                                     body: #"{"schema":1,"node":"ghost","round":1,"results":[],"localFindings":[],"strayTraffic":[]}"#)
+            #expect(answer.status == 404 && answer.body.contains("not registered"), "\(answer)")
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/register", token: Self.token,
+                                     body: #"{"schema":1,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"],"podTargets":["10.0.0.1"]}"#)
+            #expect(answer.status == 400 && answer.body.contains("outside the node's pod CIDRs"), "\(answer)")
+            // After all that it still answers.
+            answer = try httpRequest(in: namespace, "\(url)/healthz")
+            #expect(answer.status == 200)
+            let metrics = try httpRequest(in: namespace, "\(url)/metrics").body
+            #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="401"} 2"#), "\(metrics)")
+            #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="400"} 4"#))
+            let lint = try runProgram("/usr/bin/promtool", ["check", "metrics"], input: metrics)
+            #expect(lint.status == 0, "promtool: \(lint.standardOutput) \(lint.standardError)")
+        }
+    }
+
+    @Test func badAggregatorFlagsAreOneLineAndExitTwo() throws {
+        let executable = try routeprobeExecutable()
+        let token = try TokenFile(Self.token)
+        let empty = try TokenFile("")
+        for (arguments, expected) in [(["aggregator"], "--token-file"),
+                                      (["aggregator", "--token-file", "/nonexistent"], "cannot read --token-file"),
+                                      (["aggregator", "--token-file", empty.path], "is empty"),
+                                      (["aggregator", "--token-file", token.path, "--listen", "everywhere"], "must be ADDR:PORT"),
+                                      (["aggregator", "--token-file", token.path, "--sources-per-cidr", "0"], "1 to 50"),
+                                      (["aggregator", "--token-file", token.path, "--window", "soon"], "not a duration"),
+                                      (["aggregator", "--token-file", token.path, "--vpc-route-table", "/nonexistent"], "cannot read VPC route table"),
+                                      (["agent", "--node-name", "x", "--aggregator", "ftp://x"], "must be an http:// or https:// URL"),
+                                      (["agent", "--node-name", "x", "--aggregator", "http://x:9800"], "--token-file is required")] {
+            let result = try runProgram(executable, arguments)
+            #expect(result.status == 2, "\(arguments): \(result.standardError)")
+            #expect(result.standardError.contains(expected), "\(arguments): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count <= 2, "\(arguments): \(result.standardError)")
+        }
+    }
+}
