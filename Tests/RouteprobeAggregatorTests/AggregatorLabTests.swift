@@ -169,6 +169,75 @@ struct AggregatorLabTests {
         }
     }
 
+    /// Counts pixels of each colour in a PNG (8-bit RGB or RGBA, as Chromium writes them), with Python's zlib.
+    static let pixelCounter = """
+        import sys, zlib, struct, collections
+        data = open(sys.argv[1], "rb").read()
+        assert data[:8] == b"\\x89PNG\\r\\n\\x1a\\n", "not a PNG"
+        pos, idat, width, height, channels = 8, b"", 0, 0, 0
+        while pos < len(data):
+            length, kind = struct.unpack(">I4s", data[pos:pos + 8]); chunk = data[pos + 8:pos + 8 + length]; pos += 12 + length
+            if kind == b"IHDR":
+                width, height, depth, colour = struct.unpack(">IIBB", chunk[:10]); channels = {2: 3, 6: 4}[colour]; assert depth == 8
+            elif kind == b"IDAT": idat += chunk
+        raw, stride, rows, previous = zlib.decompress(idat), width * channels, [], bytearray(width * channels)
+        for y in range(height):
+            kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+            for x in range(stride):
+                a = line[x - channels] if x >= channels else 0; b = previous[x]; c = previous[x - channels] if x >= channels else 0
+                if kind == 1: line[x] = (line[x] + a) & 255
+                elif kind == 2: line[x] = (line[x] + b) & 255
+                elif kind == 3: line[x] = (line[x] + (a + b) // 2) & 255
+                elif kind == 4:
+                    p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+            rows.append(line); previous = line
+        counts = collections.Counter()
+        for line in rows:
+            for x in range(0, stride, channels): counts["%02x%02x%02x" % tuple(line[x:x + 3])] += 1
+        print(width, height, counts["66bb6a"], counts["e53935"])
+        """
+
+    @Test func thePageShowsTheFindingAboveAColouredMatrixInHeadlessChromium() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
+            Issue.record("chromium is not installed (scripts/test.sh installs Debian's chromium package)")
+            return
+        }
+        try await withLab { lab in
+            let token = try TokenFile(Self.token)
+            let server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock")
+            defer { server.stop() }
+            usleep(500_000)
+            let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
+            defer { agents.forEach { $0.stop() } }
+            try lab.run("break-vpc-route", "node-b")
+            _ = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+
+            let png = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)page.png").path
+            defer { try? FileManager.default.removeItem(atPath: png) }
+            let chromium = ["netns", "exec", lab.namespace("vpc"), "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                            "--hide-scrollbars", "--window-size=1100,700"]
+            let shot = try runProgram("/usr/sbin/ip", chromium + ["--screenshot=\(png)", "\(Self.url)/"])
+            #expect(FileManager.default.fileExists(atPath: png), "chromium: \(shot.standardError)")
+            let counted = try runProgram("/usr/bin/python3", ["-c", Self.pixelCounter, png])
+            let numbers = counted.standardOutput.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+            #expect(numbers.count == 4, "\(counted.standardError)")
+            if numbers.count == 4 {
+                #expect(numbers[0] == 1100 && numbers[1] == 700)
+                // Four reachable cells (green) and two timed-out cells (red), each tens of pixels high and wide.
+                #expect(numbers[2] > 4 * 1000, "green pixels: \(numbers[2])")
+                #expect(numbers[3] > 2 * 1000, "red pixels: \(numbers[3])")
+            }
+            // The DOM Chromium rendered, without JavaScript: the finding comes before the matrix.
+            let dom = try runProgram("/usr/sbin/ip", chromium + ["--dump-dom", "\(Self.url)/"]).standardOutput
+            let finding = dom.range(of: "vpcRouteMissing 172.16.1.0/24 -&gt; node-b (192.168.0.50)")
+            let matrix = dom.range(of: "Reachability matrix")
+            #expect(finding != nil && matrix != nil && finding!.lowerBound < matrix!.lowerBound, "\(dom)")
+            #expect(!dom.contains("<script"))
+            #expect(dom.components(separatedBy: "class=\"timeout\"").count - 1 == 2)
+        }
+    }
+
     @Test func theAPIRefusesWhatItCannotUseWithAReason() async throws {
         try await withLabNamespace { namespace in
             try ip("-n", namespace, "link", "set", "lo", "up")
