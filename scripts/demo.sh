@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "routeprobe demo: needs root to create network namespaces (try: sudo scripts/demo.sh)" >&2
     exit 1
 fi
-ensure_packages "${BUILD_PACKAGES[@]}" tcpdump
+ensure_packages "${BUILD_PACKAGES[@]}" tcpdump curl bc
 echo "building routeprobe ..."
 swift build --product routeprobe 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' | tail -n 1
 routeprobe=$(swift build --show-bin-path)/routeprobe
@@ -71,7 +71,7 @@ say "the entry is back: everything is reachable again"
 lab restore-vpc-route node-b
 run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" node-b --timeout 1s 2>&1 | short | grep -E "verdict" || true
 
-say "agents on node-a and node-c watch continuously (1 s rounds) and alert to syslog (RFC 5424)"
+say "the fleet: an aggregator (on the VPC network, 192.168.0.253:9800) and an agent on every node (1 s rounds)"
 # A minimal syslog collector on a Unix socket: one datagram, one line.
 python3 -c '
 import socket, sys
@@ -81,29 +81,74 @@ with open(sys.argv[2], "a", buffering=1) as out:
     while True:
         out.write(s.recv(65536).decode(errors="replace") + "\n")
 ' "$WORK/syslog.sock" "$WORK/syslog.txt" &
-collector=$!
-for node in node-a node-c; do
+head -c 24 /dev/urandom | base64 > "$WORK/token"
+lab vpc-table > "$WORK/vpc-table.json"
+ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" \
+    --syslog "unix:$WORK/syslog.sock" --vpc-route-table "$WORK/vpc-table.json" --evaluation-interval 500ms \
+    > "$WORK/aggregator.log" 2>&1 &
+sleep 0.5
+for node in node-a node-b node-c; do
     ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
-        --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog.sock" > "$WORK/agent-$node.log" 2>&1 &
-    echo $! > "$WORK/agent-$node.pid"
+        --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog.sock" \
+        --aggregator http://192.168.0.253:9800 --token-file "$WORK/token" > "$WORK/agent-$node.log" 2>&1 &
 done
-sleep 2.5
-echo "breaking the VPC route entry for node-b at $(date +%T.%3N)"
+api() { ip netns exec ${PREFIX}vpc curl -s -H "Authorization: Bearer $(cat "$WORK/token")" "http://192.168.0.253:9800/api/v1/$1"; }
+matrix() {
+    api matrix | python3 -c '
+import json, sys
+m = json.load(sys.stdin); cells = {(c["source"], c["cidr"]): c for c in m["cells"]}
+print("  %-8s" % "" + "".join("%-22s" % (c["cidr"] + " " + c["node"]) for c in m["cidrs"]))
+for s in m["sources"]:
+    row = []
+    for c in m["cidrs"]:
+        cell = cells.get((s, c["cidr"]))
+        row.append("%-22s" % ("-" if cell is None else cell["outcome"] + (" %.2f ms" % cell["rttMs"] if cell.get("rttMs") else "")))
+    print("  %-8s" % s + "".join(row))'
+}
+findings() {
+    api findings | python3 -c '
+import json, sys
+fs = json.load(sys.stdin)["findings"]
+if not fs: print("  (no open findings)")
+for f in fs:
+    e = f["evidence"]
+    hop = f.get("expectedNextHop") or {}
+    print("  %s  %s -> %s (%s)  %s/%s sources, basis %s" % (f["kind"], f.get("cidr"), hop.get("node"), hop.get("ip"), e["agreeing"], e["probing"], e["basis"]))
+    print("    " + f["message"]); print("    fix: " + f["remediation"])'
+}
+sleep 3
+echo "the healthy matrix (sources down, pod CIDRs across), from GET /api/v1/matrix:"
+matrix
+findings
+
+say "the incident again: the VPC route entry for node-b's pod CIDR is deleted"
 lab break-vpc-route node-b
-sleep 3.5
-echo "restoring it at $(date +%T.%3N)"
+broke=$(date +%s.%N)
+opened='vpcRouteMissing .*state="open".*agreeing='
+for _ in $(seq 100); do grep -q "$opened" "$WORK/syslog.txt" 2>/dev/null && break; sleep 0.1; done
+printf 'the aggregator alerted %.1f s after the route was deleted (agents also alert on their own):\n' "$(echo "$(date +%s.%N) - $broke" | bc)"
+grep "$opened" "$WORK/syslog.txt" | sed 's/^/  /'
+echo "GET /api/v1/findings:"
+findings
+echo "the cloud's route table is exported again (as 'aws ec2 describe-route-tables' would) and agrees: basis probes+vpcTable"
+lab vpc-table > "$WORK/vpc-table.json.new" && mv "$WORK/vpc-table.json.new" "$WORK/vpc-table.json"
+sleep 1.5
+findings
+matrix
+echo "the cloud's route table, compared with the cluster map:"
+"$routeprobe" vpc-diff --routes "$WORK/vpc-table.json" --cluster-map "$WORK/cluster-map.yaml" | sed 's/^/  /' || true
+
+say "the entry is restored: the finding resolves"
 lab restore-vpc-route node-b
-sleep 2.5
-for node in node-a node-c; do
-    pid=$(cat "$WORK/agent-$node.pid")
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
-done
-kill $collector 2>/dev/null || true
-wait $collector 2>/dev/null || true
-for node in node-a node-c; do echo "-- agent on $node:"; sed 's/^/  /' "$WORK/agent-$node.log"; done
-echo "-- what the syslog collector received:"
-sed 's/^/  /' "$WORK/syslog.txt"
+lab vpc-table > "$WORK/vpc-table.json.new" && mv "$WORK/vpc-table.json.new" "$WORK/vpc-table.json"
+resolved='vpcRouteMissing .*state="resolved".*agreeing='
+for _ in $(seq 100); do grep -q "$resolved" "$WORK/syslog.txt" 2>/dev/null && break; sleep 0.1; done
+grep "$resolved" "$WORK/syslog.txt" | sed 's/^/  /'
+findings
+jobs -p | xargs -r kill 2>/dev/null || true
+wait 2>/dev/null || true
+echo "-- the aggregator's log:"; sed 's/^/  /' "$WORK/aggregator.log"
+echo "-- node-a's agent log:"; sed 's/^/  /' "$WORK/agent-node-a.log"
 
 say "bad input gets one line and a non-zero exit"
 run "$routeprobe" route get 172.16.1 --netns $NODE || echo "(exit $?)"

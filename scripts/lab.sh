@@ -8,6 +8,7 @@
 #   scripts/lab.sh block-source NODE | unblock-source NODE   the VPC drops NODE's host traffic to pod CIDRs
 #                                                     (as a security group or network ACL on one node would)
 #   scripts/lab.sh map [--prefix P]                     prints the cluster map of the lab (YAML)
+#   scripts/lab.sh vpc-table [--prefix P]               prints the VPC router's table as AWS's JSON
 #
 # Topology: namespace ${P}vpc is the VPC router (192.168.0.253 on the bridge vpcbr). Node i is namespace
 # ${P}node-X (node-a 192.168.0.193, node-b 192.168.0.50, node-c 192.168.0.60, then .61 ...), with pod CIDR
@@ -159,7 +160,30 @@ cluster_map() {
         echo "    ip: $(node_ip $i)"
         echo "    podCIDRs: [172.16.$i.0/24]"
         echo "    podTargets: [172.16.$i.12]"
+        echo "    instanceID: i-lab-$(node_name $i)"
     done
+}
+
+# The VPC router's table as `aws ec2 describe-route-tables` prints it: each route via a node becomes an
+# entry with that node's instance id, blackholes keep AWS's "blackhole" state, the subnet is "local".
+vpc_table() {
+    local i ids=""
+    for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do ids+="$(node_ip $i)=i-lab-$(node_name $i) "; done
+    ip -n "$vpc" -j route show | python3 -c '
+import json, sys
+ids = dict(pair.split("=") for pair in sys.argv[1].split())
+routes = []
+for route in json.load(sys.stdin):
+    destination = route["dst"] if "/" in route["dst"] else route["dst"] + "/32"
+    if route.get("type") in ("blackhole", "unreachable", "prohibit"):
+        continue
+    if "gateway" in route:
+        routes.append({"DestinationCidrBlock": destination, "InstanceId": ids.get(route["gateway"], "i-unknown-" + route["gateway"]),
+                       "Origin": "CreateRoute", "State": "active"})
+    else:
+        routes.append({"DestinationCidrBlock": destination, "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"})
+print(json.dumps({"RouteTables": [{"RouteTableId": "rtb-lab", "VpcId": "vpc-lab", "Routes": routes}]}, indent=2))
+' "$ids"
 }
 
 need() { [ $# -ge "$1" ] || fail "$command needs $2"; }
@@ -169,6 +193,7 @@ case "$command" in
     down) down ;;
     status) status ;;
     map) [ -d "$STATE" ] || fail "lab $PREFIX is down"; cluster_map ;;
+    vpc-table) [ -d "$STATE" ] || fail "lab $PREFIX is down"; vpc_table ;;
     break-vpc-route) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route del "172.16.$i.0/24" ;;
     restore-vpc-route) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$i")" ;;
     misroute) need 2 "NODE OTHER"; i=$(node_index "$1"); j=$(node_index "$2"); ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$j")" ;;
@@ -180,6 +205,6 @@ case "$command" in
     break-kernel-route)
         need 2 "ON_NODE NODE"; i=$(node_index "$1"); j=$(node_index "$2")
         ip -n "${PREFIX}$(node_name "$i")" route replace blackhole "172.16.$j.0/24" ;;
-    ""|-h|--help|help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+    ""|-h|--help|help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) fail "unknown command '$command' (see: scripts/lab.sh help)" ;;
 esac

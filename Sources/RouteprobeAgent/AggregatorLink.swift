@@ -60,7 +60,7 @@ public final class AggregatorLink: Sendable {
                     self.plan.withLock { $0 = newPlan }
                     registered = true
                     backoff = .seconds(1)
-                    self.log("registered with the aggregator \(self.baseURL): probing \(newPlan.probeNodes.count) node\(newPlan.probeNodes.count == 1 ? "" : "s") (\(newPlan.probeNodes.joined(separator: ", ")))")
+                    self.log("registered with the aggregator \(self.baseURL): \(Self.describe(newPlan))")
                     trouble(nil)
                 } catch {
                     if Task.isCancelled { break }
@@ -79,7 +79,7 @@ public final class AggregatorLink: Sendable {
                 if answer.planGeneration != self.currentPlan?.generation {
                     let newPlan: ProbePlan = try await self.send(client, method: .GET, path: "/api/v1/plan/\(self.registration.node)", body: String?.none)
                     self.plan.withLock { $0 = newPlan }
-                    self.log("new probe plan: probing \(newPlan.probeNodes.count) node\(newPlan.probeNodes.count == 1 ? "" : "s") (\(newPlan.probeNodes.joined(separator: ", ")))")
+                    self.log("new probe plan: \(Self.describe(newPlan))")
                 }
             } catch LinkError.status(404, _) {
                 registered = false
@@ -89,6 +89,11 @@ public final class AggregatorLink: Sendable {
             }
         }
         try? await client.shutdown()
+    }
+
+    private static func describe(_ plan: ProbePlan) -> String {
+        if plan.probeNodes.isEmpty { return "nothing to probe yet (no other node registered)" }
+        return "probing \(plan.probeNodes.count) node\(plan.probeNodes.count == 1 ? "" : "s") (\(plan.probeNodes.joined(separator: ", ")))"
     }
 
     private struct ReportAnswer: Decodable { var planGeneration: UInt64 }

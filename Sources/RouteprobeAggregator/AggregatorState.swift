@@ -1,4 +1,5 @@
 import RouteprobeCore
+import RouteprobeNetlink
 import Synchronization
 
 /// What the aggregator knows, all in memory: registered nodes, the latest report of each, the plan book,
@@ -50,10 +51,14 @@ public final class AggregatorState: Sendable {
 
     private let inner: Mutex<Inner>
     private let configuration: AggregatorConfiguration
+    /// When the state was created (monotonic): the VPC table alone is not judged until the agents had one
+    /// window to register, or every entry would look stale after a restart.
+    private let startedAt: UInt64
 
     /// Builds the state; nodes of the configured cluster map are known targets from the start.
-    public init(configuration: AggregatorConfiguration) {
+    public init(configuration: AggregatorConfiguration, now: UInt64? = nil) {
         self.configuration = configuration
+        startedAt = now ?? monotonicNanoseconds()
         var book = PlanBook(planner: ProbePlanner(sourcesPerCIDR: configuration.sourcesPerCIDR, fullMesh: configuration.fullMesh))
         var fileNodes: [String: ClusterMap.Node] = [:]
         for node in configuration.clusterMap?.nodes ?? [] {
@@ -96,7 +101,9 @@ public final class AggregatorState: Sendable {
     }
 
     private static func node(named name: String, in state: Inner) -> ClusterMap.Node? {
-        state.members[name]?.registration.clusterNode ?? state.fileNodes[name]
+        guard var node = state.members[name]?.registration.clusterNode else { return state.fileNodes[name] }
+        if node.instanceID == nil { node.instanceID = state.fileNodes[name]?.instanceID }
+        return node
     }
 
     /// Stores a report as the node's latest.
@@ -120,7 +127,7 @@ public final class AggregatorState: Sendable {
 
     private static func cluster(of state: Inner) -> ClusterMap {
         var nodes = state.fileNodes
-        for (name, member) in state.members { nodes[name] = member.registration.clusterNode }
+        for name in state.members.keys { nodes[name] = node(named: name, in: state) }
         return ClusterMap(probePort: state.probePort, nodes: nodes.values.sorted { $0.name < $1.name })
     }
 
@@ -149,7 +156,10 @@ public final class AggregatorState: Sendable {
         }
         let started = ContinuousClock.now
         let inference = ClusterInference(cluster: cluster, failuresToOpen: configuration.failuresToOpen, vpcTable: diff)
-        let findings = inference.findings(reports: reports)
+        var findings = inference.findings(reports: reports)
+        if now < startedAt + window, configuration.clusterMap == nil {
+            findings.removeAll { $0.evidence.basis == "vpcTable" }
+        }
         let elapsed = ContinuousClock.now - started
         let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }
         let (seconds, attoseconds) = elapsed.components

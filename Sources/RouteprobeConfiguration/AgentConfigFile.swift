@@ -17,6 +17,7 @@ import Yams
 /// nodeIP: 192.168.0.193    # with an aggregator and no cluster map: what this node registers
 /// podCIDRs: [172.16.0.0/24]
 /// podTargets: [172.16.0.12]
+/// instanceID: i-0abc1234      # the cloud's machine id, as VPC route entries name it
 /// ```
 public struct AgentConfigFile: Sendable, Decodable {
     public var nodeName: String?
@@ -32,6 +33,7 @@ public struct AgentConfigFile: Sendable, Decodable {
     public var nodeIP: String?
     public var podCIDRs: [String]?
     public var podTargets: [String]?
+    public var instanceID: String?
 
     /// An empty file: every value from flags or defaults.
     public init() {}
@@ -43,7 +45,7 @@ public struct AgentConfigFile: Sendable, Decodable {
             throw ConfigurationError("cannot read config \(path): \((error as NSError).localizedDescription)")
         }
         let known: Set<String> = ["nodeName", "clusterMap", "interval", "timeout", "failuresToOpen", "syslog", "metricsListen", "captureDir",
-                                   "aggregator", "tokenFile", "nodeIP", "podCIDRs", "podTargets"]
+                                   "aggregator", "tokenFile", "nodeIP", "podCIDRs", "podTargets", "instanceID"]
         if let node = try? Yams.compose(yaml: text), case .mapping(let mapping) = node {
             for key in mapping.keys {
                 if let name = key.string, !known.contains(name) {

@@ -9,12 +9,24 @@ import RouteprobeCore
 ///   entries nested in `DescribeRouteTables` output (`RouteTables.RouteTable[].RouteEntrys.RouteEntry[]`, whose
 ///   entries carry `InstanceId` and `NextHopType` directly).
 public enum VPCRouteTableFile {
-    /// Loads and parses a file; the error is one line naming the file and what is wrong.
+    /// Loads and parses a file (`-` is standard input); the error is one line naming the file and what is wrong.
     public static func load(path: String) throws(ConfigurationError) -> [VPCRouteEntry] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("cannot read VPC route table \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            // A FileHandle also reads pipes such as /dev/fd/63 from a shell's <(...).
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw ConfigurationError("cannot read VPC route table \(path): no such file")
+            }
+            guard !isDirectory.boolValue, let handle = FileHandle(forReadingAtPath: path) else {
+                throw ConfigurationError("cannot read VPC route table \(path): \(isDirectory.boolValue ? "a directory" : "permission denied")")
+            }
+            defer { try? handle.close() }
+            data = handle.readDataToEndOfFile()
         }
-        return try parse(data, source: path)
+        return try parse(data, source: path == "-" ? "on standard input" : path)
     }
 
     /// Parses JSON text; `source` names it in errors.

@@ -22,18 +22,23 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     public var podCIDRs: [IPPrefix]
     /// Addresses in the pod CIDRs worth probing (the beacon), optional.
     public var podTargets: [IPAddress]
+    /// The cloud's id of the node's machine, as VPC route entries name their next hop; optional.
+    public var instanceID: String?
 
     /// Builds a registration.
-    public init(node: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = []) {
+    public init(node: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [], instanceID: String? = nil) {
         self.schema = WireSchema.version
         self.node = node
         self.ip = ip
         self.podCIDRs = podCIDRs
         self.podTargets = podTargets
+        self.instanceID = instanceID
     }
 
     /// The registration as a cluster-map node.
-    public var clusterNode: ClusterMap.Node { ClusterMap.Node(name: node, ip: ip, podCIDRs: podCIDRs, podTargets: podTargets) }
+    public var clusterNode: ClusterMap.Node {
+        ClusterMap.Node(name: node, ip: ip, podCIDRs: podCIDRs, podTargets: podTargets, instanceID: instanceID)
+    }
 
     /// Why the aggregator cannot accept it, or nil.
     public var problem: String? {
@@ -41,6 +46,7 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         if let problem = WireSchema.nameProblem(node, what: "node") { return problem }
         if podCIDRs.count > 64 { return "\(podCIDRs.count) pod CIDRs (at most 64)" }
         if podTargets.count > 64 { return "\(podTargets.count) pod targets (at most 64)" }
+        if let instanceID, let problem = WireSchema.nameProblem(instanceID, what: "instance") { return problem }
         for target in podTargets where !podCIDRs.contains(where: { $0.contains(target) }) {
             return "pod target \(target) is outside the node's pod CIDRs"
         }

@@ -65,6 +65,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "An address in this node's pod CIDR worth probing (its beacon); repeat for several.")
     var podTarget: [String] = []
 
+    @Option(name: .long, help: "The cloud's id of this node's machine (i-0abc...), as VPC route entries name it (default: from the cluster map).")
+    var instanceID: String?
+
     func run() async throws {
         let file: AgentConfigFile
         do { file = try config.map { path throws(ConfigurationError) in try AgentConfigFile.load(path: path) } ?? AgentConfigFile() } catch {
@@ -162,7 +165,8 @@ struct AgentCommand: AsyncParsableCommand {
         let targetTexts = podTarget.isEmpty ? (file.podTargets ?? []) : podTarget
         var targets = try targetTexts.map { try parseAddress($0, option: "--pod-target") }
         if targets.isEmpty, cidrTexts.isEmpty { targets = own?.podTargets ?? [] }
-        let registration = NodeRegistration(node: nodeName, ip: ip, podCIDRs: cidrs, podTargets: targets)
+        let registration = NodeRegistration(node: nodeName, ip: ip, podCIDRs: cidrs, podTargets: targets,
+                                            instanceID: instanceID ?? file.instanceID ?? own?.instanceID)
         if let problem = registration.problem { throw CommandFailure.usage("cannot register: \(problem)") }
         return (url, token, registration)
     }
