@@ -46,6 +46,8 @@ public final class AggregatorState: Sendable {
         var vpcEntries: [VPCRouteEntry]?
         var vpcDiff: VPCRouteDiff?
         var vpcDiffStale = false
+        /// The cluster map, rebuilt only when a node registers, changes or expires.
+        var clusterCache: ClusterMap?
         var reportsAccepted = 0
     }
 
@@ -79,6 +81,7 @@ public final class AggregatorState: Sendable {
                 state.book.addSource(registration.node)
                 state.plans = [:]
                 state.vpcDiffStale = true
+                state.clusterCache = nil
             }
             return plan(for: registration.node, in: &state)!
         }
@@ -125,14 +128,21 @@ public final class AggregatorState: Sendable {
         }
     }
 
-    private static func cluster(of state: Inner) -> ClusterMap {
+    private static func cluster(of state: inout Inner) -> ClusterMap {
+        if let cached = state.clusterCache { return cached }
+        let built = buildCluster(of: state)
+        state.clusterCache = built
+        return built
+    }
+
+    private static func buildCluster(of state: Inner) -> ClusterMap {
         var nodes = state.fileNodes
         for name in state.members.keys { nodes[name] = node(named: name, in: state) }
         return ClusterMap(probePort: state.probePort, nodes: nodes.values.sorted { $0.name < $1.name })
     }
 
     /// The whole cluster as the aggregator knows it: the map file's nodes and every registration.
-    public var cluster: ClusterMap { inner.withLock { Self.cluster(of: $0) } }
+    public var cluster: ClusterMap { inner.withLock { Self.cluster(of: &$0) } }
 
     /// Drops reports older than the window and registrations not renewed within it, runs inference on the
     /// rest and returns what opened and what closed. `now` is monotonic nanoseconds, `wallSeconds` Unix time.
@@ -146,13 +156,15 @@ public final class AggregatorState: Sendable {
                 if state.fileNodes[name] == nil { state.book.setCIDRs([], of: name) }
                 state.plans = [:]
                 state.vpcDiffStale = true
+                state.clusterCache = nil
             }
             // Compared again only when the table or the nodes changed: O(CIDRs x entries).
             if state.vpcDiffStale {
-                state.vpcDiff = state.vpcEntries.map { VPCRouteDiff(entries: $0, cluster: Self.cluster(of: state)) }
+                let cluster = Self.cluster(of: &state)
+                state.vpcDiff = state.vpcEntries.map { VPCRouteDiff(entries: $0, cluster: cluster) }
                 state.vpcDiffStale = false
             }
-            return (state.reports.values.map(\.report), Self.cluster(of: state), state.vpcDiff)
+            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff)
         }
         let started = ContinuousClock.now
         let inference = ClusterInference(cluster: cluster, failuresToOpen: configuration.failuresToOpen, vpcTable: diff)
@@ -176,7 +188,7 @@ public final class AggregatorState: Sendable {
 
     /// Sources x pod CIDRs from the latest reports: the best outcome of each source's probes of each CIDR.
     public func matrix(now: UInt64) -> (sources: [String], cidrs: [(cidr: IPPrefix, node: String)], cells: [MatrixCell]) {
-        let (reports, cluster) = inner.withLock { state in (Array(state.reports.values), Self.cluster(of: state)) }
+        let (reports, cluster) = inner.withLock { state in (Array(state.reports.values), Self.cluster(of: &state)) }
         var cells: [MatrixCell] = []
         for stored in reports {
             var best: [IPPrefix: MatrixCell] = [:]
