@@ -58,13 +58,16 @@ struct AggregatorEvaluator: Service {
         }
         var tableStamp: Date? = nil
         var tableProblem: String? = nil
+        let worker = LowPriorityWorker()
+        let state = self.state
         while !Task.isCancelled {
             if let path = configuration.vpcRouteTablePath {
                 reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
             }
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
-            let (events, nanoseconds) = state.evaluate(now: monotonicNanoseconds(), wallSeconds: Int64(now.tv_sec))
+            let wall = Int64(now.tv_sec)
+            let (events, nanoseconds) = await worker.run { state.evaluate(now: monotonicNanoseconds(), wallSeconds: wall) }
             for event in events {
                 let (finding, resolved): (ClusterFinding, Bool)
                 switch event {

@@ -144,14 +144,16 @@ int main(int argc, char **argv) {
     double *latencies = malloc(sizeof(double) * capacity);
     long sent = 0, answered = 0, errors = 0, measured_sent = 0;
     long next = 0;  // index of the next scheduled report
-    int free_count = connections;
+    int free_count = connections, cursor = 0;
     for (;;) {
         double t = now();
         if (t >= end && free_count == connections) break;
         // Send everything due, as connections allow (late sends keep their scheduled time).
         while (t < end && begin + next * gap <= t && free_count > 0) {
-            int c = 0;
-            while (busy[c]) c++;
+            // Round robin, so that every connection stays busy (an idle one would be closed by the server).
+            while (busy[cursor]) cursor = (cursor + 1) % connections;
+            int c = cursor;
+            cursor = (cursor + 1) % connections;
             int node = next % nodes;
             if (write(fds[c], requests[node], lengths[node]) != (ssize_t)lengths[node]) { perror("write"); return 1; }
             busy[c] = 1; free_count--;
@@ -167,7 +169,16 @@ int main(int argc, char **argv) {
         for (int e = 0; e < ready; e++) {
             int c = events[e].data.u32;
             ssize_t got = read(fds[c], buffers[c] + filled[c], (1 << 14) - filled[c] - 1);
-            if (got <= 0) { fprintf(stderr, "connection closed\n"); return 1; }
+            if (got <= 0) {  // closed by the server: count an error, reconnect, free the slot
+                epoll_ctl(epoll, EPOLL_CTL_DEL, fds[c], NULL);
+                close(fds[c]);
+                fds[c] = connect_to(host, port);
+                struct epoll_event event = {.events = EPOLLIN, .data.u32 = c};
+                epoll_ctl(epoll, EPOLL_CTL_ADD, fds[c], &event);
+                errors++; answered++;
+                filled[c] = 0; busy[c] = 0; free_count++;
+                continue;
+            }
             filled[c] += got;
             buffers[c][filled[c]] = 0;
             char *head_end = memmem(buffers[c], filled[c], "\r\n\r\n", 4);

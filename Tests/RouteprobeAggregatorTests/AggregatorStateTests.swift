@@ -1,0 +1,78 @@
+import Testing
+import RouteprobeAggregator
+import RouteprobeCore
+
+/// The aggregator's in-memory state without HTTP: registration, plans, ingest, evaluation, expiry.
+@Suite("Aggregator state")
+struct AggregatorStateTests {
+    static let second: UInt64 = 1_000_000_000
+
+    func registration(_ index: Int) -> NodeRegistration {
+        NodeRegistration(node: "node-\(index)", ip: IPAddress("192.168.0.\(10 + index)")!, podCIDRs: [IPPrefix("172.16.\(index).0/24")!],
+                         podTargets: [IPAddress("172.16.\(index).12")!], instanceID: "i-\(index)")
+    }
+
+    /// A report from `source` that node-1's pod timed out for `failedRounds` rounds while its host answered.
+    func failingReport(from source: Int, failedRounds: Int = 2) -> AgentReport {
+        AgentReport(node: "node-\(source)", round: 3, results: [
+            ReportedProbe(target: IPAddress("172.16.1.12")!, probeProtocol: .icmp, owner: "node-1", cidr: IPPrefix("172.16.1.0/24"),
+                          routeClass: .vpc, outcome: .timeout, verdict: .vpcRouteMissing, controlOutcome: .reply, failedRounds: failedRounds),
+        ])
+    }
+
+    @Test("plans follow registrations; reports from unknown nodes are refused; findings open, gain the VPC table, expire")
+    func lifecycle() {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", sourcesPerCIDR: 2, window: .seconds(10)), now: 0)
+        let first = state.register(registration(0), now: 0)
+        #expect(first.probeNodes.isEmpty, "alone, node-0 has nothing to probe")
+        for index in 1...3 { _ = state.register(registration(index), now: 0) }
+        let plan = state.plan(for: "node-0")
+        #expect(plan != nil && plan!.probeNodes.count <= 3 && plan!.probeNodes.count >= 1)
+        #expect(plan!.generation != first.generation, "a new plan has a new generation")
+        #expect(state.plan(for: "ghost") == nil)
+        #expect(state.ingest(failingReport(from: 9), now: Self.second) == .unknownNode)
+
+        // node-0 and node-2 fail towards node-1: a missing VPC route, 2/2.
+        #expect(state.ingest(failingReport(from: 0), now: Self.second) == .accepted(planGeneration: plan!.generation))
+        _ = state.ingest(failingReport(from: 2), now: Self.second)
+        var (events, _) = state.evaluate(now: 2 * Self.second, wallSeconds: 1000)
+        #expect(events.count == 1)
+        var finding = state.findings.first
+        #expect(finding?.kind == .vpcRouteMissing && finding?.evidence.agreeing == 2 && finding?.since == 1000)
+        #expect(finding?.evidence.basis == "probes")
+
+        // The VPC table has no entry for 172.16.1.0/24 either: both agree.
+        state.setVPCRouteTable([VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-0", nextHopType: "Instance"),
+                                VPCRouteEntry(destination: IPPrefix("172.16.2.0/24")!, nextHopID: "i-2", nextHopType: "Instance"),
+                                VPCRouteEntry(destination: IPPrefix("172.16.3.0/24")!, nextHopID: "i-3", nextHopType: "Instance")])
+        (events, _) = state.evaluate(now: 3 * Self.second, wallSeconds: 1001)
+        #expect(events.isEmpty, "the same finding, not a new one")
+        finding = state.findings.first
+        #expect(finding?.evidence.basis == "probes+vpcTable" && finding?.since == 1000)
+
+        // The matrix holds one cell per source and probed CIDR.
+        let matrix = state.matrix(now: 3 * Self.second)
+        #expect(matrix.sources == ["node-0", "node-2"])
+        #expect(matrix.cells.allSatisfy { $0.outcome == .timeout && $0.cidr == IPPrefix("172.16.1.0/24") })
+
+        // Nothing reports for longer than the window: the reports expire and the finding closes (two evaluations).
+        _ = state.evaluate(now: 12 * Self.second, wallSeconds: 1010)
+        (events, _) = state.evaluate(now: 13 * Self.second, wallSeconds: 1011)
+        #expect(events.count == 1 && state.findings.isEmpty)
+        // Registrations not renewed for two windows expire too; their nodes must register again.
+        _ = state.evaluate(now: 40 * Self.second, wallSeconds: 1040)
+        #expect(state.counts.registered == 0)
+        #expect(state.ingest(failingReport(from: 0), now: 41 * Self.second) == .unknownNode)
+    }
+
+    @Test("K sources per CIDR: with 20 nodes and K = 3 every node probes a few, and all CIDRs are covered 3 times")
+    func planLoad() {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", sourcesPerCIDR: 3), now: 0)
+        for index in 0..<20 { _ = state.register(registration(index), now: 0) }
+        var coverage: [String: Int] = [:]
+        for index in 0..<20 {
+            for node in state.plan(for: "node-\(index)")?.probeNodes ?? [] { coverage[node, default: 0] += 1 }
+        }
+        #expect(coverage.count == 20 && coverage.values.allSatisfy { $0 == 3 }, "\(coverage)")
+    }
+}
