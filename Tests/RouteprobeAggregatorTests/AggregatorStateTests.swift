@@ -55,9 +55,15 @@ struct AggregatorStateTests {
         #expect(matrix.sources == ["node-0", "node-2"])
         #expect(matrix.cells.allSatisfy { $0.outcome == .timeout && $0.cidr == IPPrefix("172.16.1.0/24") })
 
-        // Nothing reports for longer than the window: the reports expire and the finding closes (two evaluations).
-        _ = state.evaluate(now: 12 * Self.second, wallSeconds: 1010)
-        (events, _) = state.evaluate(now: 13 * Self.second, wallSeconds: 1011)
+        // Nothing reports for longer than the window: the reports expire, and the finding now rests on the
+        // table alone (the same id, still open); once the table is gone too it closes after two evaluations.
+        (events, _) = state.evaluate(now: 12 * Self.second, wallSeconds: 1010)
+        #expect(events.isEmpty)
+        finding = state.findings.first
+        #expect(finding?.evidence.basis == "vpcTable" && finding?.sources == [] && finding?.since == 1000)
+        state.setVPCRouteTable(nil)
+        _ = state.evaluate(now: 13 * Self.second, wallSeconds: 1011)
+        (events, _) = state.evaluate(now: 14 * Self.second, wallSeconds: 1012)
         #expect(events.count == 1 && state.findings.isEmpty)
         // Registrations not renewed for two windows expire too; their nodes must register again.
         _ = state.evaluate(now: 40 * Self.second, wallSeconds: 1040)
