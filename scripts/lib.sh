@@ -25,11 +25,22 @@ ensure_packages() {
     if [ "$created" -eq 1 ]; then rm -f "$policy"; fi
 }
 
+# Installs the PyPI packages named (pip, for the root user), unless each is importable as a command already.
+ensure_pip_commands() {
+    local missing=()
+    for package in "$@"; do command -v "$package" > /dev/null || missing+=("$package"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing ${missing[*]} from PyPI ..." >&2
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --break-system-packages "${missing[@]}" >/dev/null
+}
+
 # The packages every build needs.
 BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
 # What the tests use besides: tcpdump reads the pcap files routeprobe writes; rsyslog receives the alerts;
-# promtool (in prometheus) checks the metrics.
-TEST_PACKAGES=(tcpdump rsyslog prometheus chromium)
+# promtool (in prometheus) checks the metrics and unit-tests the alert rules; chromium screenshots the
+# aggregator's page; python3-pip brings kubernetes-validate (PyPI), which checks deploy/ against the schemas.
+TEST_PACKAGES=(tcpdump rsyslog prometheus chromium python3-pip)
+TEST_PIP_COMMANDS=(kubernetes-validate)
 
 # Removes network namespaces whose names start with the given prefix.
 remove_namespaces() {

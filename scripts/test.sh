@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_pip_commands "${TEST_PIP_COMMANDS[@]}"
 # Test namespaces are named rpt-*; remove any a killed earlier run left behind, and whatever this run leaves.
 cleanup() { remove_namespaces rpt-; rm -rf /run/routeprobe-lab/rpt-* /tmp/rpt-*-syslog; }
 trap cleanup EXIT

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import Yams
+import RouteprobeConfiguration
+import RouteprobeCore
+import RouteprobeTestSupport
+
+/// deploy/: the Kubernetes manifests against the Kubernetes schemas (kubernetes-validate from PyPI), the
+/// alert rules with promtool, and what the manifests promise (privileges, tolerations, config that parses).
+@Suite("deploy/ manifests")
+struct DeployManifestTests {
+    static let deploy = packageRoot.appendingPathComponent("deploy")
+    /// Manifests of built-in kinds, which kubernetes-validate knows.
+    static let builtIn = ["namespace.yaml", "rbac.yaml", "secret.yaml", "configmap.yaml", "agent-daemonset.yaml",
+                          "beacon-daemonset.yaml", "aggregator.yaml", "optional/events-rbac.yaml"]
+
+    func documents(_ name: String) throws -> [[String: Any]] {
+        let text = try String(contentsOf: Self.deploy.appendingPathComponent(name), encoding: .utf8)
+        return try Yams.load_all(yaml: text).compactMap { $0 as? [String: Any] }
+    }
+
+    func tool(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test("every manifest of a built-in kind passes kubernetes-validate --strict, and a broken one does not")
+    func schemas() throws {
+        let validator = try #require(tool("kubernetes-validate"), "kubernetes-validate is not installed (scripts/test.sh installs it from PyPI)")
+        for name in Self.builtIn {
+            let result = try runProgram(validator, ["--strict", "--quiet", Self.deploy.appendingPathComponent(name).path])
+            #expect(result.status == 0, "\(name): \(result.standardOutput) \(result.standardError)")
+        }
+        // The validator is no rubber stamp: a misspelt field in the agent's DaemonSet is refused.
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-broken-daemonset.yaml")
+        defer { try? FileManager.default.removeItem(at: broken) }
+        let text = try String(contentsOf: Self.deploy.appendingPathComponent("agent-daemonset.yaml"), encoding: .utf8)
+        try text.replacingOccurrences(of: "hostNetwork: true", with: "hostNetwrok: true").write(to: broken, atomically: true, encoding: .utf8)
+        #expect(try runProgram(validator, ["--strict", "--quiet", broken.path]).status != 0)
+    }
+
+    @Test("the PrometheusRule's rules pass promtool check and promtool test rules")
+    func alertRules() throws {
+        let rule = try #require(try documents("prometheusrule.yaml").first)
+        #expect(rule["kind"] as? String == "PrometheusRule")
+        let spec = try #require(rule["spec"] as? [String: Any])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-rules-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Yams.dump(object: spec).write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: Self.deploy.appendingPathComponent("alerts/rules.test.yaml"),
+                                         to: directory.appendingPathComponent("rules.test.yaml"))
+        let check = try runProgram("/usr/bin/promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
+        #expect(check.status == 0, "\(check.standardOutput) \(check.standardError)")
+        let test = try runProgram("/usr/bin/promtool", ["test", "rules", directory.appendingPathComponent("rules.test.yaml").path])
+        #expect(test.status == 0, "\(test.standardOutput) \(test.standardError)")
+        // Every finding kind of the aggregator has an alert.
+        let expressions = ((spec["groups"] as? [[String: Any]]) ?? []).flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
+            .compactMap { $0["expr"] as? String }.joined(separator: "\n")
+        for kind in ClusterFinding.Kind.allCases { #expect(expressions.contains(kind.rawValue), "no alert for \(kind)") }
+    }
+
+    @Test("kustomization.yaml lists every manifest, and every listed file exists")
+    func kustomization() throws {
+        let kustomization = try #require(try documents("kustomization.yaml").first)
+        let resources = (kustomization["resources"] as? [String]) ?? []
+        for resource in resources { #expect(FileManager.default.fileExists(atPath: Self.deploy.appendingPathComponent(resource).path), "\(resource)") }
+        let manifests = try FileManager.default.contentsOfDirectory(atPath: Self.deploy.path)
+            .filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" && !$0.hasSuffix(".example.yaml") }
+        #expect(Set(manifests) == Set(resources), "listed: \(resources), present: \(manifests)")
+    }
+
+    @Test("the agent runs on every node's host network with NET_RAW and NET_ADMIN only; the beacon and aggregator have no privileges")
+    func privileges() throws {
+        let agent = try #require(try documents("agent-daemonset.yaml").first)
+        let pod = try #require(((agent["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+        #expect(pod["hostNetwork"] as? Bool == true)
+        #expect((pod["tolerations"] as? [[String: Any]])?.contains { $0["operator"] as? String == "Exists" && $0["key"] == nil } == true)
+        let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+        let security = try #require(container["securityContext"] as? [String: Any])
+        #expect(security["privileged"] as? Bool == false)
+        #expect(security["readOnlyRootFilesystem"] as? Bool == true)
+        let capabilities = try #require(security["capabilities"] as? [String: Any])
+        #expect(capabilities["drop"] as? [String] == ["ALL"])
+        #expect(Set(capabilities["add"] as? [String] ?? []) == ["NET_RAW", "NET_ADMIN"])
+        #expect((pod["volumes"] as? [[String: Any]])?.contains { ($0["hostPath"] as? [String: Any])?["path"] as? String == "/dev/log" } == true)
+        let limits = (container["resources"] as? [String: Any])?["limits"] as? [String: Any]
+        #expect(limits?["memory"] as? String == "64Mi", "above the measured 23 MB peak, with room")
+
+        for name in ["beacon-daemonset.yaml", "aggregator.yaml"] {
+            for document in try documents(name) where ["DaemonSet", "Deployment"].contains(document["kind"] as? String ?? "") {
+                let spec = try #require(((document["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+                #expect(spec["hostNetwork"] == nil, "\(name)")
+                #expect((spec["securityContext"] as? [String: Any])?["runAsNonRoot"] as? Bool == true, "\(name)")
+                let drop = ((((spec["containers"] as? [[String: Any]])?.first?["securityContext"]) as? [String: Any])?["capabilities"] as? [String: Any])?["drop"] as? [String]
+                #expect(drop == ["ALL"], "\(name)")
+            }
+        }
+    }
+
+    @Test("the ConfigMap's agent config and cluster map are what routeprobe accepts")
+    func configMap() throws {
+        let map = try #require(try documents("configmap.yaml").first?["data"] as? [String: String])
+        let clusterMap = try ClusterMapFile.parse(try #require(map["cluster-map.yaml"]), source: "configmap")
+        #expect(clusterMap.nodes.count == 3)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-agent-\(getpid()).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try #require(map["agent.yaml"]).write(to: file, atomically: true, encoding: .utf8)
+        let agent = try AgentConfigFile.load(path: file.path)
+        #expect(agent.aggregator == "http://routeprobe-aggregator.routeprobe.svc:9800")
+        #expect(agent.tokenFile == "/etc/routeprobe/token/token")
+        #expect(agent.clusterMap == "/etc/routeprobe/cluster-map.yaml")
+    }
+}
