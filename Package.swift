@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
@@ -37,6 +39,14 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "RouteprobeKubernetes", dependencies: [
+            "RouteprobeCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
@@ -60,6 +70,13 @@ let package = Package(
                                                                       .product(name: "Yams", package: "Yams")],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeKubernetesTests", dependencies: [
+            "RouteprobeKubernetes", "RouteprobeCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAggregatorTests", dependencies: ["RouteprobeAggregator", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),

@@ -1,0 +1,169 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// A small typed client of the Kubernetes API on AsyncHTTPClient: paged lists and watches with bookmarks.
+/// No kubectl, no code generation: the objects are the subsets in `Kubernetes`.
+public final class KubernetesClient: Sendable {
+    /// The API server and credentials.
+    public let endpoint: KubernetesEndpoint
+    private let http: HTTPClient
+
+    /// Builds a client (TLS trusts the endpoint's CA, and presents its client certificate if it has one).
+    public init(endpoint: KubernetesEndpoint) throws(KubernetesError) {
+        self.endpoint = endpoint
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let authority = endpoint.certificateAuthority {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(authority))
+            }
+            if let certificate = endpoint.clientCertificate, let key = endpoint.clientKey {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificate).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
+            }
+        } catch {
+            throw KubernetesError.configuration("cannot load the API server's certificates: \(error)")
+        }
+        if endpoint.skipVerification { tls.certificateVerification = .none }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(330))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Closes the connections.
+    public func shutdown() async { try? await http.shutdown() }
+
+    private func request(_ pathAndQuery: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: endpoint.server + pathAndQuery)
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "routeprobe")
+        if let token = endpoint.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return request
+    }
+
+    private func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws(KubernetesError) -> HTTPClientResponse {
+        let response: HTTPClientResponse
+        do { response = try await http.execute(request, timeout: timeout) } catch {
+            throw KubernetesError.transport("\(error)")
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let body = try? await response.body.collect(upTo: 1 << 16)
+            let message = body.flatMap { try? JSONDecoder().decode(Kubernetes.Status.self, from: Data($0.readableBytesView)) }?.message
+            if status == 410 { throw KubernetesError.gone(message ?? response.status.reasonPhrase) }
+            throw KubernetesError.http(status: status, reason: message ?? response.status.reasonPhrase)
+        }
+        return response
+    }
+
+    /// Every object of a resource (following `continue` tokens, 500 a page) and the list's resource version.
+    public func list<Object>(_ resource: KubernetesResource<Object>) async throws(KubernetesError) -> (items: [Object], resourceVersion: String) {
+        var items: [Object] = []
+        var continueToken: String? = nil
+        var version = ""
+        repeat {
+            var query = "?limit=500"
+            if let token = continueToken { query += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token) }
+            let response = try await execute(request(resource.path + query), timeout: .seconds(60))
+            let body: ByteBuffer
+            do { body = try await response.body.collect(upTo: 256 << 20) } catch { throw KubernetesError.transport("\(error)") }
+            let page: Kubernetes.List<Object>
+            do { page = try JSONDecoder().decode(Kubernetes.List<Object>.self, from: Data(body.readableBytesView)) } catch {
+                throw KubernetesError.malformed("\(resource.name) list: \(Self.describe(error))")
+            }
+            items += page.items
+            version = page.metadata.resourceVersion ?? ""
+            continueToken = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+        } while continueToken != nil
+        guard !version.isEmpty else { throw KubernetesError.malformed("\(resource.name) list has no metadata.resourceVersion") }
+        return (items, version)
+    }
+
+    /// One event of a watch.
+    public enum WatchEvent<Object: Sendable>: Sendable {
+        case added(Object)
+        case modified(Object)
+        case deleted(Object)
+        /// A bookmark: nothing changed up to this resource version.
+        case bookmark(resourceVersion: String)
+    }
+
+    private struct EventHead: Decodable {
+        struct Head: Decodable {
+            struct Meta: Decodable { var resourceVersion: String? }
+            var metadata: Meta?
+        }
+        var type: String
+        var object: Head?
+    }
+    private struct FullEvent<Object: Decodable>: Decodable { var object: Object }
+
+    /// Watches a resource from `resourceVersion` (with bookmarks) and calls `handle` for each event, in order,
+    /// until the server ends the watch (normal: it does so every few minutes). A 410 (as an HTTP status or as
+    /// an `ERROR` event) throws `.gone`: list again.
+    public func watch<Object>(_ resource: KubernetesResource<Object>, from resourceVersion: String, timeoutSeconds: Int = 300,
+                              handle: (WatchEvent<Object>) async -> Void) async throws(KubernetesError) {
+        let query = "?watch=1&allowWatchBookmarks=true&timeoutSeconds=\(timeoutSeconds)&resourceVersion=" + resourceVersion
+        let response = try await execute(request(resource.path + query), timeout: .seconds(Int64(timeoutSeconds + 30)))
+        var pending: [UInt8] = []
+        do {
+            for try await chunk in response.body {
+                pending += chunk.readableBytesView
+                if pending.count > 64 << 20 { throw KubernetesError.malformed("\(resource.name) watch: an event over 64 MiB") }
+                while let newline = pending.firstIndex(of: 10) {
+                    let line = Array(pending[..<newline])
+                    pending.removeSubrange(...newline)
+                    if line.allSatisfy({ $0 == 32 || $0 == 13 }) { continue }
+                    await handle(try Self.decodeEvent(line, resource: resource))
+                }
+            }
+        } catch let error as KubernetesError {
+            throw error
+        } catch {
+            throw KubernetesError.transport("\(resource.name) watch: \(error)")
+        }
+    }
+
+    static func decodeEvent<Object>(_ line: [UInt8], resource: KubernetesResource<Object>) throws(KubernetesError) -> WatchEvent<Object> {
+        let data = Data(line)
+        let head: EventHead
+        do { head = try JSONDecoder().decode(EventHead.self, from: data) } catch {
+            throw KubernetesError.malformed("\(resource.name) watch event: \(describe(error))")
+        }
+        func object() throws(KubernetesError) -> Object {
+            do { return try JSONDecoder().decode(FullEvent<Object>.self, from: data).object } catch {
+                throw KubernetesError.malformed("\(resource.name) watch \(head.type) event: \(describe(error))")
+            }
+        }
+        switch head.type {
+        case "ADDED": return .added(try object())
+        case "MODIFIED": return .modified(try object())
+        case "DELETED": return .deleted(try object())
+        case "BOOKMARK":
+            guard let version = head.object?.metadata?.resourceVersion else { throw KubernetesError.malformed("\(resource.name) watch BOOKMARK without a resourceVersion") }
+            return .bookmark(resourceVersion: version)
+        case "ERROR":
+            let status = (try? JSONDecoder().decode(FullEvent<Kubernetes.Status>.self, from: data))?.object
+            if status?.code == 410 { throw KubernetesError.gone(status?.message ?? "watch ERROR 410") }
+            throw KubernetesError.http(status: status?.code ?? 0, reason: status?.message ?? "watch ERROR event")
+        default:
+            throw KubernetesError.malformed("\(resource.name) watch event of unknown type '\(head.type)'")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let decoding = error as? DecodingError else { return "not JSON" }
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return keys.isEmpty ? "" : "\(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys): "
+        }
+        switch decoding {
+        case .keyNotFound(let key, let context): return "\(path(context))missing key '\(key.stringValue)'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(path(context))\(context.debugDescription)"
+        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not JSON" : "\(path(context))\(context.debugDescription)"
+        @unknown default: return "\(decoding)"
+        }
+    }
+}

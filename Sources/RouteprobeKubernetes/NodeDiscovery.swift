@@ -1,0 +1,24 @@
+import RouteprobeCore
+
+/// The cluster map from Node objects: each node's name, InternalIP, pod CIDRs and machine id.
+public enum NodeDiscovery {
+    /// Nodes without an InternalIP or a pod CIDR are left out (and named in `skipped`): routeprobe has
+    /// nothing to probe or to expect for them.
+    public static func clusterNodes(from nodes: [Kubernetes.Node]) -> (nodes: [ClusterMap.Node], skipped: [String]) {
+        var result: [ClusterMap.Node] = []
+        var skipped: [String] = []
+        for node in nodes.sorted(by: { $0.metadata.name < $1.metadata.name }) {
+            guard let ipText = node.internalIP, let ip = IPAddress(ipText) else {
+                skipped.append("\(node.metadata.name): no InternalIP")
+                continue
+            }
+            let cidrs = node.podCIDRs.compactMap { text in text.contains("/") ? IPPrefix(text) : nil }
+            guard !cidrs.isEmpty else {
+                skipped.append("\(node.metadata.name): no spec.podCIDR")
+                continue
+            }
+            result.append(ClusterMap.Node(name: node.metadata.name, ip: ip, podCIDRs: cidrs, instanceID: node.instanceID))
+        }
+        return (result, skipped)
+    }
+}

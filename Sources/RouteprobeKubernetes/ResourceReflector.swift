@@ -1,0 +1,92 @@
+import Synchronization
+
+/// Keeps a local copy of one resource: lists it, then watches from the list's resource version; a bookmark
+/// moves the version on, a 410 Gone lists again, any other failure waits (1 s doubling to 30 s) and lists
+/// again. After the list and after every event, `onChange` gets the whole current set.
+public final class ResourceReflector<Object: Codable & Sendable>: Sendable {
+    private let client: KubernetesClient
+    private let resource: KubernetesResource<Object>
+    private let key: @Sendable (Object) -> String
+    private let onChange: @Sendable ([Object]) -> Void
+    private let log: @Sendable (String) -> Void
+    private let state = Mutex<(items: [String: Object], lists: Int, version: String)>(([:], 0, ""))
+
+    /// Builds a reflector; `key` identifies an object (namespace/name).
+    public init(client: KubernetesClient, resource: KubernetesResource<Object>, key: @escaping @Sendable (Object) -> String,
+                onChange: @escaping @Sendable ([Object]) -> Void, log: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        self.resource = resource
+        self.key = key
+        self.onChange = onChange
+        self.log = log
+    }
+
+    /// How many times it listed (1 + relists), and the resource version it holds.
+    public var progress: (lists: Int, resourceVersion: String) { state.withLock { ($0.lists, $0.version) } }
+
+    /// The objects held now.
+    public var items: [Object] { state.withLock { Array($0.items.values) } }
+
+    /// Lists and watches until the task is cancelled.
+    public func run() async {
+        var backoff: Duration = .seconds(1)
+        var problem: String? = nil
+        while !Task.isCancelled {
+            do throws(KubernetesError) {
+                let (items, version) = try await client.list(resource)
+                let all = state.withLock { state -> [Object] in
+                    state.items = Dictionary(items.map { (key($0), $0) }, uniquingKeysWith: { _, last in last })
+                    state.lists += 1
+                    state.version = version
+                    return Array(state.items.values)
+                }
+                onChange(all)
+                if problem != nil { log("\(resource.name): listed again (\(items.count) objects)") }
+                problem = nil
+                backoff = .seconds(1)
+                while !Task.isCancelled {
+                    let from = state.withLock { $0.version }
+                    try await client.watch(resource, from: from) { event in apply(event) }
+                }
+            } catch {
+                if case .gone = error {
+                    log("\(resource.name): \(error.description); listing again")
+                    continue
+                }
+                if problem != error.description { log("\(resource.name): \(error.description); retrying") }
+                problem = error.description
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(30))
+            }
+        }
+    }
+
+    private func apply(_ event: KubernetesClient.WatchEvent<Object>) {
+        let all = state.withLock { state -> [Object]? in
+            switch event {
+            case .added(let object), .modified(let object):
+                state.items[key(object)] = object
+                if let version = Self.version(of: object) { state.version = version }
+            case .deleted(let object):
+                state.items[key(object)] = nil
+                if let version = Self.version(of: object) { state.version = version }
+            case .bookmark(let version):
+                state.version = version
+                return nil
+            }
+            return Array(state.items.values)
+        }
+        if let all { onChange(all) }
+    }
+
+    private static func version(of object: Object) -> String? {
+        switch object {
+        case let node as Kubernetes.Node: return node.metadata.resourceVersion
+        case let service as Kubernetes.APIService: return service.metadata.resourceVersion
+        case let service as Kubernetes.Service: return service.metadata.resourceVersion
+        case let slice as Kubernetes.EndpointSlice: return slice.metadata.resourceVersion
+        case let webhook as Kubernetes.WebhookConfiguration: return webhook.metadata.resourceVersion
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import RouteprobeCore
+import RouteprobeKubernetes
+
+/// The recorded-format API answers in Fixtures/.
+private func fixture(_ name: String) -> String {
+    (try? String(contentsOf: Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil)!, encoding: .utf8)) ?? ""
+}
+
+/// A replay API server on a Unix socket (no network at all): `respond` picks the answer for each request.
+final class ReplayServer: Sendable {
+    struct Answer: Sendable {
+        var status: HTTPResponse.Status = .ok
+        var lines: [String]
+        var lineDelay: Duration = .zero
+        var hold: Duration = .zero
+    }
+
+    let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-k8s-\(UInt32.random(in: 0...UInt32.max)).sock").path
+    let requests = Mutex<[String]>([])
+
+    /// Runs `body` with the server up and a client pointed at it.
+    func run(_ respond: @escaping @Sendable (String, Int) -> Answer, _ body: (KubernetesClient) async throws -> Void) async throws {
+        let router = Router()
+        router.get("**") { [self] request, _ -> Response in
+            let uri = request.uri.description
+            let count = self.requests.withLock { $0.append(uri); return $0.count }
+            let answer = respond(uri, count)
+            let lines = answer.lines
+            return Response(status: answer.status, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                for line in lines {
+                    try await writer.write(ByteBuffer(string: line))
+                    if answer.lineDelay > .zero { try await Task.sleep(for: answer.lineDelay) }
+                }
+                if answer.hold > .zero { try? await Task.sleep(for: answer.hold) }
+                try await writer.finish(nil)
+            })
+        }
+        var logger = Logger(label: "replay")
+        logger.logLevel = .critical
+        let started = Mutex(false)
+        let app = Application(router: router, configuration: .init(address: .unixDomainSocket(path: socketPath)),
+                              onServerRunning: { _ in started.withLock { $0 = true } }, logger: logger)
+        try? FileManager.default.removeItem(atPath: socketPath)
+        defer { try? FileManager.default.removeItem(atPath: socketPath) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+            while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+            let server = URL(httpURLWithSocketPath: socketPath, uri: "/")!.absoluteString
+            let client = try KubernetesClient(endpoint: KubernetesEndpoint(server: server, token: "replay-token"))
+            do {
+                try await body(client)
+            } catch {
+                await client.shutdown()
+                group.cancelAll()
+                throw error
+            }
+            await client.shutdown()
+            group.cancelAll()
+        }
+    }
+}
+
+@Suite("Kubernetes client against a replay server")
+struct KubernetesClientTests {
+    /// Node list in two pages, then the watch fixture.
+    static func nodesAPI(_ uri: String, _ count: Int) -> ReplayServer.Answer {
+        if uri.contains("watch=1") {
+            if uri.contains("resourceVersion=2000") { return .init(lines: fixture("nodes-watch.jsonl").split(separator: "\n").map { $0 + "\n" }, lineDelay: .milliseconds(20)) }
+            if uri.contains("resourceVersion=2011") { return .init(lines: [fixture("watch-gone.jsonl")]) }
+            return .init(lines: [], hold: .seconds(5))
+        }
+        if uri.contains("continue=") { return .init(lines: [fixture("nodes-list-page2.json")]) }
+        return .init(lines: [fixture("nodes-list-page1.json")])
+    }
+
+    @Test("a paged list is followed to its end, and Nodes become cluster-map nodes with InternalIP, pod CIDRs and instance ids")
+    func pagedList() async throws {
+        let server = ReplayServer()
+        try await server.run(Self.nodesAPI) { client in
+            let (nodes, version) = try await client.list(.nodes)
+            #expect(version == "2000")
+            #expect(nodes.map(\.metadata.name) == ["node-a", "node-b", "node-c", "node-new"])
+            #expect(nodes[0].isControlPlane && !nodes[1].isControlPlane)
+            #expect(nodes[0].isReady && !nodes[3].isReady)
+            let (map, skipped) = NodeDiscovery.clusterNodes(from: nodes)
+            #expect(map.map(\.name) == ["node-a", "node-b", "node-c"])
+            #expect(map[1] == ClusterMap.Node(name: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!],
+                                              instanceID: "i-0b0b0b0b0b0b0b0b0"))
+            #expect(skipped == ["node-new: no spec.podCIDR"])
+        }
+        let uris = server.requests.withLock { $0 }
+        #expect(uris.count == 2 && uris[0].hasPrefix("/api/v1/nodes?limit=500") && uris[1].contains("continue=eyJ2Ijoi"), "\(uris)")
+    }
+
+    @Test("a watch delivers added, modified, bookmark and deleted events in order; 410 Gone is its own error")
+    func watchEvents() async throws {
+        let server = ReplayServer()
+        try await server.run(Self.nodesAPI) { client in
+            let seen = Mutex<[String]>([])
+            try await client.watch(.nodes, from: "2000") { event in
+                let text: String
+                switch event {
+                case .added(let node): text = "added \(node.metadata.name)"
+                case .modified(let node): text = "modified \(node.metadata.name) ready=\(node.isReady)"
+                case .deleted(let node): text = "deleted \(node.metadata.name)"
+                case .bookmark(let version): text = "bookmark \(version)"
+                }
+                seen.withLock { $0.append(text) }
+            }
+            #expect(seen.withLock { $0 } == ["added node-d", "modified node-b ready=false", "bookmark 2010", "deleted node-c"])
+            await #expect(throws: KubernetesError.gone("too old resource version: 2011 (2500)")) {
+                try await client.watch(.nodes, from: "2011") { _ in }
+            }
+        }
+        let uris = server.requests.withLock { $0 }
+        #expect(uris.first?.contains("allowWatchBookmarks=true") == true)
+    }
+
+    @Test("the reflector lists, follows the watch, and lists again after 410 Gone")
+    func reflectorRelists() async throws {
+        let server = ReplayServer()
+        try await server.run(Self.nodesAPI) { client in
+            let snapshots = Mutex<[[String]]>([])
+            let reflector = ResourceReflector(client: client, resource: .nodes, key: { $0.metadata.name },
+                                              onChange: { nodes in snapshots.withLock { $0.append(nodes.map(\.metadata.name).sorted()) } },
+                                              log: { _ in })
+            let task = Task { await reflector.run() }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while reflector.progress.lists < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            task.cancel()
+            #expect(reflector.progress.lists == 2, "listed again after the watch ended in 410")
+            let all = snapshots.withLock { $0 }
+            #expect(all.first == ["node-a", "node-b", "node-c", "node-new"])
+            let watched = all.firstIndex(of: ["node-a", "node-b", "node-d", "node-new"])
+            #expect(watched != nil, "node-c deleted, node-d added: \(all)")
+            if let watched {
+                #expect(all[(watched + 1)...].first == ["node-a", "node-b", "node-c", "node-new"], "the relist replaces the cache: \(all)")
+            }
+        }
+        let uris = server.requests.withLock { $0 }
+        #expect(uris.contains { $0.contains("watch=1") && $0.contains("resourceVersion=2011") },
+                "the second watch resumed after the DELETED event's resource version: \(uris)")
+    }
+
+    @Test("HTTP errors carry the Status message; malformed answers name the field")
+    func errors() async throws {
+        let server = ReplayServer()
+        try await server.run({ uri, _ in
+            if uri.hasPrefix("/api/v1/nodes") { return .init(status: .forbidden, lines: [fixture("status-forbidden.json")]) }
+            if uri.hasPrefix("/api/v1/services") { return .init(lines: [#"{"kind":"ServiceList","metadata":{"resourceVersion":"1"},"items":[{"spec":{}}]}"#]) }
+            if uri.hasPrefix("/apis/discovery.k8s.io") { return .init(lines: ["<html>not json</html>"]) }
+            if uri.contains("watch=1") { return .init(lines: [#"{"type":"SURPRISE","object":{}}"# + "\n"]) }
+            return .init(lines: [#"{"kind":"APIServiceList","metadata":{},"items":[]}"#])
+        }) { client in
+            await #expect(throws: KubernetesError.http(status: 403, reason: #"nodes is forbidden: User "system:serviceaccount:routeprobe:routeprobe-agent" cannot list resource "nodes" in API group "" at the cluster scope"#)) {
+                _ = try await client.list(.nodes)
+            }
+            await #expect(throws: KubernetesError.malformed("services list: items[0]: missing key 'metadata'")) { _ = try await client.list(.services) }
+            await #expect(throws: KubernetesError.malformed("endpointslices list: not JSON")) { _ = try await client.list(.endpointSlices) }
+            await #expect(throws: KubernetesError.malformed("apiservices list has no metadata.resourceVersion")) { _ = try await client.list(.apiServices) }
+            await #expect(throws: KubernetesError.malformed("validatingwebhookconfigurations watch event of unknown type 'SURPRISE'")) {
+                try await client.watch(.validatingWebhooks, from: "1") { _ in }
+            }
+        }
+    }
+
+    @Test("APIServices and EndpointSlices decode from recorded-format lists")
+    func apiServicesAndSlices() async throws {
+        let server = ReplayServer()
+        try await server.run({ uri, _ in
+            .init(lines: [fixture(uri.hasPrefix("/apis/apiregistration") ? "apiservices-list.json" : "endpointslices-list.json")])
+        }) { client in
+            let (services, _) = try await client.list(.apiServices)
+            let metrics = try #require(services.first { $0.metadata.name == "v1beta1.metrics.k8s.io" })
+            #expect(metrics.spec.service == Kubernetes.ServiceReference(namespace: "kube-system", name: "metrics-server", port: 443))
+            #expect(metrics.available?.status == "False" && metrics.available?.reason == "FailedDiscoveryCheck")
+            #expect(services.first { $0.metadata.name == "v1.apps" }?.spec.service == nil)
+            let (slices, _) = try await client.list(.endpointSlices)
+            #expect(slices.first?.serviceName == "metrics-server")
+            #expect(slices.first?.endpoints?.first?.addresses == ["172.16.1.12"])
+            #expect(slices.first?.endpoints?.first?.nodeName == "node-b")
+        }
+    }
+}
+
+@Suite("Kubernetes endpoints from the service account and kubeconfig")
+struct KubernetesEndpointTests {
+    @Test("in-cluster: host, port, token and CA from the environment and the mounted files")
+    func inCluster() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-sa-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "token-abc\n".write(to: directory.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+        try "-----BEGIN CERTIFICATE-----\n".write(to: directory.appendingPathComponent("ca.crt"), atomically: true, encoding: .utf8)
+        let endpoint = try KubernetesEndpoint.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"],
+                                                        directory: directory.path)
+        #expect(endpoint.server == "https://10.96.0.1:443" && endpoint.token == "token-abc")
+        #expect(throws: KubernetesError.configuration("not in a cluster: KUBERNETES_SERVICE_HOST is not set (use --kubeconfig outside one)")) {
+            _ = try KubernetesEndpoint.inCluster(environment: [:], directory: directory.path)
+        }
+    }
+
+    @Test("kubeconfig: the current context's server, CA data, token; exec plugins are refused with a reason")
+    func kubeconfig() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-kubeconfig-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: lab
+            clusters:
+              - name: lab
+                cluster: {server: "https://192.168.0.10:6443", certificate-authority-data: "LS0tLS1CRUdJTg=="}
+              - name: eks
+                cluster: {server: "https://ABC.gr7.us-east-1.eks.amazonaws.com"}
+            users:
+              - name: admin
+                user: {token: "t0k3n"}
+              - name: aws
+                user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws}}
+            contexts:
+              - name: lab
+                context: {cluster: lab, user: admin}
+              - name: eks
+                context: {cluster: eks, user: aws}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let endpoint = try KubernetesEndpoint.kubeconfig(path: file.path)
+        #expect(endpoint.server == "https://192.168.0.10:6443" && endpoint.token == "t0k3n")
+        #expect(endpoint.certificateAuthority == Array("-----BEGIN".utf8))
+        #expect(throws: KubernetesError.self) { _ = try KubernetesEndpoint.kubeconfig(path: file.path, context: "eks") }
+        #expect(throws: KubernetesError.configuration("kubeconfig \(file.path): no context 'nope'")) {
+            _ = try KubernetesEndpoint.kubeconfig(path: file.path, context: "nope")
+        }
+    }
+}
