@@ -93,6 +93,9 @@ public struct ClusterInference: Sendable {
                     }
                     continue
                 }
+                // Every decided source fails, but another has only just started failing: wait for it (one of
+                // its rounds at most), so the finding opens with the full m/n and not a premature 1/1.
+                if views.contains(where: { $0.standing == .undecided }) { continue }
                 if !kernelExplained.isEmpty {
                     if !explainedCIDRs.contains(cidr) {
                         for view in kernelExplained { findings.append(kernelFinding(from: view, cidr: cidr, owner: owner)) }

@@ -73,7 +73,7 @@ struct AggregatorLabTests {
 
             // 1. The incident: every source agrees, n/n, and rsyslogd gets the cluster alert.
             try lab.run("break-vpc-route", "node-b")
-            var found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" } }
+            var found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
             var finding = found.first { $0["kind"] as? String == "vpcRouteMissing" }
             #expect(finding?["cidr"] as? String == "172.16.1.0/24", "\(found) \(server.log)")
             #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")

@@ -50,6 +50,17 @@ struct ClusterInferenceTests {
         #expect(findings.isEmpty)
     }
 
+    @Test("one source confirmed and another only one round in: wait for it instead of opening 1/1")
+    func waitForTheSlowerSource() throws {
+        let early = inference.findings(reports: [
+            report("node-a", [podProbe(.timeout, verdict: .vpcRouteMissing)]),
+            report("node-c", [podProbe(.timeout, verdict: .vpcRouteMissing, failedRounds: 1)]),
+        ])
+        #expect(early.isEmpty)
+        let later = inference.findings(reports: ["node-a", "node-c"].map { report($0, [podProbe(.timeout, verdict: .vpcRouteMissing)]) })
+        #expect(try #require(later.only).evidence.agreeing == 2)
+    }
+
     @Test("node-c sees node-b's packets arrive: the entry points at node-c")
     func wrongNextHop() throws {
         let stray = StrayTraffic(cidr: IPPrefix("172.16.1.0/24")!, packets: 12, interface: "eth0", sampleSource: IPAddress("192.168.0.193"))
