@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "RouteprobeAggregator", dependencies: [
-            "RouteprobeCore", "RouteprobeNetlink", "RouteprobeAlerting", "RouteprobeConfiguration",
+            "RouteprobeCore", "RouteprobeNetlink", "RouteprobeAlerting", "RouteprobeConfiguration", "RouteprobeKubernetes",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,6 +59,7 @@ let package = Package(
                 "RouteprobeAlerting",
                 "RouteprobeAgent",
                 "RouteprobeAggregator",
+                "RouteprobeKubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,7 +72,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeKubernetesTests", dependencies: [
-            "RouteprobeKubernetes", "RouteprobeCore",
+            "RouteprobeKubernetes", "RouteprobeCore", "RouteprobeTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,8 +4,10 @@ import Logging
 import RouteprobeAlerting
 import RouteprobeConfiguration
 import RouteprobeCore
+import RouteprobeKubernetes
 import RouteprobeNetlink
 import ServiceLifecycle
+import Synchronization
 
 /// The aggregator: the HTTP API (Hummingbird) and the evaluation loop, as ServiceLifecycle services that
 /// share one in-memory state.
@@ -33,7 +35,9 @@ public struct Aggregator: Sendable {
             configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        return [application, AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, log: log)]
+        var services: [any Service] = [application, AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, log: log)]
+        if let endpoint = configuration.kubernetes { services.append(NodeDiscoveryService(endpoint: endpoint, state: state, log: log)) }
+        return services
     }
 }
 
@@ -100,5 +104,34 @@ struct AggregatorEvaluator: Service {
             if problem != error.description { log("\(error.description); keeping the last table") }
             problem = error.description
         }
+    }
+}
+
+/// Keeps the aggregator's node list equal to the API server's Node objects (list, then watch).
+struct NodeDiscoveryService: Service {
+    let endpoint: KubernetesEndpoint
+    let state: AggregatorState
+    let log: @Sendable (String) -> Void
+
+    func run() async throws {
+        let client: KubernetesClient
+        do { client = try KubernetesClient(endpoint: endpoint) } catch {
+            log("node discovery is off: \(error.description)")
+            return
+        }
+        let state = self.state, log = self.log
+        let skippedBefore = Mutex<[String]>([])
+        let reflector = ResourceReflector(client: client, resource: .nodes, key: { $0.metadata.name }, onChange: { nodes in
+            let (known, skipped) = NodeDiscovery.clusterNodes(from: nodes)
+            state.setKnownNodes(known)
+            let changed = skippedBefore.withLock { before -> Bool in
+                defer { before = skipped }
+                return before != skipped
+            }
+            if changed, !skipped.isEmpty { log("nodes without an InternalIP or pod CIDR are not probed: \(skipped.joined(separator: "; "))") }
+        }, log: { line in log("node discovery: \(line)") })
+        log("discovering nodes from \(endpoint.server)")
+        await cancelWhenGracefulShutdown { await reflector.run() }
+        await client.shutdown()
     }
 }

@@ -1,4 +1,5 @@
 import RouteprobeCore
+import RouteprobeKubernetes
 
 /// Everything the aggregator needs, as a value built from flags.
 public struct AggregatorConfiguration: Sendable {
@@ -28,13 +29,16 @@ public struct AggregatorConfiguration: Sendable {
     public var maximumBodyBytes: Int
     /// The HOSTNAME of syslog messages.
     public var hostname: String
+    /// Discover nodes from this API server (in-cluster or kubeconfig); nil: the cluster map and registrations only.
+    public var kubernetes: KubernetesEndpoint?
 
     /// Builds a configuration with the documented defaults.
     public init(listenAddress: String = "0.0.0.0", listenPort: Int = 9800, token: String, clusterMap: ClusterMap? = nil,
                 sourcesPerCIDR: Int = 3, fullMesh: Bool = false, syslog: SyslogDestination = .local,
                 vpcRouteTablePath: String? = nil, window: Duration = .seconds(30), evaluationInterval: Duration = .seconds(1),
                 failuresToOpen: Int = 2, evaluationsToClose: Int = 2, maximumBodyBytes: Int = 1 << 20,
-                hostname: String = "routeprobe-aggregator") {
+                hostname: String = "routeprobe-aggregator", kubernetes: KubernetesEndpoint? = nil) {
+        self.kubernetes = kubernetes
         self.listenAddress = listenAddress
         self.listenPort = listenPort
         self.token = token

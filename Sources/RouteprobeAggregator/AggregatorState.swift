@@ -109,6 +109,23 @@ public final class AggregatorState: Sendable {
         return node
     }
 
+    /// Replaces the nodes known without registration (the cluster map file's, or those discovered from the
+    /// API server's Node objects). A registered node's own registration still wins.
+    public func setKnownNodes(_ nodes: [ClusterMap.Node]) {
+        inner.withLock { state in
+            let incoming = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            guard incoming != state.fileNodes else { return }
+            for name in state.fileNodes.keys where incoming[name] == nil && state.members[name] == nil {
+                state.book.setCIDRs([], of: name)
+            }
+            for (name, node) in incoming where state.members[name] == nil { state.book.setCIDRs(node.podCIDRs, of: name) }
+            state.fileNodes = incoming
+            state.plans = [:]
+            state.clusterCache = nil
+            state.vpcDiffStale = true
+        }
+    }
+
     /// Stores a report as the node's latest.
     public func ingest(_ report: AgentReport, now: UInt64) -> IngestResult {
         inner.withLock { state in

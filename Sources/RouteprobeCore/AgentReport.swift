@@ -35,6 +35,19 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         self.instanceID = instanceID
     }
 
+    enum CodingKeys: String, CodingKey { case schema, node, ip, podCIDRs, podTargets, instanceID }
+
+    /// Decodes a registration; `podTargets` and `instanceID` may be left out.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decode(Int.self, forKey: .schema)
+        node = try container.decode(String.self, forKey: .node)
+        ip = try container.decode(IPAddress.self, forKey: .ip)
+        podCIDRs = try container.decode([IPPrefix].self, forKey: .podCIDRs)
+        podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
+        instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
+    }
+
     /// The registration as a cluster-map node.
     public var clusterNode: ClusterMap.Node {
         ClusterMap.Node(name: node, ip: ip, podCIDRs: podCIDRs, podTargets: podTargets, instanceID: instanceID)

@@ -23,7 +23,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Config file (YAML or JSON) with the keys below.")
     var config: String?
 
-    @Option(name: .long, help: "This node's name in the cluster map.")
+    @Option(name: .long, help: "This node's name in the cluster map (default: $NODE_NAME, as the downward API sets it).")
     var nodeName: String?
 
     @Option(name: .long, help: "Cluster map file: which node owns which pod CIDR.")
@@ -73,7 +73,11 @@ struct AgentCommand: AsyncParsableCommand {
         do { file = try config.map { path throws(ConfigurationError) in try AgentConfigFile.load(path: path) } ?? AgentConfigFile() } catch {
             throw CommandFailure.usage(error.description)
         }
-        guard let nodeName = nodeName ?? file.nodeName else { throw CommandFailure.usage("--node-name is required (or nodeName in --config)") }
+        // In a DaemonSet the downward API sets NODE_NAME (spec.nodeName).
+        let environmentName = ProcessInfo.processInfo.environment["NODE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let nodeName = nodeName ?? file.nodeName ?? environmentName else {
+            throw CommandFailure.usage("--node-name is required (or nodeName in --config, or NODE_NAME from the downward API)")
+        }
         let aggregatorURL = aggregator ?? file.aggregator
         let mapPath = clusterMap ?? file.clusterMap
         if mapPath == nil && aggregatorURL == nil {

@@ -4,6 +4,7 @@ import Logging
 import RouteprobeAggregator
 import RouteprobeConfiguration
 import RouteprobeCore
+import RouteprobeKubernetes
 import ServiceLifecycle
 
 /// `routeprobe aggregator`: correlates the agents' reports into cluster findings.
@@ -55,6 +56,15 @@ struct AggregatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request body accepted, in bytes (default 1048576).")
     var maxBodyBytes: Int = 1 << 20
 
+    @Flag(name: .long, help: "Discover nodes from the API server with the pod's service account (in a cluster).")
+    var kubernetes = false
+
+    @Option(name: .long, help: "Discover nodes from the API server of this kubeconfig file (outside a cluster).")
+    var kubeconfig: String?
+
+    @Option(name: .long, help: "The kubeconfig context to use (default: its current-context).")
+    var kubeContext: String?
+
     func run() async throws {
         guard let (address, port) = Self.parseListen(listen) else {
             throw CommandFailure.usage("--listen '\(listen)' must be ADDR:PORT, e.g. 0.0.0.0:9800 or [::]:9800")
@@ -88,13 +98,21 @@ struct AggregatorCommand: AsyncParsableCommand {
         if let vpcRouteTable {
             do { _ = try VPCRouteTableFile.load(path: vpcRouteTable) } catch { throw CommandFailure.usage(error.description) }
         }
+        var endpoint: KubernetesEndpoint? = nil
+        if kubernetes && kubeconfig != nil { throw CommandFailure.usage("--kubernetes and --kubeconfig exclude each other") }
+        do throws(KubernetesError) {
+            if kubernetes { endpoint = try KubernetesEndpoint.inCluster() }
+            if let kubeconfig { endpoint = try KubernetesEndpoint.kubeconfig(path: kubeconfig, context: kubeContext) }
+        } catch {
+            throw CommandFailure.usage(error.description)
+        }
         var hostname = [CChar](repeating: 0, count: 256)
         gethostname(&hostname, 255)
         let configuration = AggregatorConfiguration(
             listenAddress: address, listenPort: port, token: token, clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
             fullMesh: fullMesh, syslog: destination, vpcRouteTablePath: vpcRouteTable, window: windowDuration,
             evaluationInterval: evaluation, failuresToOpen: failuresToOpen, maximumBodyBytes: maxBodyBytes,
-            hostname: String(decoding: hostname.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            hostname: String(decoding: hostname.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), kubernetes: endpoint)
         let aggregator = Aggregator(configuration: configuration) { line in
             writeToStandardOutput("routeprobe aggregator: \(line)\n")
         }

@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 import RouteprobeCore
 import RouteprobeKubernetes
+import RouteprobeTestSupport
 
 /// The recorded-format API answers in Fixtures/.
 private func fixture(_ name: String) -> String {
@@ -237,6 +238,76 @@ struct KubernetesEndpointTests {
         #expect(throws: KubernetesError.self) { _ = try KubernetesEndpoint.kubeconfig(path: file.path, context: "eks") }
         #expect(throws: KubernetesError.configuration("kubeconfig \(file.path): no context 'nope'")) {
             _ = try KubernetesEndpoint.kubeconfig(path: file.path, context: "nope")
+        }
+    }
+}
+
+/// The aggregator discovers the cluster's nodes from the API server (a replay server on a Unix socket,
+/// named in a kubeconfig), so agents need no cluster map.
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
+struct AggregatorDiscoveryTests {
+    @Test func theAggregatorPlansWithNodesFromTheAPIServer() async throws {
+        let server = ReplayServer()
+        // The list, then one watch with the fixture's events (node-d added, node-c deleted), then quiet watches.
+        let watches = Mutex(0)
+        try await server.run({ uri, count in
+            guard uri.contains("watch=1") else { return KubernetesClientTests.nodesAPI(uri, count) }
+            let first = watches.withLock { $0 += 1; return $0 == 1 }
+            return first ? KubernetesClientTests.nodesAPI(uri, count) : .init(lines: [], hold: .seconds(5))
+        }) { _ in
+            try await withLabNamespace { namespace in
+                try ip("-n", namespace, "link", "set", "lo", "up")
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-discovery-\(getpid())")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let kubeconfig = directory.appendingPathComponent("kubeconfig").path
+                let url = URL(httpURLWithSocketPath: server.socketPath, uri: "/")!.absoluteString
+                try """
+                    apiVersion: v1
+                    kind: Config
+                    current-context: replay
+                    clusters: [{name: replay, cluster: {server: "\(url)"}}]
+                    users: [{name: reader, user: {token: replay-token}}]
+                    contexts: [{name: replay, context: {cluster: replay, user: reader}}]
+                    """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+                try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
+                let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
+                    "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
+                    "--kubeconfig", kubeconfig, "--syslog", "unix:/nonexistent/syslog.sock"])
+                defer { aggregator.stop() }
+                let registration = #"{"schema":1,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"]}"#
+                var plan: [String: Any] = [:]
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline {
+                    let answer = try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/register", token: "t", body: registration)
+                    plan = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+                    if plan["probeNodes"] as? [String] == ["node-b", "node-d"] { break }
+                    usleep(200_000)
+                }
+                #expect(plan["probeNodes"] as? [String] == ["node-b", "node-d"], "listed, then watched: node-d added, node-c deleted: \(plan) \(aggregator.log)")
+                let cluster = (plan["cluster"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+                #expect(cluster.first { $0["name"] as? String == "node-b" }?["instanceID"] as? String == "i-0b0b0b0b0b0b0b0b0")
+                #expect(aggregator.log.contains("discovering nodes from http+unix://"))
+                #expect(aggregator.log.contains("not probed: node-new: no spec.podCIDR"), "\(aggregator.log)")
+            }
+        }
+        #expect(server.requests.withLock { $0 }.contains { $0.hasPrefix("/api/v1/nodes?watch=1") }, "it watches after listing")
+    }
+
+    @Test func badKubernetesFlagsAreOneLineAndExitTwo() throws {
+        let executable = try routeprobeExecutable()
+        let token = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-token-\(getpid())").path
+        try "t".write(toFile: token, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: token) }
+        for (arguments, expected) in [(["--kubeconfig", "/nonexistent"], "cannot read kubeconfig /nonexistent"),
+                                      (["--kubernetes", "--kubeconfig", "/x"], "exclude each other")] {
+            let result = try runProgram(executable, ["aggregator", "--token-file", token] + arguments)
+            #expect(result.status == 2 && result.standardError.contains(expected), "\(result.standardError)")
+        }
+        // Outside a cluster, --kubernetes says so (the test process has no KUBERNETES_SERVICE_HOST).
+        if ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
+            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--kubernetes"])
+            #expect(result.status == 2 && result.standardError.contains("not in a cluster"), "\(result.standardError)")
         }
     }
 }
