@@ -40,7 +40,9 @@ enum AggregatorRoutes {
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
-            let plan = state.register(registration, now: monotonicNanoseconds())
+            guard let plan = state.register(registration, now: monotonicNanoseconds()) else {
+                return Rejection.badRequest("registration: node '\(registration.node)' names no pod CIDRs and neither the cluster map nor the API server knows them").response(metrics: metrics)
+            }
             metrics.registrations.increment()
             return encoded(plan)
         }

@@ -71,9 +71,16 @@ public final class AggregatorState: Sendable {
                             book: book, tracker: ClusterFindingTracker(evaluationsToClose: configuration.evaluationsToClose)))
     }
 
-    /// Registers (or re-registers) a node and returns its plan.
-    public func register(_ registration: NodeRegistration, now: UInt64) -> ProbePlan {
+    /// Registers (or re-registers) a node and returns its plan. A registration without pod CIDRs takes them
+    /// from the node as the map or the API server knows it; nil when nobody knows them.
+    public func register(_ registration: NodeRegistration, now: UInt64) -> ProbePlan? {
         inner.withLock { state in
+            var registration = registration
+            if registration.podCIDRs.isEmpty {
+                guard let known = state.fileNodes[registration.node], !known.podCIDRs.isEmpty else { return nil }
+                registration.podCIDRs = known.podCIDRs
+                if registration.podTargets.isEmpty { registration.podTargets = known.podTargets }
+            }
             let changed = state.members[registration.node]?.registration != registration
             state.members[registration.node] = Member(registration: registration, lastSeen: now)
             if changed {
@@ -83,7 +90,7 @@ public final class AggregatorState: Sendable {
                 state.vpcDiffStale = true
                 state.clusterCache = nil
             }
-            return plan(for: registration.node, in: &state)!
+            return plan(for: registration.node, in: &state)
         }
     }
 

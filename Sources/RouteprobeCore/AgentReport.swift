@@ -18,7 +18,7 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     public var node: String
     /// The node's host IP.
     public var ip: IPAddress
-    /// The node's pod CIDRs.
+    /// The node's pod CIDRs; empty when the aggregator should take them from the API server's Node object.
     public var podCIDRs: [IPPrefix]
     /// Addresses in the pod CIDRs worth probing (the beacon), optional.
     public var podTargets: [IPAddress]
@@ -43,7 +43,7 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         schema = try container.decode(Int.self, forKey: .schema)
         node = try container.decode(String.self, forKey: .node)
         ip = try container.decode(IPAddress.self, forKey: .ip)
-        podCIDRs = try container.decode([IPPrefix].self, forKey: .podCIDRs)
+        podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
         podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
         instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
     }

@@ -165,7 +165,7 @@ struct AgentCommand: AsyncParsableCommand {
             cidrs.append(cidr)
         }
         if cidrs.isEmpty { cidrs = own?.podCIDRs ?? [] }
-        if cidrs.isEmpty { throw CommandFailure.usage("--pod-cidr is required with --aggregator and no cluster map") }
+        // No pod CIDR at all: the aggregator takes it from the Node object (discovery) when it registers us.
         let targetTexts = podTarget.isEmpty ? (file.podTargets ?? []) : podTarget
         var targets = try targetTexts.map { try parseAddress($0, option: "--pod-target") }
         if targets.isEmpty, cidrTexts.isEmpty { targets = own?.podTargets ?? [] }

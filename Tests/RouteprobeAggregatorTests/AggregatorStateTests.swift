@@ -21,9 +21,9 @@ struct AggregatorStateTests {
     }
 
     @Test("plans follow registrations; reports from unknown nodes are refused; findings open, gain the VPC table, expire")
-    func lifecycle() {
+    func lifecycle() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", sourcesPerCIDR: 2, window: .seconds(10)), now: 0)
-        let first = state.register(registration(0), now: 0)
+        let first = try #require(state.register(registration(0), now: 0))
         #expect(first.probeNodes.isEmpty, "alone, node-0 has nothing to probe")
         for index in 1...3 { _ = state.register(registration(index), now: 0) }
         let plan = state.plan(for: "node-0")
@@ -69,6 +69,18 @@ struct AggregatorStateTests {
         _ = state.evaluate(now: 40 * Self.second, wallSeconds: 1040)
         #expect(state.counts.registered == 0)
         #expect(state.ingest(failingReport(from: 0), now: 41 * Self.second) == .unknownNode)
+    }
+
+    @Test("a registration without pod CIDRs takes them from the known node, and is refused when nobody knows them")
+    func registrationFromKnownNode() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
+        let bare = NodeRegistration(node: "node-1", ip: IPAddress("192.168.0.11")!, podCIDRs: [])
+        #expect(state.register(bare, now: 0) == nil)
+        state.setKnownNodes([ClusterMap.Node(name: "node-1", ip: IPAddress("192.168.0.11")!, podCIDRs: [IPPrefix("172.16.1.0/24")!]),
+                             ClusterMap.Node(name: "node-2", ip: IPAddress("192.168.0.12")!, podCIDRs: [IPPrefix("172.16.2.0/24")!])])
+        let plan = try #require(state.register(bare, now: 0))
+        #expect(plan.probeNodes == ["node-2"])
+        #expect(state.cluster.node(named: "node-1")?.podCIDRs == [IPPrefix("172.16.1.0/24")!])
     }
 
     @Test("K sources per CIDR: with 20 nodes and K = 3 every node probes a few, and all CIDRs are covered 3 times")

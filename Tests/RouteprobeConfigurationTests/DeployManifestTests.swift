@@ -98,17 +98,18 @@ struct DeployManifestTests {
         }
     }
 
-    @Test("the ConfigMap's agent config and cluster map are what routeprobe accepts")
+    @Test("the ConfigMap's agent config is what routeprobe accepts; the aggregator discovers nodes")
     func configMap() throws {
         let map = try #require(try documents("configmap.yaml").first?["data"] as? [String: String])
-        let clusterMap = try ClusterMapFile.parse(try #require(map["cluster-map.yaml"]), source: "configmap")
-        #expect(clusterMap.nodes.count == 3)
+        let aggregator = try #require(try documents("aggregator.yaml").first { $0["kind"] as? String == "Deployment" })
+        let containers = (((aggregator["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["containers"] as? [[String: Any]]
+        #expect((containers?.first?["args"] as? [String])?.contains("--kubernetes") == true)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-agent-\(getpid()).yaml")
         defer { try? FileManager.default.removeItem(at: file) }
         try #require(map["agent.yaml"]).write(to: file, atomically: true, encoding: .utf8)
         let agent = try AgentConfigFile.load(path: file.path)
         #expect(agent.aggregator == "http://routeprobe-aggregator.routeprobe.svc:9800")
         #expect(agent.tokenFile == "/etc/routeprobe/token/token")
-        #expect(agent.clusterMap == "/etc/routeprobe/cluster-map.yaml")
+        #expect(agent.clusterMap == nil, "agents follow the aggregator's plan")
     }
 }
