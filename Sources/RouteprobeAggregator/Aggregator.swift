@@ -131,7 +131,55 @@ struct NodeDiscoveryService: Service {
             if changed, !skipped.isEmpty { log("nodes without an InternalIP or pod CIDR are not probed: \(skipped.joined(separator: "; "))") }
         }, log: { line in log("node discovery: \(line)") })
         log("discovering nodes from \(endpoint.server)")
-        await cancelWhenGracefulShutdown { await reflector.run() }
+        let impacts = ImpactWatch(client: client, state: state, log: log)
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await reflector.run() }
+                group.addTask { await impacts.run() }
+            }
+        }
         await client.shutdown()
+    }
+}
+
+/// Follows APIServices, EndpointSlices and webhook configurations and keeps the state's critical targets
+/// (their backends' pod IPs) up to date, so that findings say what they break.
+final class ImpactWatch: Sendable {
+    private let client: KubernetesClient
+    private let state: AggregatorState
+    private let log: @Sendable (String) -> Void
+    private let lists = Mutex<(apiServices: [Kubernetes.APIService], slices: [Kubernetes.EndpointSlice],
+                               validating: [Kubernetes.WebhookConfiguration], mutating: [Kubernetes.WebhookConfiguration])>(([], [], [], []))
+
+    init(client: KubernetesClient, state: AggregatorState, log: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        self.state = state
+        self.log = log
+    }
+
+    private func update(_ change: (inout (apiServices: [Kubernetes.APIService], slices: [Kubernetes.EndpointSlice],
+                                           validating: [Kubernetes.WebhookConfiguration], mutating: [Kubernetes.WebhookConfiguration])) -> Void) {
+        let current = lists.withLock { lists in change(&lists); return lists }
+        state.setCriticalTargets(ImpactAnalysis.criticalTargets(apiServices: current.apiServices, validating: current.validating,
+                                                                mutating: current.mutating, slices: current.slices, cluster: state.cluster))
+    }
+
+    func run() async {
+        let log: @Sendable (String) -> Void = { [log] line in log("impact discovery: \(line)") }
+        let name: @Sendable (Kubernetes.ObjectMeta) -> String = { "\($0.namespace ?? "")/\($0.name)" }
+        let apiServices = ResourceReflector(client: client, resource: .apiServices, key: { name($0.metadata) },
+                                            onChange: { [self] items in update { $0.apiServices = items } }, log: log)
+        let slices = ResourceReflector(client: client, resource: .endpointSlices, key: { name($0.metadata) },
+                                       onChange: { [self] items in update { $0.slices = items } }, log: log)
+        let validating = ResourceReflector(client: client, resource: .validatingWebhooks, key: { name($0.metadata) },
+                                           onChange: { [self] items in update { $0.validating = items } }, log: log)
+        let mutating = ResourceReflector(client: client, resource: .mutatingWebhooks, key: { name($0.metadata) },
+                                         onChange: { [self] items in update { $0.mutating = items } }, log: log)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await apiServices.run() }
+            group.addTask { await slices.run() }
+            group.addTask { await validating.run() }
+            group.addTask { await mutating.run() }
+        }
     }
 }

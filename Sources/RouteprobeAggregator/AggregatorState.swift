@@ -1,4 +1,5 @@
 import RouteprobeCore
+import RouteprobeKubernetes
 import RouteprobeNetlink
 import Synchronization
 
@@ -48,6 +49,8 @@ public final class AggregatorState: Sendable {
         var vpcDiffStale = false
         /// The cluster map, rebuilt only when a node registers, changes or expires.
         var clusterCache: ClusterMap?
+        /// APIService and webhook backends, from the API server.
+        var criticalTargets: [CriticalTarget] = []
         var reportsAccepted = 0
     }
 
@@ -133,6 +136,14 @@ public final class AggregatorState: Sendable {
         }
     }
 
+    /// Replaces the control plane's critical targets (APIService and webhook backends).
+    public func setCriticalTargets(_ targets: [CriticalTarget]) {
+        inner.withLock { $0.criticalTargets = targets }
+    }
+
+    /// The critical targets known now.
+    public var criticalTargets: [CriticalTarget] { inner.withLock { $0.criticalTargets } }
+
     /// Stores a report as the node's latest.
     public func ingest(_ report: AgentReport, now: UInt64) -> IngestResult {
         inner.withLock { state in
@@ -172,7 +183,7 @@ public final class AggregatorState: Sendable {
     /// rest and returns what opened and what closed. `now` is monotonic nanoseconds, `wallSeconds` Unix time.
     public func evaluate(now: UInt64, wallSeconds: Int64) -> (events: [ClusterFindingTracker.Event], nanoseconds: UInt64) {
         let window = UInt64(configuration.window.components.seconds) * 1_000_000_000
-        let (reports, cluster, diff) = inner.withLock { state -> ([AgentReport], ClusterMap, VPCRouteDiff?) in
+        let (reports, cluster, diff, critical) = inner.withLock { state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget]) in
             for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
             for (name, member) in state.members where now > member.lastSeen + window * 2 {
                 state.members[name] = nil
@@ -188,13 +199,23 @@ public final class AggregatorState: Sendable {
                 state.vpcDiff = state.vpcEntries.map { VPCRouteDiff(entries: $0, cluster: cluster) }
                 state.vpcDiffStale = false
             }
-            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff)
+            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets)
         }
         let started = ContinuousClock.now
         let inference = ClusterInference(cluster: cluster, failuresToOpen: configuration.failuresToOpen, vpcTable: diff)
         var findings = inference.findings(reports: reports)
         if now < startedAt + window, configuration.clusterMap == nil {
             findings.removeAll { $0.evidence.basis == "vpcTable" }
+        }
+        // What it breaks: the APIServices and webhooks whose backends sit behind the finding.
+        if !critical.isEmpty {
+            for index in findings.indices {
+                let node = findings[index].kind == .nodeUnreachable ? findings[index].expectedNextHop?.node : nil
+                let breaks = ImpactAnalysis.impacts(of: critical, cidr: findings[index].cidr, node: node)
+                guard !breaks.isEmpty else { continue }
+                findings[index].breaks = breaks
+                findings[index].message += " This breaks the control plane: " + breaks.joined(separator: "; ") + "."
+            }
         }
         let elapsed = ContinuousClock.now - started
         let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }

@@ -105,6 +105,9 @@ public struct ClusterFinding: Sendable, Hashable, Codable {
     public var message: String
     /// What to change to fix it.
     public var remediation: String
+    /// Control-plane functions that hang on it ("v1beta1.metrics.k8s.io is unreachable from the API server's
+    /// network: ..."), when the aggregator knows the cluster's APIServices and webhooks.
+    public var breaks: [String] = []
 
     /// Builds a finding; the id derives from kind and `subject` (the CIDR, node or entry concerned).
     public init(kind: Kind, subject: String, cidr: IPPrefix?, expectedNextHop: NextHop?, actualNextHop: NextHop? = nil,

@@ -251,6 +251,11 @@ struct AggregatorDiscoveryTests {
         // The list, then one watch with the fixture's events (node-d added, node-c deleted), then quiet watches.
         let watches = Mutex(0)
         try await server.run({ uri, count in
+            for (prefix, name) in [("/apis/apiregistration.k8s.io/", "apiservices-list.json"), ("/apis/discovery.k8s.io/", "endpointslices-list.json"),
+                                   ("/apis/admissionregistration.k8s.io/v1/validating", "validatingwebhooks-list.json"),
+                                   ("/apis/admissionregistration.k8s.io/v1/mutating", "mutatingwebhooks-list.json")] where uri.hasPrefix(prefix) {
+                return uri.contains("watch=1") ? .init(lines: [], hold: .seconds(5)) : .init(lines: [fixture(name)])
+            }
             guard uri.contains("watch=1") else { return KubernetesClientTests.nodesAPI(uri, count) }
             let first = watches.withLock { $0 += 1; return $0 == 1 }
             return first ? KubernetesClientTests.nodesAPI(uri, count) : .init(lines: [], hold: .seconds(5))
@@ -289,6 +294,24 @@ struct AggregatorDiscoveryTests {
                 #expect(cluster.first { $0["name"] as? String == "node-b" }?["instanceID"] as? String == "i-0b0b0b0b0b0b0b0b0")
                 #expect(aggregator.log.contains("discovering nodes from http+unix://"))
                 #expect(aggregator.log.contains("not probed: node-new: no spec.podCIDR"), "\(aggregator.log)")
+
+                // node-d registers by name and IP alone (its pod CIDR comes from its Node); node-a and node-d
+                // report node-b's metrics-server pod unreachable: the finding says what that breaks.
+                let bare = #"{"schema":1,"node":"node-d","ip":"192.168.0.61"}"#
+                #expect(try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/register", token: "t", body: bare).status == 200)
+                for source in ["node-a", "node-d"] {
+                    let report = #"{"schema":1,"node":"\#(source)","round":5,"results":[{"target":"172.16.1.12","protocol":"tcp","port":9700,"owner":"node-b","cidr":"172.16.1.0/24","routeClass":"vpc","outcome":"timeout","verdict":"vpcRouteMissing","sent":1,"received":0,"controlOutcome":"reply","failedRounds":3}],"localFindings":[],"strayTraffic":[]}"#
+                    #expect(try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/reports", token: "t", body: report).status == 202)
+                }
+                var message = ""
+                for _ in 0..<30 where !message.contains("This breaks") {
+                    let body = try httpRequest(in: namespace, "http://127.0.0.1:9800/api/v1/findings", token: "t").body
+                    let findings = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["findings"] as? [[String: Any]]
+                    message = findings?.first?["message"] as? String ?? ""
+                    usleep(200_000)
+                }
+                #expect(message.contains("The VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing, 2/2 sources agree"), "\(message)")
+                #expect(message.contains("This breaks the control plane: v1beta1.metrics.k8s.io is unreachable from the API server's network: namespace deletion will hang in Terminating and HPA stops scaling"), "\(message) \(aggregator.log)")
             }
         }
         #expect(server.requests.withLock { $0 }.contains { $0.hasPrefix("/api/v1/nodes?watch=1") }, "it watches after listing")
@@ -309,5 +332,38 @@ struct AggregatorDiscoveryTests {
             let result = try runProgram(executable, ["aggregator", "--token-file", token, "--kubernetes"])
             #expect(result.status == 2 && result.standardError.contains("not in a cluster"), "\(result.standardError)")
         }
+    }
+}
+
+@Suite("What it breaks: APIService -> Service -> EndpointSlice -> pod IP -> node -> pod CIDR")
+struct ImpactAnalysisTests {
+    static func decode<T: Decodable & Sendable>(_ name: String, as type: T.Type) throws -> [T] {
+        try JSONDecoder().decode(Kubernetes.List<T>.self, from: Data(fixture(name).utf8)).items
+    }
+
+    static let cluster = ClusterMap(nodes: [
+        .init(name: "node-a", ip: IPAddress("192.168.0.193")!, podCIDRs: [IPPrefix("172.16.0.0/24")!]),
+        .init(name: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!]),
+        .init(name: "node-c", ip: IPAddress("192.168.0.60")!, podCIDRs: [IPPrefix("172.16.2.0/24")!]),
+    ])
+
+    @Test("Service-backed APIServices and webhooks map to their ready pods' nodes and CIDRs; local ones and URL webhooks do not")
+    func mapping() throws {
+        let targets = ImpactAnalysis.criticalTargets(
+            apiServices: try Self.decode("apiservices-list.json", as: Kubernetes.APIService.self),
+            validating: try Self.decode("validatingwebhooks-list.json", as: Kubernetes.WebhookConfiguration.self),
+            mutating: try Self.decode("mutatingwebhooks-list.json", as: Kubernetes.WebhookConfiguration.self),
+            slices: try Self.decode("endpointslices-list.json", as: Kubernetes.EndpointSlice.self), cluster: Self.cluster)
+        #expect(targets.map(\.name) == ["v1beta1.metrics.k8s.io", "validate.kyverno.svc-fail"], "v1.apps is local, the URL webhook has no Service")
+        let metrics = try #require(targets.first)
+        #expect(metrics.service == "kube-system/metrics-server" && metrics.address == IPAddress("172.16.1.12"))
+        #expect(metrics.node == "node-b" && metrics.cidr == IPPrefix("172.16.1.0/24") && metrics.port == 10250)
+        #expect(metrics.sentence == "v1beta1.metrics.k8s.io is unreachable from the API server's network: namespace deletion will hang in Terminating and HPA stops scaling (kubectl top fails too)")
+        let webhook = try #require(targets.last)
+        #expect(webhook.address == IPAddress("172.16.2.31"), "the terminating, not-ready endpoint is left out")
+        #expect(webhook.consequence == "creating or updating the objects it validates fails (failurePolicy Fail)")
+        #expect(ImpactAnalysis.impacts(of: targets, cidr: IPPrefix("172.16.1.0/24"), node: nil) == [metrics.sentence])
+        #expect(ImpactAnalysis.impacts(of: targets, cidr: nil, node: "node-c") == [webhook.sentence])
+        #expect(ImpactAnalysis.impacts(of: targets, cidr: IPPrefix("172.16.0.0/24"), node: nil).isEmpty)
     }
 }
