@@ -124,6 +124,7 @@ struct NodeDiscoveryService: Service {
         let reflector = ResourceReflector(client: client, resource: .nodes, key: { $0.metadata.name }, onChange: { nodes in
             let (known, skipped) = NodeDiscovery.clusterNodes(from: nodes)
             state.setKnownNodes(known)
+            state.setControlPlaneNodes(NodeDiscovery.controlPlane(nodes))
             let changed = skippedBefore.withLock { before -> Bool in
                 defer { before = skipped }
                 return before != skipped

@@ -49,8 +49,9 @@ public final class AggregatorState: Sendable {
         var vpcDiffStale = false
         /// The cluster map, rebuilt only when a node registers, changes or expires.
         var clusterCache: ClusterMap?
-        /// APIService and webhook backends, from the API server.
+        /// APIService and webhook backends, from the API server, and the control-plane nodes that probe them.
         var criticalTargets: [CriticalTarget] = []
+        var controlPlane: Set<String> = []
         var reportsAccepted = 0
     }
 
@@ -106,9 +107,22 @@ public final class AggregatorState: Sendable {
         if let cached = state.plans[node] { return cached }
         guard state.members[node] != nil else { return nil }
         let names = state.book.probeNodes(of: node)
+        // The API server's view: control-plane nodes probe the critical targets, or everybody when no
+        // control-plane node runs an agent (managed control planes).
+        let agentsOnControlPlane = !state.controlPlane.isDisjoint(with: state.members.keys)
+        let probesCritical = agentsOnControlPlane ? state.controlPlane.contains(node) : true
+        var critical: [PlannedTarget] = []
+        var owners: [String] = []
+        if probesCritical {
+            var seen = Set<String>()
+            for target in state.criticalTargets where seen.insert("\(target.address)|\(target.port ?? 0)").inserted {
+                critical.append(PlannedTarget(address: target.address, port: target.port.flatMap { UInt16(exactly: $0) }, name: target.name))
+                if let owner = target.node { owners.append(owner) }
+            }
+        }
         var nodes: [String: ClusterMap.Node] = [:]
-        for name in names + [node] { nodes[name] = Self.node(named: name, in: state) }
-        let plan = ProbePlan(node: node, probeNodes: names, nodes: nodes, probePort: state.probePort)
+        for name in names + [node] + owners { nodes[name] = Self.node(named: name, in: state) }
+        let plan = ProbePlan(node: node, probeNodes: names, criticalTargets: critical, nodes: nodes, probePort: state.probePort, owners: owners)
         state.plans[node] = plan
         return plan
     }
@@ -138,7 +152,21 @@ public final class AggregatorState: Sendable {
 
     /// Replaces the control plane's critical targets (APIService and webhook backends).
     public func setCriticalTargets(_ targets: [CriticalTarget]) {
-        inner.withLock { $0.criticalTargets = targets }
+        inner.withLock { state in
+            guard state.criticalTargets != targets else { return }
+            state.criticalTargets = targets
+            state.plans = [:]
+        }
+    }
+
+    /// The nodes that run the API server (from their role label): they probe the critical targets. When no
+    /// registered agent runs on one, every agent probes them.
+    public func setControlPlaneNodes(_ names: Set<String>) {
+        inner.withLock { state in
+            guard state.controlPlane != names else { return }
+            state.controlPlane = names
+            state.plans = [:]
+        }
     }
 
     /// The critical targets known now.

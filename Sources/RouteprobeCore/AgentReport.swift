@@ -67,9 +67,24 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     }
 }
 
+/// A control-plane dependency to probe (an APIService's or admission webhook's backend pod): its address,
+/// port and name.
+public struct PlannedTarget: Sendable, Hashable, Codable {
+    public var address: IPAddress
+    public var port: UInt16?
+    public var name: String
+
+    public init(address: IPAddress, port: UInt16?, name: String) {
+        self.address = address
+        self.port = port
+        self.name = name
+    }
+}
+
 /// What one agent should probe: the nodes whose pod CIDRs it is a source for (their host IPs are the
-/// controls). `cluster` holds those nodes and the agent's own, so that a plan stays small in a big cluster
-/// and changes only when the agent's share of the work does.
+/// controls), and, on control-plane nodes, the backends the API server depends on. `cluster` holds those
+/// nodes, the owners of the critical targets and the agent's own node, so that a plan stays small in a big
+/// cluster and changes only when the agent's share of the work does.
 public struct ProbePlan: Sendable, Hashable, Codable {
     /// The schema version.
     public var schema: Int
@@ -79,38 +94,68 @@ public struct ProbePlan: Sendable, Hashable, Codable {
     public var generation: UInt64
     /// Names of the nodes whose pod targets this node probes.
     public var probeNodes: [String]
+    /// APIService and webhook backends this node probes ("what it breaks"), ICMP and TCP to their port.
+    public var criticalTargets: [PlannedTarget]
     /// The planned nodes, the agent's own node and the beacon port.
     public var cluster: ClusterMap
 
+    enum CodingKeys: String, CodingKey { case schema, node, generation, probeNodes, criticalTargets, cluster }
+
     /// Builds a plan; the generation is a hash of the content. Pass `clusterDigest` when building many
     /// plans for one cluster, so that the cluster is hashed once.
-    public init(node: String, probeNodes: [String], cluster: ClusterMap, clusterDigest: UInt64? = nil) {
+    public init(node: String, probeNodes: [String], criticalTargets: [PlannedTarget] = [], cluster: ClusterMap, clusterDigest: UInt64? = nil) {
         self.schema = WireSchema.version
         self.node = node
         self.probeNodes = probeNodes
+        self.criticalTargets = criticalTargets
         self.cluster = cluster
         var hash = StableHash()
         hash.add(node)
         for name in probeNodes { hash.add(name) }
+        for target in criticalTargets { hash.add("\(target.name)|\(target.address)|\(target.port ?? 0)") }
         hash.add(String(clusterDigest ?? cluster.digest))
         generation = hash.value
     }
 
-    /// Builds the plan of `node` from a node index: the map holds `probeNodes` and `node` itself.
-    public init(node: String, probeNodes: [String], nodes: [String: ClusterMap.Node], probePort: UInt16) {
-        let members = ([node] + probeNodes).compactMap { nodes[$0] }
-        self.init(node: node, probeNodes: probeNodes, cluster: ClusterMap(probePort: probePort, nodes: members))
+    /// Decodes a plan; `criticalTargets` may be left out.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decode(Int.self, forKey: .schema)
+        node = try container.decode(String.self, forKey: .node)
+        generation = try container.decode(UInt64.self, forKey: .generation)
+        probeNodes = try container.decode([String].self, forKey: .probeNodes)
+        criticalTargets = try container.decodeIfPresent([PlannedTarget].self, forKey: .criticalTargets) ?? []
+        cluster = try container.decode(ClusterMap.self, forKey: .cluster)
     }
 
-    /// The probes of one round: the planned nodes' pod targets, by ICMP and by TCP to the beacon port.
+    /// Builds the plan of `node` from a node index: the map holds `probeNodes`, `node` itself and the owners
+    /// of the critical targets.
+    public init(node: String, probeNodes: [String], criticalTargets: [PlannedTarget] = [], nodes: [String: ClusterMap.Node],
+                probePort: UInt16, owners: [String] = []) {
+        var names = [node] + probeNodes
+        for owner in owners where !names.contains(owner) { names.append(owner) }
+        let members = names.compactMap { nodes[$0] }
+        self.init(node: node, probeNodes: probeNodes, criticalTargets: criticalTargets, cluster: ClusterMap(probePort: probePort, nodes: members))
+    }
+
+    /// The probes of one round: the planned nodes' pod targets, by ICMP and by TCP to the beacon port, then
+    /// the critical targets by ICMP and by TCP to their own port.
     public var probeSpecs: [ProbeSpec] {
         let wanted = Set(probeNodes)
-        return cluster.nodes.filter { wanted.contains($0.name) && $0.name != node }.flatMap { member in
+        var specs = cluster.nodes.filter { wanted.contains($0.name) && $0.name != node }.flatMap { member in
             member.probeTargets.flatMap { target in
                 [ProbeSpec(target: target, probeProtocol: .icmp),
                  ProbeSpec(target: target, probeProtocol: .tcp, port: cluster.probePort)]
             }
         }
+        var seen = Set(specs)
+        for target in criticalTargets {
+            for spec in [ProbeSpec(target: target.address, probeProtocol: .icmp)] + (target.port.map { [ProbeSpec(target: target.address, probeProtocol: .tcp, port: $0)] } ?? [])
+                where seen.insert(spec).inserted {
+                specs.append(spec)
+            }
+        }
+        return specs
     }
 }
 

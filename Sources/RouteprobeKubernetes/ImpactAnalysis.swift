@@ -16,6 +16,19 @@ public struct CriticalTarget: Sendable, Hashable, Codable {
     /// What stops working when the API server cannot reach it.
     public var consequence: String
 
+    /// Builds a target.
+    public init(kind: String, name: String, service: String, address: IPAddress, port: Int?, node: String?, cidr: IPPrefix?,
+                consequence: String) {
+        self.kind = kind
+        self.name = name
+        self.service = service
+        self.address = address
+        self.port = port
+        self.node = node
+        self.cidr = cidr
+        self.consequence = consequence
+    }
+
     /// "v1beta1.metrics.k8s.io is unreachable from the API server's network: <consequence>".
     public var sentence: String { "\(name) is unreachable from the API server's network: \(consequence)" }
 }

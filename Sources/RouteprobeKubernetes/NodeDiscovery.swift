@@ -4,6 +4,11 @@ import RouteprobeCore
 public enum NodeDiscovery {
     /// Nodes without an InternalIP or a pod CIDR are left out (and named in `skipped`): routeprobe has
     /// nothing to probe or to expect for them.
+    /// The names of the control-plane nodes (role label), which probe the API server's dependencies.
+    public static func controlPlane(_ nodes: [Kubernetes.Node]) -> Set<String> {
+        Set(nodes.filter(\.isControlPlane).map(\.metadata.name))
+    }
+
     public static func clusterNodes(from nodes: [Kubernetes.Node]) -> (nodes: [ClusterMap.Node], skipped: [String]) {
         var result: [ClusterMap.Node] = []
         var skipped: [String] = []

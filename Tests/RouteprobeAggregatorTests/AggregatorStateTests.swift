@@ -1,6 +1,7 @@
 import Testing
 import RouteprobeAggregator
 import RouteprobeCore
+import RouteprobeKubernetes
 
 /// The aggregator's in-memory state without HTTP: registration, plans, ingest, evaluation, expiry.
 @Suite("Aggregator state")
@@ -81,6 +82,23 @@ struct AggregatorStateTests {
         let plan = try #require(state.register(bare, now: 0))
         #expect(plan.probeNodes == ["node-2"])
         #expect(state.cluster.node(named: "node-1")?.podCIDRs == [IPPrefix("172.16.1.0/24")!])
+    }
+
+    @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
+    func criticalTargets() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
+        for index in 0...2 { _ = state.register(registration(index), now: 0) }
+        let metrics = CriticalTarget(kind: "APIService", name: "v1beta1.metrics.k8s.io", service: "kube-system/metrics-server",
+                                     address: IPAddress("172.16.2.12")!, port: 10250, node: "node-2", cidr: IPPrefix("172.16.2.0/24"),
+                                     consequence: "HPA stops scaling")
+        state.setCriticalTargets([metrics])
+        #expect(state.plan(for: "node-1")?.criticalTargets.map(\.name) == ["v1beta1.metrics.k8s.io"], "no agent on the control plane: everybody")
+        state.setControlPlaneNodes(["node-0"])
+        let plan = try #require(state.plan(for: "node-0"))
+        #expect(plan.criticalTargets == [PlannedTarget(address: IPAddress("172.16.2.12")!, port: 10250, name: "v1beta1.metrics.k8s.io")])
+        #expect(plan.probeSpecs.contains(ProbeSpec(target: IPAddress("172.16.2.12")!, probeProtocol: .tcp, port: 10250)))
+        #expect(plan.cluster.node(named: "node-2") != nil, "the owner is in the plan's map, for the control probe")
+        #expect(state.plan(for: "node-1")?.criticalTargets.isEmpty == true)
     }
 
     @Test("K sources per CIDR: with 20 nodes and K = 3 every node probes a few, and all CIDRs are covered 3 times")

@@ -304,13 +304,17 @@ struct AggregatorDiscoveryTests {
                     #expect(try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/reports", token: "t", body: report).status == 202)
                 }
                 var message = ""
-                for _ in 0..<30 where !message.contains("This breaks") {
+                for _ in 0..<30 where !(message.contains("This breaks") && message.contains("2/2")) {
                     let body = try httpRequest(in: namespace, "http://127.0.0.1:9800/api/v1/findings", token: "t").body
                     let findings = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["findings"] as? [[String: Any]]
                     message = findings?.first?["message"] as? String ?? ""
                     usleep(200_000)
                 }
                 #expect(message.contains("The VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing, 2/2 sources agree"), "\(message)")
+                // node-a is the control plane (its role label): its plan now holds the API server's dependencies.
+                let again = try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/register", token: "t", body: registration)
+                let planned = ((try? JSONSerialization.jsonObject(with: Data(again.body.utf8)) as? [String: Any])?["criticalTargets"] as? [[String: Any]]) ?? []
+                #expect(planned.compactMap { $0["name"] as? String }.sorted() == ["v1beta1.metrics.k8s.io", "validate.kyverno.svc-fail"], "\(again.body)")
                 #expect(message.contains("This breaks the control plane: v1beta1.metrics.k8s.io is unreachable from the API server's network: namespace deletion will hang in Terminating and HPA stops scaling"), "\(message) \(aggregator.log)")
             }
         }
