@@ -64,6 +64,14 @@ struct AggregatorEvaluator: Service {
         var tableProblem: String? = nil
         let worker = LowPriorityWorker()
         let state = self.state
+        var reporter: EventReporter? = nil
+        if configuration.events, let endpoint = configuration.kubernetes {
+            do throws(KubernetesError) {
+                reporter = EventReporter(client: try KubernetesClient(endpoint: endpoint), instance: configuration.hostname, log: log)
+            } catch {
+                log("cannot create Events: \(error.description)")
+            }
+        }
         while !Task.isCancelled {
             if let path = configuration.vpcRouteTablePath {
                 reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
@@ -82,11 +90,13 @@ struct AggregatorEvaluator: Service {
                                                   processID: String(getpid()), seconds: now.tv_sec, microseconds: now.tv_nsec / 1000)
                 log("\(resolved ? "resolved" : "opened") \(finding.id): \(message.message)")
                 sender.send(message)
+                if !resolved, let reporter { Task { await reporter.report(finding) } }
             }
             let counts = state.counts
             metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting)
             try? await Task.sleep(for: configuration.evaluationInterval)
         }
+        await reporter?.client.shutdown()
     }
 
     /// Reads the table again when the file's modification time changed; a broken file keeps the last good
@@ -181,6 +191,34 @@ final class ImpactWatch: Sendable {
             group.addTask { await slices.run() }
             group.addTask { await validating.run() }
             group.addTask { await mutating.run() }
+        }
+    }
+}
+
+/// Creates an Event on the Node of each finding that opens; a failure (such as a 403 without the optional
+/// Events role) is said once and never stops the aggregator.
+final class EventReporter: Sendable {
+    let client: KubernetesClient
+    private let events: NodeEvents
+    private let log: @Sendable (String) -> Void
+    private let problem = Mutex<String?>(nil)
+
+    init(client: KubernetesClient, instance: String, log: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        events = NodeEvents(client: client, instance: instance)
+        self.log = log
+    }
+
+    func report(_ finding: ClusterFinding) async {
+        do throws(KubernetesError) {
+            try await events.record(finding)
+            if problem.withLock({ previous in defer { previous = nil }; return previous != nil }) { log("Events are created again") }
+        } catch {
+            let first = problem.withLock { previous -> Bool in
+                defer { previous = error.description }
+                return previous != error.description
+            }
+            if first { log("cannot create an Event on the node: \(error.description); alerts go on") }
         }
     }
 }

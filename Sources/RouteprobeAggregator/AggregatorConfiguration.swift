@@ -31,6 +31,8 @@ public struct AggregatorConfiguration: Sendable {
     public var hostname: String
     /// Discover nodes from this API server (in-cluster or kubeconfig); nil: the cluster map and registrations only.
     public var kubernetes: KubernetesEndpoint?
+    /// Create Kubernetes Events on the Node a finding is about (needs `kubernetes`).
+    public var events: Bool = false
 
     /// Builds a configuration with the documented defaults.
     public init(listenAddress: String = "0.0.0.0", listenPort: Int = 9800, token: String, clusterMap: ClusterMap? = nil,

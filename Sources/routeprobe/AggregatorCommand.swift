@@ -65,6 +65,9 @@ struct AggregatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The kubeconfig context to use (default: its current-context).")
     var kubeContext: String?
 
+    @Flag(name: .long, help: "Create Events (VpcRouteMissing, PodCIDRUnreachable) on the affected Node; needs --kubernetes or --kubeconfig and deploy/optional/events-rbac.yaml.")
+    var events = false
+
     func run() async throws {
         guard let (address, port) = Self.parseListen(listen) else {
             throw CommandFailure.usage("--listen '\(listen)' must be ADDR:PORT, e.g. 0.0.0.0:9800 or [::]:9800")
@@ -106,6 +109,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.usage(error.description)
         }
+        if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
         var hostname = [CChar](repeating: 0, count: 256)
         gethostname(&hostname, 255)
         let configuration = AggregatorConfiguration(
@@ -113,7 +117,9 @@ struct AggregatorCommand: AsyncParsableCommand {
             fullMesh: fullMesh, syslog: destination, vpcRouteTablePath: vpcRouteTable, window: windowDuration,
             evaluationInterval: evaluation, failuresToOpen: failuresToOpen, maximumBodyBytes: maxBodyBytes,
             hostname: String(decoding: hostname.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), kubernetes: endpoint)
-        let aggregator = Aggregator(configuration: configuration) { line in
+        var settings = configuration
+        settings.events = events
+        let aggregator = Aggregator(configuration: settings) { line in
             writeToStandardOutput("routeprobe aggregator: \(line)\n")
         }
         unblockStopSignals()

@@ -25,6 +25,8 @@ final class ReplayServer: Sendable {
 
     let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-k8s-\(UInt32.random(in: 0...UInt32.max)).sock").path
     let requests = Mutex<[String]>([])
+    /// Bodies POSTed to the server (Events), by path.
+    let posted = Mutex<[(path: String, body: String)]>([])
 
     /// Runs `body` with the server up and a client pointed at it.
     func run(_ respond: @escaping @Sendable (String, Int) -> Answer, _ body: (KubernetesClient) async throws -> Void) async throws {
@@ -42,6 +44,12 @@ final class ReplayServer: Sendable {
                 if answer.hold > .zero { try? await Task.sleep(for: answer.hold) }
                 try await writer.finish(nil)
             })
+        }
+        router.post("**") { [self] request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            self.posted.withLock { $0.append((request.uri.path, String(buffer: body))) }
+            return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
         var logger = Logger(label: "replay")
         logger.logLevel = .critical
@@ -278,7 +286,7 @@ struct AggregatorDiscoveryTests {
                 try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
                 let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
                     "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
-                    "--kubeconfig", kubeconfig, "--syslog", "unix:/nonexistent/syslog.sock"])
+                    "--kubeconfig", kubeconfig, "--events", "--syslog", "unix:/nonexistent/syslog.sock"])
                 defer { aggregator.stop() }
                 let registration = #"{"schema":1,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"]}"#
                 var plan: [String: Any] = [:]
@@ -311,6 +319,19 @@ struct AggregatorDiscoveryTests {
                     usleep(200_000)
                 }
                 #expect(message.contains("The VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing, 2/2 sources agree"), "\(message)")
+                // --events: the finding became a Warning Event on node-b, created through the API.
+                var event: [String: Any] = [:]
+                for _ in 0..<25 where event.isEmpty {
+                    let bodies = server.posted.withLock { $0 }.filter { $0.path == "/api/v1/namespaces/default/events" }.map(\.body)
+                    event = bodies.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                        .first { $0["reason"] as? String == "VpcRouteMissing" } ?? [:]
+                    if event.isEmpty { usleep(200_000) }
+                }
+                #expect((event["involvedObject"] as? [String: Any])?["name"] as? String == "node-b", "\(event)")
+                #expect((event["involvedObject"] as? [String: Any])?["kind"] as? String == "Node")
+                #expect(event["type"] as? String == "Warning")
+                #expect((event["message"] as? String)?.contains("172.16.1.0/24 -> node-b (192.168.0.50) is missing") == true)
+
                 // node-a is the control plane (its role label): its plan now holds the API server's dependencies.
                 let again = try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/register", token: "t", body: registration)
                 let planned = ((try? JSONSerialization.jsonObject(with: Data(again.body.utf8)) as? [String: Any])?["criticalTargets"] as? [[String: Any]]) ?? []
@@ -327,7 +348,8 @@ struct AggregatorDiscoveryTests {
         try "t".write(toFile: token, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: token) }
         for (arguments, expected) in [(["--kubeconfig", "/nonexistent"], "cannot read kubeconfig /nonexistent"),
-                                      (["--kubernetes", "--kubeconfig", "/x"], "exclude each other")] {
+                                      (["--kubernetes", "--kubeconfig", "/x"], "exclude each other"),
+                                      (["--events"], "--events needs --kubernetes or --kubeconfig")] {
             let result = try runProgram(executable, ["aggregator", "--token-file", token] + arguments)
             #expect(result.status == 2 && result.standardError.contains(expected), "\(result.standardError)")
         }

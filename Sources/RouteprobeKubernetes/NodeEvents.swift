@@ -1,0 +1,60 @@
+import Foundation
+import RouteprobeCore
+
+/// Kubernetes Events on the Node a finding is about (`kubectl describe node node-b` shows them): reason
+/// `VpcRouteMissing` for a missing VPC route entry, `PodCIDRUnreachable` for the other pod-CIDR findings.
+public struct NodeEvents: Sendable {
+    private let client: KubernetesClient
+    private let component: String
+    private let instance: String
+
+    /// Builds a recorder; `instance` names this aggregator (its host name).
+    public init(client: KubernetesClient, component: String = "routeprobe-aggregator", instance: String) {
+        self.client = client
+        self.component = component
+        self.instance = instance
+    }
+
+    /// The reason for a finding kind, nil for kinds that are not about one node's pod CIDR.
+    public static func reason(for kind: ClusterFinding.Kind) -> String? {
+        switch kind {
+        case .vpcRouteMissing: return "VpcRouteMissing"
+        case .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter: return "PodCIDRUnreachable"
+        case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap: return nil
+        }
+    }
+
+    struct Event: Encodable {
+        struct Metadata: Encodable { var generateName: String; var namespace: String }
+        struct Involved: Encodable { var apiVersion = "v1"; var kind = "Node"; var name: String }
+        struct Source: Encodable { var component: String }
+        var apiVersion = "v1"
+        var kind = "Event"
+        var metadata: Metadata
+        var involvedObject: Involved
+        var reason: String
+        var message: String
+        var type = "Warning"
+        var source: Source
+        var firstTimestamp: String
+        var lastTimestamp: String
+        var count = 1
+        var reportingComponent: String
+        var reportingInstance: String
+    }
+
+    /// Records the event for an opened finding (in namespace `default`, where Node events live); findings
+    /// of other kinds, or without a node, record nothing.
+    public func record(_ finding: ClusterFinding, at date: Date = Date()) async throws(KubernetesError) {
+        guard let reason = Self.reason(for: finding.kind), let node = finding.expectedNextHop?.node else { return }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let stamp = formatter.string(from: date)
+        // The API limits an Event's message to 1 KiB.
+        let message = String(finding.message.utf8.prefix(1024)) ?? finding.message
+        let event = Event(metadata: .init(generateName: "\(node).routeprobe-", namespace: "default"), involvedObject: .init(name: node),
+                          reason: reason, message: message, source: .init(component: component), firstTimestamp: stamp,
+                          lastTimestamp: stamp, reportingComponent: component, reportingInstance: instance)
+        try await client.create(event, at: "/api/v1/namespaces/default/events")
+    }
+}
