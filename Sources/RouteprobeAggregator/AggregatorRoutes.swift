@@ -117,10 +117,8 @@ enum AggregatorRoutes {
         }
         do {
             return .success(try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)))
-        } catch let error as DecodingError {
-            return .failure(.badRequest(DecodingProblem.describe(error)))
         } catch {
-            return .failure(.badRequest("not JSON"))
+            return .failure(.badRequest(DecodingProblem.describe(error)))
         }
     }
 

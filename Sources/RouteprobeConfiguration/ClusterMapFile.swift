@@ -21,7 +21,7 @@ public enum ClusterMapFile {
         do {
             map = try YAMLDecoder().decode(ClusterMap.self, from: text)
         } catch let error as DecodingError {
-            throw ConfigurationError("cluster map \(source): \(DecodingProblem.describe(error))")
+            throw ConfigurationError("cluster map \(source): \(DecodingProblem.describe(error, format: "YAML or JSON"))")
         } catch {
             throw ConfigurationError("cluster map \(source): \(String(describing: error).split(separator: "\n").first ?? "not YAML or JSON")")
         }
@@ -30,23 +30,6 @@ public enum ClusterMapFile {
         return map
     }
 
-}
-
-/// Decoding errors in one line: the key path and what is wrong there.
-public enum DecodingProblem {
-    /// `nodes[1].ip: 'x' is not an IP address`.
-    public static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return keys.isEmpty ? "" : "\(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys): "
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "\(path(context))missing key '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "\(path(context))\(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
-    }
 }
 
 /// A configuration file that cannot be used, with the reason in one line.

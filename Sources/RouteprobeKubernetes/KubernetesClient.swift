@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import RouteprobeCore
 
 /// A small typed client of the Kubernetes API on AsyncHTTPClient: paged lists and watches with bookmarks.
 /// No kubectl, no code generation: the objects are the subsets in `Kubernetes`.
@@ -165,17 +166,5 @@ public final class KubernetesClient: Sendable {
         }
     }
 
-    static func describe(_ error: any Error) -> String {
-        guard let decoding = error as? DecodingError else { return "not JSON" }
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return keys.isEmpty ? "" : "\(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys): "
-        }
-        switch decoding {
-        case .keyNotFound(let key, let context): return "\(path(context))missing key '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(path(context))\(context.debugDescription)"
-        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not JSON" : "\(path(context))\(context.debugDescription)"
-        @unknown default: return "\(decoding)"
-        }
-    }
+    static func describe(_ error: any Error) -> String { DecodingProblem.describe(error) }
 }
