@@ -131,7 +131,7 @@ struct NodeDiscoveryService: Service {
         }
         let state = self.state, log = self.log
         let skippedBefore = Mutex<[String]>([])
-        let reflector = ResourceReflector(client: client, resource: .nodes, key: { $0.metadata.name }, onChange: { nodes in
+        let reflector = ResourceReflector(client: client, resource: .nodes, onChange: { nodes in
             let (known, skipped) = NodeDiscovery.clusterNodes(from: nodes)
             state.setKnownNodes(known)
             state.setControlPlaneNodes(NodeDiscovery.controlPlane(nodes))
@@ -177,15 +177,14 @@ final class ImpactWatch: Sendable {
 
     func run() async {
         let log: @Sendable (String) -> Void = { [log] line in log("impact discovery: \(line)") }
-        let name: @Sendable (Kubernetes.ObjectMeta) -> String = { "\($0.namespace ?? "")/\($0.name)" }
-        let apiServices = ResourceReflector(client: client, resource: .apiServices, key: { name($0.metadata) },
+        let apiServices = ResourceReflector(client: client, resource: .apiServices,
                                             onChange: { [self] items in update { $0.apiServices = items } }, log: log)
-        let slices = ResourceReflector(client: client, resource: .endpointSlices, key: { name($0.metadata) },
-                                       onChange: { [self] items in update { $0.slices = items } }, log: log)
-        let validating = ResourceReflector(client: client, resource: .validatingWebhooks, key: { name($0.metadata) },
-                                           onChange: { [self] items in update { $0.validating = items } }, log: log)
-        let mutating = ResourceReflector(client: client, resource: .mutatingWebhooks, key: { name($0.metadata) },
-                                         onChange: { [self] items in update { $0.mutating = items } }, log: log)
+        let slices = ResourceReflector(client: client, resource: .endpointSlices,
+                                            onChange: { [self] items in update { $0.slices = items } }, log: log)
+        let validating = ResourceReflector(client: client, resource: .validatingWebhooks,
+                                            onChange: { [self] items in update { $0.validating = items } }, log: log)
+        let mutating = ResourceReflector(client: client, resource: .mutatingWebhooks,
+                                            onChange: { [self] items in update { $0.mutating = items } }, log: log)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await apiServices.run() }
             group.addTask { await slices.run() }

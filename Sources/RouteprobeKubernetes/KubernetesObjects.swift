@@ -170,8 +170,24 @@ public enum Kubernetes {
     }
 }
 
+/// An object with `metadata`: what lists, watches and the reflector need of every kind.
+public protocol KubernetesObject: Codable, Sendable {
+    var metadata: Kubernetes.ObjectMeta { get }
+}
+
+extension KubernetesObject {
+    /// `namespace/name` (or `name` for cluster-scoped objects): the object's identity in a cache.
+    public var key: String { metadata.namespace.map { "\($0)/\(metadata.name)" } ?? metadata.name }
+}
+
+extension Kubernetes.Node: KubernetesObject {}
+extension Kubernetes.APIService: KubernetesObject {}
+extension Kubernetes.Service: KubernetesObject {}
+extension Kubernetes.EndpointSlice: KubernetesObject {}
+extension Kubernetes.WebhookConfiguration: KubernetesObject {}
+
 /// The kinds routeprobe lists and watches, with their API paths.
-public struct KubernetesResource<Object: Codable & Sendable>: Sendable {
+public struct KubernetesResource<Object: KubernetesObject>: Sendable {
     /// The collection path, e.g. `/api/v1/nodes`.
     public let path: String
     /// A name for messages, e.g. `nodes`.

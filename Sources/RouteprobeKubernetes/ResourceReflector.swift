@@ -3,20 +3,18 @@ import Synchronization
 /// Keeps a local copy of one resource: lists it, then watches from the list's resource version; a bookmark
 /// moves the version on, a 410 Gone lists again, any other failure waits (1 s doubling to 30 s) and lists
 /// again. After the list and after every event, `onChange` gets the whole current set.
-public final class ResourceReflector<Object: Codable & Sendable>: Sendable {
+public final class ResourceReflector<Object: KubernetesObject>: Sendable {
     private let client: KubernetesClient
     private let resource: KubernetesResource<Object>
-    private let key: @Sendable (Object) -> String
     private let onChange: @Sendable ([Object]) -> Void
     private let log: @Sendable (String) -> Void
     private let state = Mutex<(items: [String: Object], lists: Int, version: String)>(([:], 0, ""))
 
-    /// Builds a reflector; `key` identifies an object (namespace/name).
-    public init(client: KubernetesClient, resource: KubernetesResource<Object>, key: @escaping @Sendable (Object) -> String,
+    /// Builds a reflector; objects are identified by namespace/name.
+    public init(client: KubernetesClient, resource: KubernetesResource<Object>,
                 onChange: @escaping @Sendable ([Object]) -> Void, log: @escaping @Sendable (String) -> Void) {
         self.client = client
         self.resource = resource
-        self.key = key
         self.onChange = onChange
         self.log = log
     }
@@ -35,7 +33,7 @@ public final class ResourceReflector<Object: Codable & Sendable>: Sendable {
             do throws(KubernetesError) {
                 let (items, version) = try await client.list(resource)
                 let all = state.withLock { state -> [Object] in
-                    state.items = Dictionary(items.map { (key($0), $0) }, uniquingKeysWith: { _, last in last })
+                    state.items = Dictionary(items.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
                     state.lists += 1
                     state.version = version
                     return Array(state.items.values)
@@ -65,11 +63,11 @@ public final class ResourceReflector<Object: Codable & Sendable>: Sendable {
         let all = state.withLock { state -> [Object]? in
             switch event {
             case .added(let object), .modified(let object):
-                state.items[key(object)] = object
-                if let version = Self.version(of: object) { state.version = version }
+                state.items[object.key] = object
+                if let version = object.metadata.resourceVersion { state.version = version }
             case .deleted(let object):
-                state.items[key(object)] = nil
-                if let version = Self.version(of: object) { state.version = version }
+                state.items[object.key] = nil
+                if let version = object.metadata.resourceVersion { state.version = version }
             case .bookmark(let version):
                 state.version = version
                 return nil
@@ -77,16 +75,5 @@ public final class ResourceReflector<Object: Codable & Sendable>: Sendable {
             return Array(state.items.values)
         }
         if let all { onChange(all) }
-    }
-
-    private static func version(of object: Object) -> String? {
-        switch object {
-        case let node as Kubernetes.Node: return node.metadata.resourceVersion
-        case let service as Kubernetes.APIService: return service.metadata.resourceVersion
-        case let service as Kubernetes.Service: return service.metadata.resourceVersion
-        case let slice as Kubernetes.EndpointSlice: return slice.metadata.resourceVersion
-        case let webhook as Kubernetes.WebhookConfiguration: return webhook.metadata.resourceVersion
-        default: return nil
-        }
     }
 }

@@ -137,7 +137,7 @@ struct KubernetesClientTests {
         let server = ReplayServer()
         try await server.run(Self.nodesAPI) { client in
             let snapshots = Mutex<[[String]]>([])
-            let reflector = ResourceReflector(client: client, resource: .nodes, key: { $0.metadata.name },
+            let reflector = ResourceReflector(client: client, resource: .nodes,
                                               onChange: { nodes in snapshots.withLock { $0.append(nodes.map(\.metadata.name).sorted()) } },
                                               log: { _ in })
             let task = Task { await reflector.run() }
