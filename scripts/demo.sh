@@ -72,15 +72,7 @@ lab restore-vpc-route node-b
 run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" node-b --timeout 1s 2>&1 | short | grep -E "verdict" || true
 
 say "the fleet: an aggregator (on the VPC network, 192.168.0.253:9800) and an agent on every node (1 s rounds)"
-# A minimal syslog collector on a Unix socket: one datagram, one line.
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        out.write(s.recv(65536).decode(errors="replace") + "\n")
-' "$WORK/syslog.sock" "$WORK/syslog.txt" &
+start_syslog_collector "$WORK/syslog.sock" "$WORK/syslog.txt"
 head -c 24 /dev/urandom | base64 > "$WORK/token"
 lab vpc-table > "$WORK/vpc-table.json"
 ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" \

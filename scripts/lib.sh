@@ -54,6 +54,21 @@ remove_namespaces() {
     done
 }
 
+# A minimal syslog collector on a Unix datagram socket, in the background: one message, one line in FILE;
+# with "stamped", each line starts with the Unix time it arrived (for detection-time benchmarks).
+start_syslog_collector() {
+    local socket=$1 file=$2 stamped=${3:-}
+    python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        data = s.recv(65536).decode(errors="replace")
+        out.write(("%.3f " % time.time() if sys.argv[3] else "") + data + "\n")
+' "$socket" "$file" "$stamped" &
+}
+
 # Starts a command in the background with stdin from /dev/null, output to a log, every other descriptor
 # closed (a caller waiting for our output must not wait for the daemon too); sets DAEMON_PID.
 start_daemon() {

@@ -43,16 +43,13 @@ public struct AgentConfiguration: Sendable {
 
     /// Parses `ADDR:PORT` (`[ADDR]:PORT` for IPv6) as --metrics-listen takes it.
     public static func parseListen(_ text: String) -> (address: IPAddress, port: UInt16)? {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard let address = IPAddress(host) else { return nil }
-        return (address, port)
+        guard let endpoint = IPAddress.parseEndpoint(text), endpoint.port > 0 else { return nil }
+        return endpoint
     }
 
     /// The probes of one round without a plan: every other node's pod targets, by ICMP and by TCP to the
     /// beacon port (full mesh).
     public var probeSpecs: [ProbeSpec] {
-        ProbePlan(node: nodeName, probeNodes: clusterMap.nodes.map(\.name), cluster: clusterMap).probeSpecs
+        ProbePlan.probeSpecs(node: nodeName, probeNodes: clusterMap.nodes.map(\.name), criticalTargets: [], cluster: clusterMap)
     }
 }

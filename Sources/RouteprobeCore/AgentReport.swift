@@ -141,6 +141,12 @@ public struct ProbePlan: Sendable, Hashable, Codable {
     /// The probes of one round: the planned nodes' pod targets, by ICMP and by TCP to the beacon port, then
     /// the critical targets by ICMP and by TCP to their own port.
     public var probeSpecs: [ProbeSpec] {
+        ProbePlan.probeSpecs(node: node, probeNodes: probeNodes, criticalTargets: criticalTargets, cluster: cluster)
+    }
+
+    /// The probes of a round for `node`, from a plan's parts; the agent without a plan uses it directly, so
+    /// that a round does not hash the whole cluster map into a generation it never reads.
+    public static func probeSpecs(node: String, probeNodes: [String], criticalTargets: [PlannedTarget], cluster: ClusterMap) -> [ProbeSpec] {
         let wanted = Set(probeNodes)
         var specs = cluster.nodes.filter { wanted.contains($0.name) && $0.name != node }.flatMap { member in
             member.probeTargets.flatMap { target in

@@ -310,3 +310,14 @@ public enum AddressFamily: UInt8, Sendable, Hashable, CaseIterable, CustomString
     /// The name iproute2 uses: `inet` or `inet6`.
     public var description: String { self == .inet ? "inet" : "inet6" }
 }
+
+extension IPAddress {
+    /// Parses `ADDR:PORT`, or `[ADDR]:PORT` for IPv6, as the listen options take it (port 0 included).
+    public static func parseEndpoint(_ text: String) -> (address: IPAddress, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard let address = IPAddress(host) else { return nil }
+        return (address, port)
+    }
+}

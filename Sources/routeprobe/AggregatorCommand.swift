@@ -69,7 +69,7 @@ struct AggregatorCommand: AsyncParsableCommand {
     var events = false
 
     func run() async throws {
-        guard let (address, port) = Self.parseListen(listen) else {
+        guard let (parsedAddress, parsedPort) = IPAddress.parseEndpoint(listen) else {
             throw CommandFailure.usage("--listen '\(listen)' must be ADDR:PORT, e.g. 0.0.0.0:9800 or [::]:9800")
         }
         let token: String
@@ -110,13 +110,12 @@ struct AggregatorCommand: AsyncParsableCommand {
             throw CommandFailure.usage(error.description)
         }
         if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
-        var hostname = [CChar](repeating: 0, count: 256)
-        gethostname(&hostname, 255)
+        let (address, port) = (parsedAddress.description, Int(parsedPort))
         let configuration = AggregatorConfiguration(
             listenAddress: address, listenPort: port, token: token, clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
             fullMesh: fullMesh, syslog: destination, vpcRouteTablePath: vpcRouteTable, window: windowDuration,
             evaluationInterval: evaluation, failuresToOpen: failuresToOpen, maximumBodyBytes: maxBodyBytes,
-            hostname: String(decoding: hostname.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), kubernetes: endpoint)
+            hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         var settings = configuration
         settings.events = events
         let aggregator = Aggregator(configuration: settings) { line in
@@ -134,14 +133,5 @@ struct AggregatorCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("aggregator stopped: \(error)")
         }
-    }
-
-    /// `ADDR:PORT` or `[ADDR]:PORT`; port 0 picks a free one.
-    static func parseListen(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard IPAddress(host) != nil else { return nil }
-        return (host, Int(port))
     }
 }

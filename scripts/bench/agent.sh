@@ -41,7 +41,7 @@ ip netns exec $NS sysctl -qw net.ipv4.icmp_ratelimit=0
     done
 } > "$WORK/map.yaml"
 start_daemon /dev/null ip netns exec $NS "$ROUTEPROBE" beacon --listen 9700
-python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); [s.recv(65536) for _ in iter(int, 1)]' "$WORK/syslog.sock" &
+start_syslog_collector "$WORK/syslog.sock" /dev/null
 sleep 0.5
 ip netns exec $NS "$ROUTEPROBE" agent --node-name self --cluster-map "$WORK/map.yaml" --interval 5s --timeout 1s \
     --syslog "unix:$WORK/syslog.sock" > "$WORK/agent.log" 2>&1 &
@@ -66,14 +66,7 @@ printf "    peak RSS %.1f MB (target at most 25 MB), CPU %.2f%% of one core (tar
 scripts/lab.sh up --prefix rpbench-lab- --routeprobe "$ROUTEPROBE" > /dev/null
 scripts/lab.sh map --prefix rpbench-lab- > "$WORK/lab-map.yaml"
 : > "$WORK/lab-syslog.txt"
-python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        data = s.recv(65536).decode(errors="replace")
-        out.write("%.3f %s\n" % (time.time(), data))
-' "$WORK/lab-syslog.sock" "$WORK/lab-syslog.txt" &
+start_syslog_collector "$WORK/lab-syslog.sock" "$WORK/lab-syslog.txt" stamped
 ip netns exec rpbench-lab-node-a "$ROUTEPROBE" agent --node-name node-a --cluster-map "$WORK/lab-map.yaml" \
     --interval "$LAB_INTERVAL" --timeout 1s --syslog "unix:$WORK/lab-syslog.sock" > "$WORK/lab-agent.log" 2>&1 &
 sleep 3

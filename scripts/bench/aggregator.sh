@@ -66,14 +66,7 @@ done
 scripts/lab.sh up --prefix $LAB --routeprobe "$ROUTEPROBE" > /dev/null
 scripts/lab.sh map --prefix $LAB > "$WORK/lab-map.yaml"
 : > "$WORK/lab-syslog.txt"
-python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        data = s.recv(65536).decode(errors="replace")
-        out.write("%.3f %s\n" % (time.time(), data))
-' "$WORK/lab-syslog.sock" "$WORK/lab-syslog.txt" &
+start_syslog_collector "$WORK/lab-syslog.sock" "$WORK/lab-syslog.txt" stamped
 ip netns exec ${LAB}vpc "$ROUTEPROBE" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" \
     --syslog "unix:$WORK/lab-syslog.sock" --evaluation-interval 500ms > "$WORK/lab-aggregator.log" 2>&1 &
 sleep 0.5
