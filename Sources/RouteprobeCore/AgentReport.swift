@@ -364,8 +364,13 @@ public struct StableHash: Sendable {
 
     /// Adds a string and a separator.
     public mutating func add(_ text: String) {
-        for byte in text.utf8 { mix(byte) }
+        add(bytesOf: text)
         mix(0x1f)
+    }
+
+    /// Adds a string's bytes alone, without a separator.
+    public mutating func add(bytesOf text: String) {
+        for byte in text.utf8 { mix(byte) }
     }
 
     private mutating func mix(_ byte: UInt8) {

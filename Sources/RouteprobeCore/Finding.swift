@@ -50,12 +50,9 @@ public struct Finding: Sendable, Hashable {
 
     /// A short hex id from the finding's identity (FNV-1a, 64 bits), stable across processes.
     public static func stableID(kind: Kind, sourceNode: String, subject: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(kind.rawValue)|\(sourceNode)|\(subject)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0100_0000_01b3
-        }
-        return "\(kind.rawValue)-" + String(hash, radix: 16)
+        var hash = StableHash()
+        hash.add(bytesOf: "\(kind.rawValue)|\(sourceNode)|\(subject)")
+        return "\(kind.rawValue)-" + String(hash.value, radix: 16)
     }
 
     /// The finding a failed report stands for, if any (reachable and unknown verdicts are none).
