@@ -63,6 +63,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            linkerSettings: [
+                // Release builds (the image, the benchmarks) link with lld, which packs the 125,000 relative
+                // relocations of a position-independent binary into DT_RELR (3 MB of RELA the loader reads at
+                // every start become 24 kB), and export no symbols: `-static-stdlib` exports every symbol
+                // of the program (37,000) for dlsym, which routeprobe never calls, and the loader walks that
+                // table at start. Together 4.9 MB less resident memory per agent. Needs glibc 2.36 at run time.
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                              "-Xlinker", "--no-export-dynamic"], .when(configuration: .release)),
             ]
         ),
         .target(name: "RouteprobeTestSupport", path: "Tests/RouteprobeTestSupport"),
@@ -80,7 +89,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAggregatorTests", dependencies: ["RouteprobeAggregator", "RouteprobeCore", "RouteprobeKubernetes", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
-        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RouteprobeNetlinkTests",

@@ -46,7 +46,7 @@ public struct AgentConfigFile: Sendable, Decodable {
         }
         let known: Set<String> = ["nodeName", "clusterMap", "interval", "timeout", "failuresToOpen", "syslog", "metricsListen", "captureDir",
                                    "aggregator", "tokenFile", "nodeIP", "podCIDRs", "podTargets", "instanceID"]
-        if let node = try? Yams.compose(yaml: text), case .mapping(let mapping) = node {
+        if let node = try? YAMLText.compose(text), case .mapping(let mapping) = node {
             for key in mapping.keys {
                 if let name = key.string, !known.contains(name) {
                     throw ConfigurationError("config \(path): unknown key '\(name)' (known: \(known.sorted().joined(separator: ", ")))")
@@ -54,7 +54,7 @@ public struct AgentConfigFile: Sendable, Decodable {
             }
         }
         do {
-            return try YAMLDecoder().decode(AgentConfigFile.self, from: text)
+            return try YAMLText.decode(AgentConfigFile.self, from: text)
         } catch {
             throw ConfigurationError("config \(path): \(String(describing: error).split(separator: "\n").first ?? "not YAML or JSON")")
         }

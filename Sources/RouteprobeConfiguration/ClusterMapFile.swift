@@ -19,7 +19,7 @@ public enum ClusterMapFile {
     public static func parse(_ text: String, source: String) throws(ConfigurationError) -> ClusterMap {
         let map: ClusterMap
         do {
-            map = try YAMLDecoder().decode(ClusterMap.self, from: text)
+            map = try YAMLText.decode(ClusterMap.self, from: text)
         } catch let error as DecodingError {
             throw ConfigurationError("cluster map \(source): \(DecodingProblem.describe(error, format: "YAML or JSON"))")
         } catch {

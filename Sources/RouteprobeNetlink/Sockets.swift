@@ -169,6 +169,56 @@ package func bindSocket(_ fd: Int32, to address: IPAddress, port: UInt16) -> Int
     withSocketAddress(address, port: port) { bind(fd, $0, $1) } == 0 ? 0 : errno
 }
 
+/// The address and port a socket is bound to (getsockname), nil on failure.
+package func boundAddress(of fd: Int32) -> (address: IPAddress, port: UInt16)? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let status = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard status == 0, let address = address(from: storage) else { return nil }
+    // sin_port and sin6_port sit at the same offset, in network byte order.
+    let port = withUnsafeBytes(of: &storage) { UInt16($0[2]) << 8 | UInt16($0[3]) }
+    return (address, port)
+}
+
+/// One classic BPF instruction (struct sock_filter).
+package struct SocketFilterInstruction: Sendable {
+    package var code: UInt16
+    package var jumpIfTrue: UInt8
+    package var jumpIfFalse: UInt8
+    package var constant: UInt32
+
+    package init(_ code: UInt16, _ jumpIfTrue: UInt8 = 0, _ jumpIfFalse: UInt8 = 0, _ constant: UInt32) {
+        self.code = code
+        self.jumpIfTrue = jumpIfTrue
+        self.jumpIfFalse = jumpIfFalse
+        self.constant = constant
+    }
+}
+
+/// Attaches a classic BPF program to a socket (SO_ATTACH_FILTER): the kernel drops what it rejects before
+/// it is queued. 0 or the errno.
+package func attachSocketFilter(_ fd: Int32, _ program: [SocketFilterInstruction]) -> Int32 {
+    // struct sock_filter is 8 bytes: code, jt, jf, k in host byte order.
+    var instructions = [UInt8]()
+    instructions.reserveCapacity(program.count * 8)
+    for instruction in program {
+        withUnsafeBytes(of: instruction.code) { instructions += $0 }
+        instructions += [instruction.jumpIfTrue, instruction.jumpIfFalse]
+        withUnsafeBytes(of: instruction.constant) { instructions += $0 }
+    }
+    return instructions.withUnsafeBytes { filter in
+        // struct sock_fprog: an unsigned short length, padding, then the pointer at offset 8.
+        var header = [UInt8](repeating: 0, count: 16)
+        header.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt16(program.count), toByteOffset: 0, as: UInt16.self)
+            raw.storeBytes(of: filter.baseAddress, toByteOffset: 8, as: UnsafeRawPointer?.self)
+        }
+        return header.withUnsafeBytes { setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, $0.baseAddress, socklen_t($0.count)) } == 0 ? 0 : errno
+    }
+}
+
 /// Sets a socket option whose value is raw bytes (filters and the like); 0 or the errno.
 package func setSocketOption(_ fd: Int32, level: Int32, option: Int32, bytes: [UInt8]) -> Int32 {
     bytes.withUnsafeBytes { setsockopt(fd, level, option, $0.baseAddress, socklen_t($0.count)) } == 0 ? 0 : errno

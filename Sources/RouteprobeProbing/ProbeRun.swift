@@ -68,9 +68,11 @@ struct ProbeRun {
     }
 
     /// The in-flight attempt an ICMP sequence number belongs to.
-    func probe(forSequence sequence: UInt16) -> (index: Int, attempt: Int)? {
-        let slot = Int(sequence)
-        guard slot < states.count, case .inFlight = states[slot] else { return nil }
+    func probe(forSequence sequence: UInt16) -> (index: Int, attempt: Int)? { probe(forSlot: Int(sequence)) }
+
+    /// The in-flight attempt of a slot (attempt x specs + index), the number a prober writes into its packets.
+    func probe(forSlot slot: Int) -> (index: Int, attempt: Int)? {
+        guard slot >= 0, slot < states.count, case .inFlight = states[slot] else { return nil }
         return (slot % specs.count, slot / specs.count)
     }
 

@@ -1,4 +1,5 @@
-// TCP probes: a non-blocking connect per attempt; SYN-ACK is a reply, RST a refusal, an ICMP error is read
+// TCP probes. With CAP_NET_RAW: half-open (HalfOpenTCP.swift), a SYN per attempt from one raw socket.
+// Without it: a non-blocking connect per attempt; SYN-ACK is a reply, RST a refusal, an ICMP error is read
 // from the socket's error queue (IP_RECVERR) with the router's address, type and code.
 import RouteprobeCore
 import RouteprobeNetlink
@@ -6,18 +7,47 @@ import RouteprobeNetlink
 import Glibc
 #endif
 
-/// Probes with TCP handshakes. Needs no privileges.
+/// Probes with TCP handshakes: SYN-ACK is `reply`, RST `refused`, an ICMP error `icmpError`.
 public struct TCPProber: Prober {
     public var probeProtocol: ProbeProtocol { .tcp }
 
+    /// How the SYNs go out.
+    public enum Method: Sendable {
+        /// Half-open when raw sockets are allowed, else connect().
+        case automatic
+        /// SYNs from a raw socket, no connection on either side (needs CAP_NET_RAW).
+        case halfOpen
+        /// A socket and a non-blocking connect() per attempt (needs no privileges).
+        case connect
+    }
+
+    /// The method this prober uses.
+    public var method: Method
+
     /// Builds a prober.
-    public init() {}
+    public init(method: Method = .automatic) { self.method = method }
 
     public func probe(_ specs: [ProbeSpec], options: ProbeOptions) throws(ProbeError) -> [ProbeResult] {
         for spec in specs where spec.port == nil || spec.port == 0 {
             throw ProbeError.invalid("TCP probe of \(spec.target) has no port")
         }
         if specs.isEmpty { return [] }
+        switch method {
+        case .connect:
+            return try probeWithConnect(specs, options: options)
+        case .halfOpen:
+            return try HalfOpenTCP(specs: specs, options: options).probe()
+        case .automatic:
+            let halfOpen: HalfOpenTCP
+            do throws(ProbeError) { halfOpen = try HalfOpenTCP(specs: specs, options: options) } catch {
+                guard case .missingCapability = error else { throw error }
+                return try probeWithConnect(specs, options: options)
+            }
+            return halfOpen.probe()
+        }
+    }
+
+    private func probeWithConnect(_ specs: [ProbeSpec], options: ProbeOptions) throws(ProbeError) -> [ProbeResult] {
         var open: [Int: (socket: OwnedDescriptor, index: Int, attempt: Int)] = [:]   // by fd
         var slotToFD: [Int: Int32] = [:]
         // One descriptor per connection in flight: stay well under the usual 1,024 open files.
