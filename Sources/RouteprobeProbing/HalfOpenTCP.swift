@@ -79,15 +79,7 @@ struct HalfOpenTCP {
         let attached = attachSocketFilter(tcp.fd, filter)
         if attached != 0 { throw ProbeError.system(call: "setsockopt(SO_ATTACH_FILTER)", errno: attached) }
         // The ICMP socket takes errors only: destination unreachable and time exceeded (packet too big for v6).
-        if v4 {
-            var blocked: UInt32 = ~((1 << 3) | (1 << 11))
-            _ = setsockopt(icmp.fd, 255 /* SOL_RAW */, 1 /* ICMP_FILTER */, &blocked, socklen_t(4))
-        } else {
-            var filter = [UInt32](repeating: UInt32.max, count: 8)
-            for type in [1, 2, 3] { filter[type >> 5] &= ~(UInt32(1) << UInt32(type & 31)) }
-            let bytes = filter.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word.littleEndian >> UInt32(8 * $0)) } }
-            _ = setSocketOption(icmp.fd, level: Int32(IPPROTO_ICMPV6), option: 1 /* ICMP6_FILTER */, bytes: bytes)
-        }
+        allowICMPTypes(icmp.fd, family: family, v4 ? [3, 11] : [1, 2, 3])
         return Endpoint(family: family, tcp: tcp, icmp: icmp, reservation: reservation, lookup: lookup, port: port)
     }
 

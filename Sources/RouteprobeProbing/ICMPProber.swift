@@ -28,7 +28,8 @@ public struct ICMPProber: Prober {
                                         name: family == .inet ? "socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)" : "socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)",
                                         namespace: options.namespace)
             try? setOption(socket.fd, SOL_SOCKET, SO_RCVBUF, 4 << 20, name: "SO_RCVBUF")
-            try installFilter(socket.fd, family: family)
+            // Only echo replies and errors reach the socket.
+            allowICMPTypes(socket.fd, family: family, family == .inet ? [0, 3, 11] : [1, 3, 129])
             sockets[family] = socket
         }
         var run = ProbeRun(specs: specs, options: options)
@@ -95,19 +96,6 @@ public struct ICMPProber: Prober {
                 run.record(index: index, attempt: attempt, outcome: .icmpError, now: now,
                            icmpError: ICMPErrorReport(from: sender, type: answer.type, code: answer.code, isICMPv6: family == .inet6))
             }
-        }
-    }
-
-    /// Lets only echo replies and errors through to the socket (ICMP_FILTER / ICMP6_FILTER).
-    private func installFilter(_ fd: Int32, family: AddressFamily) throws(ProbeError) {
-        if family == .inet {
-            var blocked: UInt32 = ~((1 << 0) | (1 << 3) | (1 << 11))
-            _ = setsockopt(fd, 255 /* SOL_RAW */, 1 /* ICMP_FILTER */, &blocked, socklen_t(4))
-        } else {
-            var filter = [UInt32](repeating: UInt32.max, count: 8)
-            for type in [1, 3, 129] { filter[type >> 5] &= ~(UInt32(1) << UInt32(type & 31)) }
-            let bytes = filter.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word.littleEndian >> UInt32(8 * $0)) } }
-            _ = setSocketOption(fd, level: Int32(IPPROTO_ICMPV6), option: 1 /* ICMP6_FILTER */, bytes: bytes)
         }
     }
 }

@@ -36,3 +36,18 @@ func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, nam
     }
 }
 
+
+/// Lets only the given ICMP (IPv4) or ICMPv6 message types through to a raw socket (ICMP_FILTER /
+/// ICMP6_FILTER): the kernel drops the rest before they are queued.
+func allowICMPTypes(_ fd: Int32, family: AddressFamily, _ types: [UInt8]) {
+    if family == .inet {
+        var blocked = ~types.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
+        _ = setsockopt(fd, 255 /* SOL_RAW */, 1 /* ICMP_FILTER */, &blocked, socklen_t(4))
+    } else {
+        // struct icmp6_filter: 256 bits, a set bit blocks the type.
+        var filter = [UInt32](repeating: UInt32.max, count: 8)
+        for type in types { filter[Int(type) >> 5] &= ~(UInt32(1) << UInt32(type & 31)) }
+        let bytes = filter.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word.littleEndian >> UInt32(8 * $0)) } }
+        _ = setSocketOption(fd, level: Int32(IPPROTO_ICMPV6), option: 1 /* ICMP6_FILTER */, bytes: bytes)
+    }
+}
