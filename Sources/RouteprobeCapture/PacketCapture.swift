@@ -96,18 +96,23 @@ public final class PacketCapture: @unchecked Sendable {
                     state.withLock { $0.failures.append(error.description) }
                 }
             }
-            if !batch.isEmpty {
+            let readSome = !batch.isEmpty
+            if readSome {
                 let limit = self.limit
                 state.withLock { state in
                     let room = max(0, limit - state.packets.count)
-                    state.packets.append(contentsOf: batch.prefix(room))
-                    state.dropped += max(0, batch.count - room)
+                    if state.packets.isEmpty, batch.count <= room {
+                        swap(&state.packets, &batch)   // the first batch since a drain moves in whole
+                    } else {
+                        state.packets.append(contentsOf: batch.prefix(room))
+                        state.dropped += max(0, batch.count - room)
+                    }
                 }
             }
             if stopping { break }
             // Packets are delivered at once (immediate mode); reading them in 2 ms batches spares a wake-up
             // per packet when thousands of probes run.
-            if !batch.isEmpty { usleep(2_000) }
+            if readSome { usleep(2_000) }
         }
     }
 }

@@ -89,6 +89,9 @@ final class PcapHandle {
             init(linkType: Int32, interface: String) { self.linkType = linkType; self.interface = interface }
         }
         let sink = Sink(linkType: linkType, interface: interface)
+        // The callback appends straight to the caller's array: moved into the sink and back, not copied.
+        swap(&sink.packets, &packets)
+        defer { swap(&sink.packets, &packets) }
         let context = Unmanaged.passUnretained(sink).toOpaque()
         let status = pcap_dispatch(handle, -1, { user, header, bytes in
             guard let user, let header, let bytes else { return }
@@ -103,7 +106,6 @@ final class PcapHandle {
         if status == PCAP_ERROR {
             throw CaptureError.pcap("pcap_dispatch(\(interface)): \(String(cString: pcap_geterr(handle)))")
         }
-        packets.append(contentsOf: sink.packets)
     }
 }
 

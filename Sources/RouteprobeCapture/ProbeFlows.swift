@@ -53,6 +53,7 @@ public struct ProbeFlows: Sendable {
         var evidence = [CaptureEvidence](repeating: CaptureEvidence(), count: specs.count)
         var flowOfPacket = [Int?](repeating: nil, count: packets.count)
         var index: [ProbeSpec: Int] = [:]
+        index.reserveCapacity(specs.count)
         for (position, spec) in specs.enumerated() where index[spec] == nil { index[spec] = position }
         struct SYNKey: Hashable { let sourcePort: UInt16; let sequence: UInt32; let flow: Int }
         var seenSYNs = Set<SYNKey>()
