@@ -24,7 +24,7 @@ struct ProbeCommand: ParsableCommand {
     @Argument(help: "Addresses, host names, or node names from the cluster map (a node name means its pod targets).")
     var targets: [String]
 
-    @Option(name: .long, help: "Probe this TCP port.")
+    @Option(name: .long, help: "Probe this TCP port: half-open SYNs with CAP_NET_RAW, else a connect() per probe.")
     var tcp: UInt16?
 
     @Flag(name: .long, help: "Probe with ICMP echo (needs CAP_NET_RAW).")
