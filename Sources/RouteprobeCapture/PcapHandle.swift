@@ -22,7 +22,7 @@ final class PcapHandle {
     deinit { pcap_close(handle) }
 
     /// Opens `device` live: immediate mode, non-blocking, `filter` compiled into the kernel's BPF.
-    static func live(device: String, filter: String, snapshotLength: Int32 = 256) throws(CaptureError) -> PcapHandle {
+    static func live(device: String, filter: String, snapshotLength: Int32 = 160) throws(CaptureError) -> PcapHandle {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let raw = pcap_create(device, &errorBuffer) else {
             throw CaptureError.pcap("pcap_create(\(device)): \(text(errorBuffer))")
@@ -31,7 +31,7 @@ final class PcapHandle {
         pcap_set_snaplen(raw, snapshotLength)
         pcap_set_immediate_mode(raw, 1)
         pcap_set_timeout(raw, 10)
-        pcap_set_buffer_size(raw, 1 << 20) // drained every few milliseconds: 1 MiB holds thousands of frames
+        pcap_set_buffer_size(raw, 1 << 19)
         let status = pcap_activate(raw)
         if status < 0 {
             let message = String(cString: pcap_geterr(raw))

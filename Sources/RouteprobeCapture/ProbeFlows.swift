@@ -9,10 +9,10 @@ public struct ProbeFlows: Sendable {
     public var echoIdentifier: UInt16
     /// The MAC addresses of this node's interfaces (6 bytes each): an Ethernet frame counts as a request
     /// leaving only when it comes from one of them, not when a switch floods it back to us. Empty: any.
-    public var localHardwareAddresses: Set<[UInt8]>
+    public var localHardwareAddresses: [[UInt8]]
 
     /// Builds a matcher.
-    public init(specs: [ProbeSpec], echoIdentifier: UInt16, localHardwareAddresses: Set<[UInt8]> = []) {
+    public init(specs: [ProbeSpec], echoIdentifier: UInt16, localHardwareAddresses: [[UInt8]] = []) {
         self.specs = specs
         self.echoIdentifier = echoIdentifier
         self.localHardwareAddresses = localHardwareAddresses
@@ -52,16 +52,29 @@ public struct ProbeFlows: Sendable {
     public func evidence(from packets: [CapturedPacket]) -> (evidence: [CaptureEvidence], flowOfPacket: [Int?]) {
         var evidence = [CaptureEvidence](repeating: CaptureEvidence(), count: specs.count)
         var flowOfPacket = [Int?](repeating: nil, count: packets.count)
-        var index: [ProbeSpec: Int] = [:]
-        index.reserveCapacity(specs.count)
-        for (position, spec) in specs.enumerated() where index[spec] == nil { index[spec] = position }
-        struct SYNKey: Hashable { let sourcePort: UInt16; let sequence: UInt32; let flow: Int }
-        var seenSYNs = Set<SYNKey>()
-        let localSources = Set(localHardwareAddresses.filter { $0.count == 6 }.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } })
+        // Flows by target address, then protocol and port: a target has one or two flows. Keyed by IPAddress,
+        // whose hashing the check has set up already: a first Dictionary<ProbeSpec, _> in a process costs the
+        // Swift runtime a scan of the binary's every protocol conformance (about 0.1 ms), per run.
+        var flowsOfTarget: [IPAddress: [(probeProtocol: ProbeProtocol, port: UInt16?, position: Int)]] = [:]
+        flowsOfTarget.reserveCapacity(specs.count)
+        for (position, spec) in specs.enumerated() {
+            let known = flowsOfTarget[spec.target, default: []]
+            if !known.contains(where: { $0.probeProtocol == spec.probeProtocol && $0.port == spec.port }) {
+                flowsOfTarget[spec.target, default: []].append((spec.probeProtocol, spec.port, position))
+            }
+        }
+        func flow(_ target: IPAddress, _ probeProtocol: ProbeProtocol, port: UInt16? = nil) -> Int? {
+            flowsOfTarget[target]?.first { $0.probeProtocol == probeProtocol && $0.port == port }?.position
+        }
+        // The SYNs seen per flow (source port and sequence), to tell a retransmission from a new attempt.
+        var synsOfFlow = [[UInt64]](repeating: [], count: specs.count)
+        let localSources = localHardwareAddresses.filter { $0.count == 6 }.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
         func leftThisNode(_ packet: DissectedPacket) -> Bool {
             guard !localSources.isEmpty, let source = packet.sourceHardwareAddress else { return true }
             return localSources.contains(source.value)
         }
+        var lastInterfaces: [String] = []
+        var lastHop: (address: HardwareAddress, text: String)? = nil
         for (packetIndex, packet) in packets.enumerated() {
             guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType) else { continue }
             var matched: (Int, Role)? = nil
@@ -70,24 +83,26 @@ public struct ProbeFlows: Sendable {
                 guard identifier == echoIdentifier else { continue }
                 let target = isRequest ? dissected.destination : dissected.source
                 if isRequest, !leftThisNode(dissected) { continue }
-                if let position = index[ProbeSpec(target: target, probeProtocol: .icmp)] { matched = (position, isRequest ? .request : .reply) }
+                if let position = flow(target, .icmp) { matched = (position, isRequest ? .request : .reply) }
             case .tcp(let sourcePort, let destinationPort, let flags, let sequence):
                 let isSYN = flags & 0x02 != 0 && flags & 0x10 == 0
                 if isSYN, !leftThisNode(dissected) { continue }
-                if isSYN, let position = index[ProbeSpec(target: dissected.destination, probeProtocol: .tcp, port: destinationPort)] {
-                    let key = SYNKey(sourcePort: sourcePort, sequence: sequence, flow: position)
-                    matched = (position, seenSYNs.insert(key).inserted ? .request : .retransmission)
+                if isSYN, let position = flow(dissected.destination, .tcp, port: destinationPort) {
+                    let key = UInt64(sourcePort) << 32 | UInt64(sequence)
+                    let seen = synsOfFlow[position].contains(key)
+                    if !seen { synsOfFlow[position].append(key) }
+                    matched = (position, seen ? .retransmission : .request)
                 } else if flags & 0x12 == 0x12 || flags & 0x04 != 0,
-                          let position = index[ProbeSpec(target: dissected.source, probeProtocol: .tcp, port: sourcePort)] {
+                          let position = flow(dissected.source, .tcp, port: sourcePort) {
                     matched = (position, .reply)
                 }
             case .icmpError(let type, let code, let quoted):
                 let report = ICMPErrorReport(from: dissected.source, type: type, code: code, isICMPv6: quoted.destination.family == .inet6)
                 if quoted.protocolNumber == 6, let port = quoted.destinationPort,
-                   let position = index[ProbeSpec(target: quoted.destination, probeProtocol: .tcp, port: port)] {
+                   let position = flow(quoted.destination, .tcp, port: port) {
                     matched = (position, .icmpError(report))
                 } else if quoted.protocolNumber == 1 || quoted.protocolNumber == 58, quoted.echoIdentifier == echoIdentifier,
-                          let position = index[ProbeSpec(target: quoted.destination, probeProtocol: .icmp)] {
+                          let position = flow(quoted.destination, .icmp) {
                     matched = (position, .icmpError(report))
                 }
             case .other:
@@ -100,10 +115,18 @@ public struct ProbeFlows: Sendable {
                 evidence[position].requestsSeen += 1
                 if case .retransmission = role { evidence[position].retransmissions += 1 }
                 if !packet.interface.isEmpty, !evidence[position].interfaces.contains(packet.interface) {
-                    evidence[position].interfaces.append(packet.interface)
+                    if evidence[position].interfaces.isEmpty {
+                        // Most flows leave by the same interface and next hop: share one array and one
+                        // string among them instead of allocating both per flow.
+                        if lastInterfaces.first != packet.interface { lastInterfaces = [packet.interface] }
+                        evidence[position].interfaces = lastInterfaces
+                    } else {
+                        evidence[position].interfaces.append(packet.interface)
+                    }
                 }
                 if evidence[position].nextHopMAC == nil, let next = dissected.destinationHardwareAddress {
-                    evidence[position].nextHopMAC = next.description
+                    if lastHop?.address != next { lastHop = (next, next.description) }
+                    evidence[position].nextHopMAC = lastHop?.text
                 }
             case .reply:
                 evidence[position].repliesSeen += 1

@@ -20,6 +20,10 @@ public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
 
     /// Runs `body` inside `namespace` when there is one, else right here; for callers with their own error
     /// types, which return a Result.
+    /// Inlinable: specialised at the call site, so the usual case (no namespace) calls `body` directly,
+    /// with no generic metadata for `T` to build at run time (a first `Result<_, SomeError>` costs the
+    /// runtime a scan of every protocol conformance in the binary).
+    @inlinable
     package static func run<T>(in namespace: NetworkNamespace?, _ body: () -> T) throws(NetlinkError) -> T {
         guard let namespace else { return body() }
         return try namespace.runInside(body)
@@ -27,6 +31,7 @@ public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
 
     /// Runs `body` (which cannot fail) on a new thread inside this namespace; for callers with their own
     /// error types, which return a Result.
+    @usableFromInline
     package func runInside<T>(_ body: () -> T) throws(NetlinkError) -> T {
         try run { () throws(NetlinkError) -> T in body() }
     }

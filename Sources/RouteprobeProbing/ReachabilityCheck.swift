@@ -111,7 +111,7 @@ public struct ReachabilityCheck: Sendable {
             usleep(5_000)
             captured = capture.stop()
             let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier,
-                                     localHardwareAddresses: Set(links.map(\.hardwareAddress))).evidence(from: captured)
+                                     localHardwareAddresses: links.map(\.hardwareAddress)).evidence(from: captured)
             evidence = matched.evidence.map { Optional($0) }
             flowOfPacket = matched.flowOfPacket
         }

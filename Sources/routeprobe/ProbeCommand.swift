@@ -129,38 +129,57 @@ struct ProbeCommand: ParsableCommand {
         do { reports = try check.run(specs) } catch {
             throw CommandFailure(error.description, exitCode: 2)
         }
-        writeToStandardOutput(json ? ProbeReportFormat.json(reports) : ProbeReportFormat.text(reports))
+        if json {
+            writeToStandardOutput(ProbeReportFormat.json(reports))
+        } else {
+            writeToStandardOutput(ProbeReportFormat.text(reports))
+        }
         if reports.contains(where: { $0.diagnosis.verdict != .reachable }) { throw ExitCode(1) }
     }
 }
 
 /// How probe reports are printed.
 enum ProbeReportFormat {
-    static func text(_ reports: [TargetReport]) -> String {
-        var out = ""
-        for report in reports {
-            let spec = report.spec
-            out += "\(spec.target) (\(spec.probeProtocol.rawValue)\(spec.port.map { " \($0)" } ?? ""))\n"
-            out += "  route:    \(report.route.text)  [\(report.route.routeClass.rawValue)]\n"
-            var outcome = "\(report.result.outcome.rawValue) (\(report.result.sent) sent, \(report.result.received) answered"
-            if let rtt = report.result.rttText { outcome += ", \(rtt)" }
-            outcome += ")"
-            if let icmp = report.result.icmpError { outcome += "; \(icmp.from): \(icmp.meaning)" }
-            if let code = report.result.localErrno { outcome += "; \(ErrnoName.symbol(code))" }
-            out += "  outcome:  \(outcome)\n"
-            if let evidence = report.evidence {
-                let interfaces = evidence.interfaces.count == 1 ? evidence.interfaces[0] : evidence.interfaces.joined(separator: ",")
-                let hop = evidence.nextHopMAC.map { " to " + $0 } ?? ""
-                let file = evidence.pcapPath.map { "; " + $0 } ?? ""
-                out += "  capture:  \(evidence.requestsSeen) requests left \(interfaces)\(hop), \(evidence.retransmissions) retransmitted, \(evidence.repliesSeen) replies, \(evidence.icmpErrors.count) ICMP errors\(file)\n"
+    /// One block per target, as UTF-8 (see TextBuffer: a thousand targets make 400 kB of text).
+    static func text(_ reports: [TargetReport]) -> [UInt8] {
+        var out = TextBuffer(capacity: reports.count * 512)
+        for index in reports.indices {
+            let spec = reports[index].spec
+            out.append(spec.target.description)
+            out.append(" (")
+            out.append(spec.probeProtocol.rawValue)
+            if let port = spec.port { out.append(" "); out.append(port) }
+            out.append(")\n  route:    ")
+            out.append(reports[index].route.text)
+            out.append("  [")
+            out.append(reports[index].route.routeClass.rawValue)
+            out.append("]\n  outcome:  ")
+            let result = reports[index].result
+            out.append(result.outcome.rawValue)
+            out.append(" ("); out.append(result.sent); out.append(" sent, "); out.append(result.received); out.append(" answered")
+            if let rtt = result.rttText { out.append(", "); out.append(rtt) }
+            out.append(")")
+            if let icmp = result.icmpError { out.append("; "); out.append(icmp.from.description); out.append(": "); out.append(icmp.meaning) }
+            if let code = result.localErrno { out.append("; "); out.append(ErrnoName.symbol(code)) }
+            out.append("\n")
+            if let evidence = reports[index].evidence {
+                out.append("  capture:  "); out.append(evidence.requestsSeen); out.append(" requests left ")
+                out.append(evidence.interfaces.count == 1 ? evidence.interfaces[0] : evidence.interfaces.joined(separator: ","))
+                if let hop = evidence.nextHopMAC { out.append(" to "); out.append(hop) }
+                out.append(", "); out.append(evidence.retransmissions); out.append(" retransmitted, ")
+                out.append(evidence.repliesSeen); out.append(" replies, ")
+                out.append(evidence.icmpErrors.count); out.append(" ICMP errors")
+                if let file = evidence.pcapPath { out.append("; "); out.append(file) }
+                out.append("\n")
             }
-            if let owner = report.owner, let control = report.control {
-                out += "  control:  \(owner.name)'s host \(owner.ip): \(control.outcome.rawValue)\n"
+            if let owner = reports[index].owner, let control = reports[index].control {
+                out.append("  control:  "); out.append(owner.name); out.append("'s host "); out.append(owner.ip.description)
+                out.append(": "); out.append(control.outcome.rawValue); out.append("\n")
             }
-            out += "  verdict:  \(report.diagnosis.verdict.rawValue)\n"
-            out += "  \(report.diagnosis.message)\n\n"
+            out.append("  verdict:  "); out.append(reports[index].diagnosis.verdict.rawValue)
+            out.append("\n  "); out.append(reports[index].diagnosis.message); out.append("\n\n")
         }
-        return out
+        return out.bytes
     }
 
     static func json(_ reports: [TargetReport]) -> String {
