@@ -34,6 +34,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     /// Builds an address from 4 (IPv4) or 16 (IPv6) bytes in network order; nil for any other count.
+    @inlinable
     public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
         switch bytes.count {
         case 4:

@@ -101,7 +101,7 @@ struct HalfOpenTCP {
                 let target = specs[index].target
                 let source: Result<IPAddress, SourceLookupFailure>
                 if let known = sources[target] { source = known } else {
-                    source = sourceAddress(for: target)
+                    source = options.sourceAddresses[target].map { .success($0) } ?? sourceAddress(for: target)
                     sources[target] = source
                 }
                 send(index: index, attempt: attempt, source: source, run: &run, now: now)

@@ -48,6 +48,10 @@ public struct ProbeOptions: Sendable {
     public var concurrency: Int
     /// Create the sockets in this network namespace.
     public var namespace: NetworkNamespace?
+    /// The source address the kernel's route lookup chose for a target, where the caller has looked it up
+    /// already (a check does, for every target): half-open TCP needs it for its checksums and otherwise
+    /// asks the kernel itself, a UDP connect per target.
+    public var sourceAddresses: [IPAddress: IPAddress] = [:]
 
     /// Builds options.
     public init(count: Int = 1, timeout: Duration = .seconds(1), interval: Duration = .milliseconds(100),

@@ -67,9 +67,11 @@ public struct ReachabilityCheck: Sendable {
         let localNode = clusterMap?.nodes.first { localAddresses.contains($0.ip) }
 
         var routes: [IPAddress: RouteView] = [:]
+        var options = self.options
         for target in Set(specs.map(\.target)) {
             do throws(NetlinkError) {
                 let route = try socket.lookup(target)
+                if let source = route.preferredSource { options.sourceAddresses[target] = source }
                 let egress = route.outputInterface.flatMap { linksByIndex[$0] }
                 routes[target] = RouteView.classify(route, egress: egress, target: target, map: clusterMap,
                                                     localNode: localNode, text: text.line(route))
