@@ -94,7 +94,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAggregatorTests", dependencies: ["RouteprobeAggregator", "RouteprobeCore", "RouteprobeKubernetes", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
-        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RouteprobeNetlinkTests",

@@ -87,6 +87,9 @@ public final class Agent: @unchecked Sendable {
         log("agent on \(configuration.nodeName) stopped after \(rounds) rounds")
     }
 
+    /// The capture problems the last capturing round reported (logged once while they last).
+    private var lastCaptureProblems: Set<String> = []
+
     /// Whether the last round had failures: then this round captures, so the round that confirms a
     /// finding carries its packet evidence without a second pass.
     private var captureNextRound = false
@@ -137,8 +140,15 @@ public final class Agent: @unchecked Sendable {
         guard let (map, specs, generation) = work() else { return }
         let roundStarted = monotonicNanoseconds()
         let options = ProbeOptions(count: 1, timeout: configuration.timeout, namespace: configuration.namespace)
-        let reports = try ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound,
-                                            captureDirectory: captureNextRound ? configuration.captureDirectory : nil).run(specs)
+        var check = ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound,
+                                      captureDirectory: captureNextRound ? configuration.captureDirectory : nil)
+        let problems = CaptureProblems()
+        check.onCaptureProblem = { problem in problems.add(problem) }
+        let reports = try check.run(specs)
+        // Said once while it lasts: a problem already reported by the last capturing round is not repeated.
+        let current = problems.all
+        for problem in current where !lastCaptureProblems.contains(problem) { log("\(problem); probing goes on") }
+        if captureNextRound { lastCaptureProblems = Set(current) }
         captureNextRound = reports.contains { $0.diagnosis.verdict != .reachable }
         let probed = reports.compactMap { report in
             Finding.from(verdict: report.diagnosis.verdict, sourceNode: configuration.nodeName, target: report.spec.target,
@@ -236,4 +246,11 @@ public final class Agent: @unchecked Sendable {
 func nanoseconds(_ duration: Duration) -> UInt64 {
     let (seconds, attoseconds) = duration.components
     return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+}
+
+/// Capture problems of one round, collected from the check's callback.
+private final class CaptureProblems: Sendable {
+    private let problems = Mutex<[String]>([])
+    func add(_ problem: String) { problems.withLock { $0.append(problem) } }
+    var all: [String] { problems.withLock { $0 } }
 }

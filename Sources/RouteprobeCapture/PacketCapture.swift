@@ -19,13 +19,15 @@ public final class PacketCapture: @unchecked Sendable {
 
     /// Opens `devices` with a BPF `filter` (in `namespace` when given). A device that cannot be opened is
     /// skipped and named in `failures`; if none opens, this throws.
-    public init(devices: [String], filter: String, namespace: NetworkNamespace? = nil, limit: Int = .max) throws(CaptureError) {
+    /// `bufferSize` is each interface's kernel ring in bytes.
+    public init(devices: [String], filter: String, namespace: NetworkNamespace? = nil, limit: Int = .max,
+                bufferSize: Int = 1 << 19) throws(CaptureError) {
         self.limit = limit
         var opened: [PcapHandle] = []
         var problems: [String] = []
         for device in Set(devices).sorted() {
             let attempt = { () -> Result<PcapHandle, CaptureError> in
-                do throws(CaptureError) { return .success(try PcapHandle.live(device: device, filter: filter)) } catch { return .failure(error) }
+                do throws(CaptureError) { return .success(try PcapHandle.live(device: device, filter: filter, bufferSize: Int32(clamping: bufferSize))) } catch { return .failure(error) }
             }
             let outcome: Result<PcapHandle, CaptureError>
             do throws(NetlinkError) { outcome = try NetworkNamespace.run(in: namespace, attempt) } catch {
@@ -52,8 +54,13 @@ public final class PacketCapture: @unchecked Sendable {
         close(stopWrite)
     }
 
-    /// Interfaces that could not be captured on, with libpcap's reason.
+    /// What went wrong, one line each: interfaces that could not be captured on (libpcap's reason), read
+    /// errors, and, after `stop()`, frames the kernel dropped because a ring was full.
     public var openFailures: [String] { state.withLock { $0.failures } }
+
+    /// Frames the kernel dropped on all interfaces because a ring was full (known after `stop()`): the
+    /// evidence of the flows they belonged to undercounts.
+    public private(set) var kernelDrops = 0
 
     /// Starts reading.
     public func start() {
@@ -78,7 +85,19 @@ public final class PacketCapture: @unchecked Sendable {
         _ = write(stopWrite, &byte, 1)
         if let thread { pthread_join(thread, nil) }
         thread = nil
-        return state.withLock { $0.packets }
+        var problems: [String] = []
+        kernelDrops = 0
+        for handle in handles {
+            let drops = handle.kernelDrops
+            kernelDrops += drops
+            if drops > 0 {
+                problems.append("capture on \(handle.interface): the kernel dropped \(drops) frames (ring full); the evidence undercounts")
+            }
+        }
+        return state.withLock { state in
+            state.failures += problems
+            return state.packets
+        }
     }
 
     private func readLoop() {

@@ -123,8 +123,9 @@ struct ProbeCommand: ParsableCommand {
                 throw CommandFailure.usage("--capture-dir \(captureDir) is not a directory")
             }
         }
-        let check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem(), capture: capture,
+        var check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem(), capture: capture,
                                       captureDirectory: captureDir)
+        check.onCaptureProblem = { problem in FileHandle.standardError.write(Data("routeprobe probe: \(problem)\n".utf8)) }
         let reports: [TargetReport]
         do { reports = try check.run(specs) } catch {
             throw CommandFailure(error.description, exitCode: 2)

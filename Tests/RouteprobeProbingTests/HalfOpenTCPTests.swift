@@ -3,6 +3,7 @@ import Testing
 @testable import RouteprobeProbing
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeCapture
 import RouteprobeTestSupport
 
 /// The half-open TCP prober's packets: the SYN it builds and the answers it reads, without any network.
@@ -128,6 +129,37 @@ struct TCPMethodLabTests {
             #expect(halfOpen[2].icmpError?.from == IPAddress("192.168.0.253"))
             #expect(halfOpen[0].sent == 2 && halfOpen[0].received == 2)
             #expect(halfOpen[4].localErrno == EINVAL && halfOpen[5].localErrno == EHOSTUNREACH)
+        }
+    }
+}
+
+/// Capture problems are reported, not swallowed: an interface that cannot be opened, and frames the kernel
+/// dropped because the ring was full (the evidence then undercounts).
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
+struct CaptureProblemTests {
+    @Test func aFullRingAndAMissingInterfaceAreReported() async throws {
+        try await withLabNamespace { namespace in
+            try ip("-n", namespace, "route", "add", "local", "10.200.0.0/16", "dev", "lo")
+            let inside = NetworkNamespace(namespace)
+            // A 16 kB ring holds about 80 frames; 2,000 echoes at once make 4,000 within a few milliseconds.
+            let capture = try PacketCapture(devices: ["lo", "rpt-missing0"], filter: "icmp", namespace: inside, bufferSize: 16 << 10)
+            capture.start()
+            let specs = (1...2000).map { ProbeSpec(target: .v4(0x0ac8_0000 + UInt32($0)), probeProtocol: .icmp) }
+            let results = try ICMPProber().probe(specs, options: ProbeOptions(timeout: .milliseconds(500), concurrency: 2000, namespace: inside))
+            let packets = capture.stop()
+            #expect(results.filter { $0.outcome == .reply }.count == 2000)
+            #expect(capture.kernelDrops > 0, "\(packets.count) frames read")
+            #expect(packets.count + capture.kernelDrops == 4000)
+            let problems = capture.openFailures
+            #expect(problems.contains { $0.contains("rpt-missing0") }, "\(problems)")
+            #expect(problems.contains { $0.contains("dropped \(capture.kernelDrops) frames") }, "\(problems)")
+
+            // The default ring (about 2,400 frames) takes a 1,000-echo burst whole even before any is read.
+            let roomy = try PacketCapture(devices: ["lo"], filter: "icmp", namespace: inside)
+            roomy.start()
+            _ = try ICMPProber().probe(Array(specs.prefix(1000)), options: ProbeOptions(timeout: .milliseconds(500), concurrency: 1000, namespace: inside))
+            #expect(roomy.stop().count == 2000)
+            #expect(roomy.kernelDrops == 0 && roomy.openFailures.isEmpty, "\(roomy.openFailures)")
         }
     }
 }
