@@ -140,15 +140,13 @@ public final class Agent: @unchecked Sendable {
         guard let (map, specs, generation) = work() else { return }
         let roundStarted = monotonicNanoseconds()
         let options = ProbeOptions(count: 1, timeout: configuration.timeout, namespace: configuration.namespace)
-        var check = ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound,
-                                      captureDirectory: captureNextRound ? configuration.captureDirectory : nil)
-        let problems = CaptureProblems()
-        check.onCaptureProblem = { problem in problems.add(problem) }
-        let reports = try check.run(specs)
+        var problems: [String] = []
+        let reports = try ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound,
+                                            captureDirectory: captureNextRound ? configuration.captureDirectory : nil)
+            .run(specs, captureProblems: &problems)
         // Said once while it lasts: a problem already reported by the last capturing round is not repeated.
-        let current = problems.all
-        for problem in current where !lastCaptureProblems.contains(problem) { log("\(problem); probing goes on") }
-        if captureNextRound { lastCaptureProblems = Set(current) }
+        for problem in problems where !lastCaptureProblems.contains(problem) { log("\(problem); probing goes on") }
+        if captureNextRound { lastCaptureProblems = Set(problems) }
         captureNextRound = reports.contains { $0.diagnosis.verdict != .reachable }
         let probed = reports.compactMap { report in
             Finding.from(verdict: report.diagnosis.verdict, sourceNode: configuration.nodeName, target: report.spec.target,
@@ -246,11 +244,4 @@ public final class Agent: @unchecked Sendable {
 func nanoseconds(_ duration: Duration) -> UInt64 {
     let (seconds, attoseconds) = duration.components
     return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
-}
-
-/// Capture problems of one round, collected from the check's callback.
-private final class CaptureProblems: Sendable {
-    private let problems = Mutex<[String]>([])
-    func add(_ problem: String) { problems.withLock { $0.append(problem) } }
-    var all: [String] { problems.withLock { $0 } }
 }

@@ -56,7 +56,7 @@ public final class PacketCapture: @unchecked Sendable {
 
     /// What went wrong, one line each: interfaces that could not be captured on (libpcap's reason), read
     /// errors, and, after `stop()`, frames the kernel dropped because a ring was full.
-    public var openFailures: [String] { state.withLock { $0.failures } }
+    public var problems: [String] { state.withLock { $0.failures } }
 
     /// Frames the kernel dropped on all interfaces because a ring was full (known after `stop()`): the
     /// evidence of the flows they belonged to undercounts.

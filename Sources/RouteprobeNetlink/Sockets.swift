@@ -169,6 +169,14 @@ package func bindSocket(_ fd: Int32, to address: IPAddress, port: UInt16) -> Int
     withSocketAddress(address, port: port) { bind(fd, $0, $1) } == 0 ? 0 : errno
 }
 
+/// Dissolves a datagram socket's association (connect with AF_UNSPEC): the next connect picks its source
+/// address afresh instead of keeping the one the last connect gave it.
+package func disconnectDatagramSocket(_ fd: Int32) {
+    var unspecified = sockaddr()
+    unspecified.sa_family = sa_family_t(AF_UNSPEC)
+    _ = connect(fd, &unspecified, socklen_t(MemoryLayout<sockaddr>.size))
+}
+
 /// The address and port a socket is bound to (getsockname), nil on failure.
 package func boundAddress(of fd: Int32) -> (address: IPAddress, port: UInt16)? {
     var storage = sockaddr_storage()

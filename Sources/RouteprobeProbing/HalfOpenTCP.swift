@@ -130,10 +130,7 @@ struct HalfOpenTCP {
     /// (ENETUNREACH, EHOSTUNREACH, EACCES for prohibit, EINVAL for blackhole routes).
     private func sourceAddress(for target: IPAddress) -> Result<IPAddress, SourceLookupFailure> {
         let fd = endpoints[target.family]!.lookup.fd
-        // Dissolve the last association first: a connected UDP socket keeps the source address it was given.
-        var unspecified = sockaddr()
-        unspecified.sa_family = sa_family_t(AF_UNSPEC)
-        _ = connect(fd, &unspecified, socklen_t(MemoryLayout<sockaddr>.size))
+        disconnectDatagramSocket(fd)
         let code = startConnect(fd, to: target, port: 9)
         if code != 0 { return .failure(SourceLookupFailure(errno: code)) }
         guard let (address, _) = boundAddress(of: fd) else { return .failure(SourceLookupFailure(errno: errno)) }

@@ -36,9 +36,6 @@ public struct ReachabilityCheck: Sendable {
     public var capture: Bool
     /// Write the packets of failing flows as pcap files here (implies `capture`).
     public var captureDirectory: String?
-    /// Told each capture problem of a run in one line: an interface that could not be captured on, or
-    /// frames the kernel dropped (the evidence then undercounts). Probing goes on either way.
-    public var onCaptureProblem: (@Sendable (String) -> Void)?
 
     /// Builds a check.
     public init(options: ProbeOptions, clusterMap: ClusterMap? = nil, names: IPRoute2Names = .builtIn,
@@ -53,6 +50,13 @@ public struct ReachabilityCheck: Sendable {
 
     /// Runs the check for every spec and reports in the same order.
     public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> [TargetReport] {
+        var ignored: [String] = []
+        return try run(specs, captureProblems: &ignored)
+    }
+
+    /// Runs the check, and adds the capture's problems to `captureProblems`, one line each: an interface
+    /// that could not be captured on, or frames the kernel dropped (the evidence then undercounts).
+    public func run(_ specs: [ProbeSpec], captureProblems: inout [String]) throws(ProbeError) -> [TargetReport] {
         let socket: RoutingSocket
         let links: [Link]
         let localAddresses: Set<IPAddress>
@@ -115,7 +119,7 @@ public struct ReachabilityCheck: Sendable {
             // already; a short pause lets the capture thread drain it.
             usleep(5_000)
             captured = capture.stop()
-            for problem in capture.openFailures { onCaptureProblem?(problem) }
+            captureProblems += capture.problems
             let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier,
                                      localHardwareAddresses: links.map(\.hardwareAddress)).evidence(from: captured)
             evidence = matched.evidence.map { Optional($0) }

@@ -68,7 +68,7 @@ public final class StrayTrafficWatch: @unchecked Sendable {
     }
 
     /// Interfaces the capture could not open.
-    public var openFailures: [String] { capture.openFailures }
+    public var problems: [String] { capture.problems }
 
     /// Stops the capture.
     public func stop() { _ = capture.stop() }

@@ -111,14 +111,13 @@ struct AggregatorCommand: AsyncParsableCommand {
         }
         if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
         let (address, port) = (parsedAddress.description, Int(parsedPort))
-        let configuration = AggregatorConfiguration(
+        var configuration = AggregatorConfiguration(
             listenAddress: address, listenPort: port, token: token, clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
             fullMesh: fullMesh, syslog: destination, vpcRouteTablePath: vpcRouteTable, window: windowDuration,
             evaluationInterval: evaluation, failuresToOpen: failuresToOpen, maximumBodyBytes: maxBodyBytes,
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
-        var settings = configuration
-        settings.events = events
-        let aggregator = Aggregator(configuration: settings) { line in
+        configuration.events = events
+        let aggregator = Aggregator(configuration: configuration) { line in
             writeToStandardOutput("routeprobe aggregator: \(line)\n")
         }
         unblockStopSignals()

@@ -123,13 +123,14 @@ struct ProbeCommand: ParsableCommand {
                 throw CommandFailure.usage("--capture-dir \(captureDir) is not a directory")
             }
         }
-        var check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem(), capture: capture,
+        let check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem(), capture: capture,
                                       captureDirectory: captureDir)
-        check.onCaptureProblem = { problem in FileHandle.standardError.write(Data("routeprobe probe: \(problem)\n".utf8)) }
+        var captureProblems: [String] = []
         let reports: [TargetReport]
-        do { reports = try check.run(specs) } catch {
+        do { reports = try check.run(specs, captureProblems: &captureProblems) } catch {
             throw CommandFailure(error.description, exitCode: 2)
         }
+        for problem in captureProblems { FileHandle.standardError.write(Data("routeprobe probe: \(problem)\n".utf8)) }
         if json {
             writeToStandardOutput(ProbeReportFormat.json(reports))
         } else {

@@ -150,7 +150,7 @@ struct CaptureProblemTests {
             #expect(results.filter { $0.outcome == .reply }.count == 2000)
             #expect(capture.kernelDrops > 0, "\(packets.count) frames read")
             #expect(packets.count + capture.kernelDrops == 4000)
-            let problems = capture.openFailures
+            let problems = capture.problems
             #expect(problems.contains { $0.contains("rpt-missing0") }, "\(problems)")
             #expect(problems.contains { $0.contains("dropped \(capture.kernelDrops) frames") }, "\(problems)")
 
@@ -159,7 +159,7 @@ struct CaptureProblemTests {
             roomy.start()
             _ = try ICMPProber().probe(Array(specs.prefix(1000)), options: ProbeOptions(timeout: .milliseconds(500), concurrency: 1000, namespace: inside))
             #expect(roomy.stop().count == 2000)
-            #expect(roomy.kernelDrops == 0 && roomy.openFailures.isEmpty, "\(roomy.openFailures)")
+            #expect(roomy.kernelDrops == 0 && roomy.problems.isEmpty, "\(roomy.problems)")
         }
     }
 }
