@@ -1,8 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers point one way: routeprobe (CLI) -> RouteprobeNetlink (kernel I/O) -> RouteprobeCore (pure values).
-// C is confined to the two systemLibrary targets; only RouteprobeNetlink imports CMnl.
+// Layers point one way: executables -> roles (agent, aggregator) -> capabilities (netlink, capture, probing,
+// alerting, kubernetes, configuration) -> RouteprobeSystem (system calls) -> RouteprobeCore (pure values).
+// C is confined to the systemLibrary targets: only RouteprobeNetlink imports CMnl, only RouteprobeCapture
+// CPcap, only RouteprobeSystem CLinux.
 let package = Package(
     name: "routeprobe",
     platforms: [.macOS(.v14)],
@@ -23,19 +25,24 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CLinux"),
         .target(name: "RouteprobeCore"),
-        .target(name: "RouteprobeNetlink", dependencies: ["RouteprobeCore", "CMnl"]),
-        .target(name: "RouteprobeCapture", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "CPcap"]),
-        .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture"]),
-        .target(name: "RouteprobeAlerting", dependencies: ["RouteprobeCore", "RouteprobeNetlink"]),
+        .target(name: "RouteprobeSystem", dependencies: ["RouteprobeCore", "CLinux"]),
+        .target(name: "RouteprobeNetlink", dependencies: ["RouteprobeCore", "RouteprobeSystem", "CMnl"]),
+        .target(name: "RouteprobeCapture", dependencies: ["RouteprobeCore", "RouteprobeSystem", "CPcap"]),
+        .target(name: "RouteprobeProbing", dependencies: ["RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeCapture"]),
+        .target(name: "RouteprobeAlerting", dependencies: [
+            "RouteprobeCore", "RouteprobeSystem",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .target(name: "RouteprobeAgent", dependencies: [
-            "RouteprobeCore", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting",
+            "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting", "RouteprobeConfiguration",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "RouteprobeAggregator", dependencies: [
-            "RouteprobeCore", "RouteprobeNetlink", "RouteprobeAlerting", "RouteprobeConfiguration", "RouteprobeKubernetes",
+            "RouteprobeCore", "RouteprobeSystem", "RouteprobeAlerting", "RouteprobeConfiguration", "RouteprobeKubernetes",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -48,11 +55,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", "RouteprobeSystem", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "routeprobe",
             dependencies: [
                 "RouteprobeCore",
+                "RouteprobeSystem",
                 "RouteprobeNetlink",
                 "RouteprobeProbing",
                 "RouteprobeConfiguration",
@@ -79,12 +87,15 @@ let package = Package(
                               "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
             ]
         ),
-        .target(name: "RouteprobeTestSupport", path: "Tests/RouteprobeTestSupport"),
+        .target(name: "RouteprobeTestSupport", dependencies: ["RouteprobeCore", "RouteprobeCapture", "RouteprobeProbing"],
+                path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeSystemTests", dependencies: ["RouteprobeSystem", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeConfigurationTests", dependencies: ["RouteprobeConfiguration", "RouteprobeCore", "RouteprobeTestSupport",
                                                                       .product(name: "Yams", package: "Yams")],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeAgent", "RouteprobeAlerting", "RouteprobeConfiguration",
+                                                               "RouteprobeProbing", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeKubernetesTests", dependencies: [
             "RouteprobeKubernetes", "RouteprobeCore", "RouteprobeTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -93,12 +104,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAggregatorTests", dependencies: ["RouteprobeAggregator", "RouteprobeCore", "RouteprobeKubernetes", "RouteprobeTestSupport"]),
-        .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeTestSupport"]),
-        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
-        .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RouteprobeAlertingTests", dependencies: ["RouteprobeAlerting", "RouteprobeCore", "RouteprobeSystem", "RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeProbingTests", dependencies: ["RouteprobeProbing", "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeCapture", "RouteprobeConfiguration", "RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeCaptureTests", dependencies: ["RouteprobeCapture", "RouteprobeCore", "RouteprobeSystem"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RouteprobeNetlinkTests",
-            dependencies: ["RouteprobeNetlink", "RouteprobeCore", "RouteprobeTestSupport"],
+            dependencies: ["RouteprobeNetlink", "RouteprobeCore", "RouteprobeSystem", "RouteprobeTestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

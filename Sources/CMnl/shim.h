@@ -2,19 +2,11 @@
 #ifndef ROUTEPROBE_CMNL_SHIM_H
 #define ROUTEPROBE_CMNL_SHIM_H
 
-// setns(2) is declared by <sched.h> only under _GNU_SOURCE, and defining that here would give glibc types a
-// different shape than Swift's Glibc module sees; so the one function and flag are declared directly.
-extern int setns(int fd, int nstype);
-#define ROUTEPROBE_CLONE_NEWNET 0x40000000
-
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
 /// MNL_SOCKET_AUTOPID, named here with the other values the netlink target takes from the C side.
 static inline unsigned int routeprobe_mnl_autopid(void) { return MNL_SOCKET_AUTOPID; }
-
-/// Joins the network namespace behind `fd` on the calling thread (setns with CLONE_NEWNET); -1 and errno on failure.
-static inline int routeprobe_setns_network(int fd) { return setns(fd, ROUTEPROBE_CLONE_NEWNET); }
 
 #endif

@@ -9,7 +9,7 @@ import Synchronization
 /// label validation plus a lookup per probe (about a twentieth of the agent's CPU at 2,000 probes a round).
 /// The success series of a target that is no longer probed (a new plan, a new map) is removed, so the page
 /// does not keep answering for it with its last value.
-final class AgentMetrics: Sendable {
+public final class AgentMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let roundDuration: DurationHistogram
     private let routeTableSize: Gauge
@@ -31,7 +31,8 @@ final class AgentMetrics: Sendable {
         var probeProtocol: ProbeProtocol
     }
 
-    init() {
+    /// Registers every series the agent exports.
+    public init() {
         roundDuration = registry.makeDurationHistogram(name: "routeprobe_round_duration_seconds",
                                                        buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500),
                                                                  .seconds(1), .seconds(2), .seconds(5)],

@@ -1,6 +1,6 @@
 import Prometheus
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -14,44 +14,48 @@ final class MetricsServer: @unchecked Sendable {
     private let registry: PrometheusCollectorRegistry
     private let stopping = Mutex(false)
 
-    init(address: IPAddress, port: UInt16, namespace: NetworkNamespace?, registry: PrometheusCollectorRegistry) throws(SystemCallError) {
-        listener = try makeListeningSocket(address: address, port: port, namespace: namespace)
+    init(address: IPAddress, port: UInt16, namespace: NetworkNamespace?, registry: PrometheusCollectorRegistry) throws(SystemError) {
+        listener = try OwnedDescriptor.listening(on: address, port: port, in: namespace)
         self.registry = registry
     }
 
-    func start() {
-        if case .success(let thread) = startThread({ self.serve() }) { pthread_detach(thread) }
+    func start() throws(SystemError) {
+        try SystemThread.detached { self.serve() }
     }
 
     func stop() { stopping.withLock { $0 = true } }
 
     private func serve() {
-        var descriptor = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+        var poller = PollSet([listener.fd])
         while !stopping.withLock({ $0 }) {
-            descriptor.revents = 0
-            guard poll(&descriptor, 1, 200) > 0 else { continue }
-            let connection = accept(listener.fd, nil, nil)
-            guard connection >= 0 else { continue }
-            let owned = OwnedDescriptor(connection)
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(owned.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var request: [UInt8] = []
-            while request.count < 8192, !request.contains(sequence: [13, 10, 13, 10]) {
-                let more = receiveSome(owned.fd, limit: 8192 - request.count)
-                if more.isEmpty { break }
-                request += more
+            do throws(SystemError) {
+                guard try poller.wait(milliseconds: 200) > 0, let connection = try listener.accept() else { continue }
+                try answer(connection)
+            } catch {
+                // One client's failure (a reset, a timeout) ends only its connection.
+                continue
             }
-            let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-            let response: [UInt8]
-            if line.hasPrefix("GET /metrics ") || line == "GET /metrics" {
-                let body = registry.emitToBuffer()
-                response = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
-            } else {
-                let body = Array("routeprobe serves GET /metrics only\n".utf8)
-                response = Array("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
-            }
-            try? sendAll(owned.fd, response, name: "send(metrics)")
         }
+    }
+
+    private func answer(_ connection: OwnedDescriptor) throws(SystemError) {
+        try connection.setReceiveTimeout(seconds: 2)
+        var request: [UInt8] = []
+        while request.count < 8192, !request.contains(sequence: [13, 10, 13, 10]) {
+            let more = try connection.receiveSome(limit: 8192 - request.count)
+            if more.isEmpty { break }
+            request += more
+        }
+        let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+        let response: [UInt8]
+        if line.hasPrefix("GET /metrics ") || line == "GET /metrics" {
+            let body = registry.emitToBuffer()
+            response = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
+        } else {
+            let body = Array("routeprobe serves GET /metrics only\n".utf8)
+            response = Array("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
+        }
+        try connection.sendAll(response, name: "send(metrics)")
     }
 }
 

@@ -1,4 +1,4 @@
-import RouteprobeNetlink
+import RouteprobeSystem
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -11,9 +11,8 @@ func runOnThreadUntilShutdown<Outcome: Sendable>(_ work: @escaping @Sendable () 
     await withTaskCancellationHandler {
         await withGracefulShutdownHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-                switch startThread({ continuation.resume(returning: work()) }) {
-                case .success(let thread): pthread_detach(thread)
-                case .failure: continuation.resume(returning: work())
+                do throws(SystemError) { try SystemThread.detached { continuation.resume(returning: work()) } } catch {
+                    continuation.resume(returning: work())
                 }
             }
         } onGracefulShutdown: {

@@ -5,7 +5,7 @@ import RouteprobeAlerting
 import RouteprobeConfiguration
 import RouteprobeCore
 import RouteprobeKubernetes
-import RouteprobeNetlink
+import RouteprobeSystem
 import ServiceLifecycle
 import Synchronization
 
@@ -35,18 +35,22 @@ public struct Aggregator: Sendable {
             configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        var services: [any Service] = [application, AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, log: log)]
+        let alerts = AlertService(destination: configuration.syslog, hostname: configuration.hostname,
+                                  goesOn: "the aggregator goes on", log: log)
+        var services: [any Service] = [application, alerts,
+                                       AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, alerts: alerts, log: log)]
         if let endpoint = configuration.kubernetes { services.append(NodeDiscoveryService(endpoint: endpoint, state: state, log: log)) }
         return services
     }
 }
 
 /// Runs inference every evaluation interval, re-reads the VPC route table when its file changes, and
-/// sends a syslog alert for every finding that opens or resolves.
+/// hands every finding that opens or resolves to the alert path.
 struct AggregatorEvaluator: Service {
     let state: AggregatorState
     let metrics: AggregatorMetrics
     let configuration: AggregatorConfiguration
+    let alerts: AlertService
     let log: @Sendable (String) -> Void
 
     func run() async throws {
@@ -55,14 +59,14 @@ struct AggregatorEvaluator: Service {
     }
 
     private func loop() async {
-        let sender = SyslogSender(destination: configuration.syslog)
         let log = self.log
-        sender.onDeliveryChange = { problem in
-            log(problem.map { "alerts are not delivered: \($0); the aggregator goes on" } ?? "alerts are delivered again")
-        }
         var tableStamp: Date? = nil
         var tableProblem: String? = nil
-        let worker = LowPriorityWorker()
+        let worker: LowPriorityWorker?
+        do throws(SystemError) { worker = try LowPriorityWorker() } catch {
+            log("inference runs at normal priority: \(error)")
+            worker = nil
+        }
         let state = self.state
         var reporter: EventReporter? = nil
         if configuration.events, let endpoint = configuration.kubernetes {
@@ -76,21 +80,14 @@ struct AggregatorEvaluator: Service {
             if let path = configuration.vpcRouteTablePath {
                 reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
             }
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            let wall = Int64(now.tv_sec)
-            let (events, nanoseconds) = await worker.run { state.evaluate(now: monotonicNanoseconds(), wallSeconds: wall) }
-            for event in events {
-                let (finding, resolved): (ClusterFinding, Bool)
-                switch event {
-                case .opened(let opened): (finding, resolved) = (opened, false)
-                case .resolved(let closed): (finding, resolved) = (closed, true)
-                }
-                let message = SyslogMessage.alert(for: finding, resolved: resolved, hostname: configuration.hostname,
-                                                  processID: String(getpid()), seconds: now.tv_sec, microseconds: now.tv_nsec / 1000)
-                log("\(resolved ? "resolved" : "opened") \(finding.id): \(message.message)")
-                sender.send(message)
-                if !resolved, let reporter { Task { await reporter.report(finding) } }
+            let wall = Int64(WallClock.now().seconds)
+            let evaluate: @Sendable () -> ([FindingEvent], UInt64) = {
+                state.evaluate(now: MonotonicClock.nanoseconds(), wallSeconds: wall)
+            }
+            let (events, nanoseconds) = if let worker { await worker.run(evaluate) } else { evaluate() }
+            alerts.send(events)
+            if let reporter {
+                for case .opened(let finding) in events { Task { await reporter.report(finding) } }
             }
             let counts = state.counts
             metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting)
@@ -208,7 +205,7 @@ final class EventReporter: Sendable {
         self.log = log
     }
 
-    func report(_ finding: ClusterFinding) async {
+    func report(_ finding: Finding) async {
         do throws(KubernetesError) {
             try await events.record(finding)
             if problem.withLock({ previous in defer { previous = nil }; return previous != nil }) { log("Events are created again") }

@@ -21,8 +21,6 @@ public struct AggregatorConfiguration: Sendable {
     public var window: Duration
     /// How often inference runs.
     public var evaluationInterval: Duration
-    /// Consecutive failed agent rounds before a source counts as failing (the agents' failures-to-open).
-    public var failuresToOpen: Int
     /// Evaluations without a finding before it closes.
     public var evaluationsToClose: Int
     /// Largest accepted request body.
@@ -38,7 +36,7 @@ public struct AggregatorConfiguration: Sendable {
     public init(listenAddress: String = "0.0.0.0", listenPort: Int = 9800, token: String, clusterMap: ClusterMap? = nil,
                 sourcesPerCIDR: Int = 3, fullMesh: Bool = false, syslog: SyslogDestination = .local,
                 vpcRouteTablePath: String? = nil, window: Duration = .seconds(30), evaluationInterval: Duration = .seconds(1),
-                failuresToOpen: Int = 2, evaluationsToClose: Int = 2, maximumBodyBytes: Int = 1 << 20,
+                evaluationsToClose: Int = 2, maximumBodyBytes: Int = 1 << 20,
                 hostname: String = "routeprobe-aggregator", kubernetes: KubernetesEndpoint? = nil) {
         self.kubernetes = kubernetes
         self.listenAddress = listenAddress
@@ -51,7 +49,6 @@ public struct AggregatorConfiguration: Sendable {
         self.vpcRouteTablePath = vpcRouteTablePath
         self.window = window
         self.evaluationInterval = evaluationInterval
-        self.failuresToOpen = failuresToOpen
         self.evaluationsToClose = evaluationsToClose
         self.maximumBodyBytes = maximumBodyBytes
         self.hostname = hostname

@@ -21,7 +21,7 @@ public final class AggregatorMetrics: Sendable {
         registered = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_registered", unitName: "", helpText: "Nodes whose agents are registered."))
         reporting = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_reporting", unitName: "", helpText: "Nodes with a report inside the window."))
         for status in [400, 401, 404, 413] { rejected(status: status, count: 0) }
-        for kind in ClusterFinding.Kind.allCases { setOpen(0, kind: kind) }
+        for kind in Finding.Kind.allCases { setOpen(0, kind: kind) }
     }
 
     func recordIngest(nanoseconds: UInt64) {
@@ -33,15 +33,15 @@ public final class AggregatorMetrics: Sendable {
         registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_rejected_requests_total", unitName: "", helpText: "Requests refused, by HTTP status."), labels: [("status", String(status))]).increment(by: Int64(count))
     }
 
-    private func setOpen(_ count: Int, kind: ClusterFinding.Kind) {
+    private func setOpen(_ count: Int, kind: Finding.Kind) {
         registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_findings_open", unitName: "", helpText: "Cluster findings open now, by kind."), labels: [("kind", kind.rawValue)])
             .set(Int64(count))
     }
 
-    func recordEvaluation(nanoseconds: UInt64, open: [ClusterFinding], registered: Int, reporting: Int) {
+    func recordEvaluation(nanoseconds: UInt64, open: [Finding], registered: Int, reporting: Int) {
         inferenceDuration.record(.nanoseconds(Int64(nanoseconds)))
         self.registered.set(Int64(registered))
         self.reporting.set(Int64(reporting))
-        for kind in ClusterFinding.Kind.allCases { setOpen(open.filter { $0.kind == kind }.count, kind: kind) }
+        for kind in Finding.Kind.allCases { setOpen(open.filter { $0.kind == kind }.count, kind: kind) }
     }
 }

@@ -3,7 +3,7 @@ import RouteprobeCore
 /// The aggregator's page: open findings above the reachability matrix (sources down, pod CIDRs across),
 /// drawn as a coloured grid in plain HTML and CSS, no JavaScript; it reloads itself every 5 s.
 enum AggregatorPage {
-    static func render(findings: [ClusterFinding], sources: [String], cidrs: [(cidr: IPPrefix, node: String)],
+    static func render(findings: [Finding], sources: [String], cidrs: [(cidr: IPPrefix, node: String)],
                        cells: [AggregatorState.MatrixCell], counts: (registered: Int, reporting: Int, accepted: Int)) -> String {
         var html = """
             <!DOCTYPE html>

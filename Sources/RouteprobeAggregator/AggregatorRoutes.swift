@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 import RouteprobeConfiguration
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
 
 /// The aggregator's HTTP API:
 /// - `POST /api/v1/register` (NodeRegistration) -> the node's ProbePlan
@@ -25,7 +25,7 @@ enum AggregatorRoutes {
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
         router.get("/") { _, _ in
-            let matrix = state.matrix(now: monotonicNanoseconds())
+            let matrix = state.matrix(now: MonotonicClock.nanoseconds())
             let page = AggregatorPage.render(findings: state.findings, sources: matrix.sources, cidrs: matrix.cidrs, cells: matrix.cells,
                                              counts: state.counts)
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
@@ -40,7 +40,7 @@ enum AggregatorRoutes {
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
-            guard let plan = state.register(registration, now: monotonicNanoseconds()) else {
+            guard let plan = state.register(registration, now: MonotonicClock.nanoseconds()) else {
                 return Rejection.badRequest("registration: node '\(registration.node)' names no pod CIDRs and neither the cluster map nor the API server knows them").response(metrics: metrics)
             }
             metrics.registrations.increment()
@@ -54,18 +54,18 @@ enum AggregatorRoutes {
             return encoded(plan)
         }
         api.post("reports") { request, _ in
-            let started = monotonicNanoseconds()
+            let started = MonotonicClock.nanoseconds()
             let report: AgentReport
             switch await decode(AgentReport.self, from: request, limit: limit) {
             case .success(let value): report = value
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = report.problem { return Rejection.badRequest("report: \(problem)").response(metrics: metrics) }
-            switch state.ingest(report, now: monotonicNanoseconds()) {
+            switch state.ingest(report, now: MonotonicClock.nanoseconds()) {
             case .unknownNode:
                 return Rejection(status: .notFound, reason: "node '\(report.node)' is not registered; register again").response(metrics: metrics)
             case .accepted(let generation):
-                metrics.recordIngest(nanoseconds: monotonicNanoseconds() - started)
+                metrics.recordIngest(nanoseconds: MonotonicClock.nanoseconds() - started)
                 return json(["planGeneration": generation] as [String: any Sendable], status: .accepted)
             }
         }
@@ -73,14 +73,14 @@ enum AggregatorRoutes {
             encoded(FindingsDocument(findings: state.findings))
         }
         api.get("matrix") { _, _ in
-            let matrix = state.matrix(now: monotonicNanoseconds())
+            let matrix = state.matrix(now: MonotonicClock.nanoseconds())
             return encoded(MatrixDocument(sources: matrix.sources, cidrs: matrix.cidrs.map { .init(cidr: $0.cidr, node: $0.node) },
                                           cells: matrix.cells))
         }
         return router
     }
 
-    struct FindingsDocument: Encodable { let findings: [ClusterFinding] }
+    struct FindingsDocument: Encodable { let findings: [Finding] }
 
     struct MatrixDocument: Encodable {
         struct Column: Encodable { let cidr: IPPrefix; let node: String }
@@ -115,12 +115,20 @@ enum AggregatorRoutes {
         } catch {
             return .failure(.badRequest("body could not be read: \(error)"))
         }
+        let data = Data(buffer.readableBytesView)
+        // Another release's message is named as such before its fields are read: they may differ.
+        if let version = try? JSONDecoder().decode(SchemaVersion.self, from: data).schema, version != WireSchema.version {
+            return .failure(.badRequest("schema \(version) is not supported (this aggregator speaks schema \(WireSchema.version)); run agents of the same release as the aggregator"))
+        }
         do {
-            return .success(try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)))
+            return .success(try JSONDecoder().decode(T.self, from: data))
         } catch {
             return .failure(.badRequest(DecodingProblem.describe(error)))
         }
     }
+
+    /// The one field every message of every schema carries.
+    private struct SchemaVersion: Decodable { let schema: Int }
 
     static func encoded<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         let encoder = JSONEncoder()

@@ -1,6 +1,6 @@
 import RouteprobeCore
 import RouteprobeKubernetes
-import RouteprobeNetlink
+import RouteprobeSystem
 import Synchronization
 
 /// What the aggregator knows, all in memory: registered nodes, the latest report of each, the plan book,
@@ -43,7 +43,7 @@ public final class AggregatorState: Sendable {
         var reports: [String: StoredReport] = [:]
         var book: PlanBook
         var plans: [String: ProbePlan] = [:]
-        var tracker: ClusterFindingTracker
+        var tracker: FindingTracker
         var vpcEntries: [VPCRouteEntry]?
         var vpcDiff: VPCRouteDiff?
         var vpcDiffStale = false
@@ -64,7 +64,7 @@ public final class AggregatorState: Sendable {
     /// Builds the state; nodes of the configured cluster map are known targets from the start.
     public init(configuration: AggregatorConfiguration, now: UInt64? = nil) {
         self.configuration = configuration
-        startedAt = now ?? monotonicNanoseconds()
+        startedAt = now ?? MonotonicClock.nanoseconds()
         var book = PlanBook(planner: ProbePlanner(sourcesPerCIDR: configuration.sourcesPerCIDR, fullMesh: configuration.fullMesh))
         var fileNodes: [String: ClusterMap.Node] = [:]
         for node in configuration.clusterMap?.nodes ?? [] {
@@ -72,7 +72,7 @@ public final class AggregatorState: Sendable {
             book.setCIDRs(node.podCIDRs, of: node.name)
         }
         inner = Mutex(Inner(fileNodes: fileNodes, probePort: configuration.clusterMap?.probePort ?? ClusterMap.defaultProbePort,
-                            book: book, tracker: ClusterFindingTracker(evaluationsToClose: configuration.evaluationsToClose)))
+                            book: book, tracker: FindingTracker(openAfter: 1, closeAfter: configuration.evaluationsToClose)))
     }
 
     /// Registers (or re-registers) a node and returns its plan. A registration without pod CIDRs takes them
@@ -209,7 +209,7 @@ public final class AggregatorState: Sendable {
 
     /// Drops reports older than the window and registrations not renewed within it, runs inference on the
     /// rest and returns what opened and what closed. `now` is monotonic nanoseconds, `wallSeconds` Unix time.
-    public func evaluate(now: UInt64, wallSeconds: Int64) -> (events: [ClusterFindingTracker.Event], nanoseconds: UInt64) {
+    public func evaluate(now: UInt64, wallSeconds: Int64) -> (events: [FindingEvent], nanoseconds: UInt64) {
         let window = UInt64(configuration.window.components.seconds) * 1_000_000_000
         let (reports, cluster, diff, critical) = inner.withLock { state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget]) in
             for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
@@ -230,10 +230,10 @@ public final class AggregatorState: Sendable {
             return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets)
         }
         let started = ContinuousClock.now
-        let inference = ClusterInference(cluster: cluster, failuresToOpen: configuration.failuresToOpen, vpcTable: diff)
+        let inference = ClusterInference(cluster: cluster, vpcTable: diff)
         var findings = inference.findings(reports: reports)
         if now < startedAt + window, configuration.clusterMap == nil {
-            findings.removeAll { $0.evidence.basis == "vpcTable" }
+            findings.removeAll { $0.evidence.basis == .vpcTable }
         }
         // What it breaks: the APIServices and webhooks whose backends sit behind the finding.
         if !critical.isEmpty {
@@ -252,7 +252,7 @@ public final class AggregatorState: Sendable {
     }
 
     /// Open findings, most severe first.
-    public var findings: [ClusterFinding] { inner.withLock { $0.tracker.sortedOpen } }
+    public var findings: [Finding] { inner.withLock { $0.tracker.sortedOpen } }
 
     /// Counts for /healthz and metrics.
     public var counts: (registered: Int, reporting: Int, accepted: Int) {
@@ -269,7 +269,7 @@ public final class AggregatorState: Sendable {
                 guard let cidr = probe.cidr, let owner = probe.owner ?? cluster.owner(of: probe.target)?.name else { continue }
                 let cell = MatrixCell(source: stored.report.node, cidr: cidr, node: owner, outcome: probe.outcome, verdict: probe.verdict,
                                       rttMs: probe.rttMs, ageSeconds: Double(now &- stored.receivedAt) / 1e9)
-                if let current = best[cidr], Self.rank(current.outcome) <= Self.rank(cell.outcome) {
+                if let current = best[cidr], current.outcome >= cell.outcome {
                     if current.outcome == cell.outcome, let rtt = cell.rttMs, rtt < (current.rttMs ?? .infinity) { best[cidr]?.rttMs = rtt }
                     continue
                 }
@@ -281,15 +281,5 @@ public final class AggregatorState: Sendable {
         let sources = Set(cells.map(\.source)).sorted()
         let cidrs = cluster.nodes.flatMap { node in node.podCIDRs.map { (cidr: $0, node: node.name) } }
         return (sources, cidrs, cells)
-    }
-
-    private static func rank(_ outcome: ProbeOutcome) -> Int {
-        switch outcome {
-        case .reply: return 0
-        case .refused: return 1
-        case .icmpError: return 2
-        case .timeout: return 3
-        case .localError: return 4
-        }
     }
 }

@@ -1,5 +1,5 @@
 import Dispatch
-import RouteprobeNetlink
+import RouteprobeSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -13,18 +13,14 @@ final class LowPriorityWorker: Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     /// Starts the thread; it lives as long as the process (the aggregator has one).
-    init() {
-        if case .success(let thread) = startThread({ [self] in
-            // Linux keeps the nice value per thread: PRIO_PROCESS with who 0 changes only the calling thread
-            // (setpriority(2), NOTES).
-            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+    init() throws(SystemError) {
+        try SystemThread.detached { [self] in
+            SystemThread.lowerCurrentPriority()
             while true {
                 wake.wait()
                 let job = self.jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
                 job?()
             }
-        }) {
-            pthread_detach(thread)
         }
     }
 

@@ -2,7 +2,7 @@
 // octet counting), reconnecting when the collector comes back, rate-limited, and telling its owner once
 // when delivery starts or stops failing.
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +31,7 @@ public final class SyslogSender {
     /// whether it was delivered to the socket; failures never throw, they are reported once.
     @discardableResult
     public func send(_ message: SyslogMessage) -> Bool {
-        guard limiter.allow(at: monotonicNanoseconds()) else { return false }
+        guard limiter.allow(at: MonotonicClock.nanoseconds()) else { return false }
         let suppressed = limiter.takeSuppressed()
         if suppressed > 0 {
             var note = message
@@ -47,11 +47,11 @@ public final class SyslogSender {
 
     private func deliver(_ text: String) -> Bool {
         for attempt in 0..<2 {
-            do throws(SystemCallError) {
-                let fd = try connectedSocket()
+            do throws(SystemError) {
+                let socket = try connectedSocket()
                 var bytes = Array(text.utf8)
                 if case .tcp = destination { bytes = Array("\(bytes.count) ".utf8) + bytes }
-                try sendAll(fd, bytes)
+                try socket.sendAll(bytes, name: "send(\(destination))")
                 if failing {
                     failing = false
                     onDeliveryChange?(nil)
@@ -70,43 +70,21 @@ public final class SyslogSender {
         return false
     }
 
-    private func connectedSocket() throws(SystemCallError) -> Int32 {
-        if let socket { return socket.fd }
-        let (domain, type): (Int32, Int32)
-        switch destination {
-        case .unix: (domain, type) = (AF_UNIX, Int32(SOCK_DGRAM.rawValue))
-        case .udp(let address, _): (domain, type) = (address.family == .inet ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue))
-        case .tcp(let address, _): (domain, type) = (address.family == .inet ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue))
-        }
-        let open = { () -> Result<Int32, SystemCallError> in
-            do throws(SystemCallError) {
-                return .success(try checkedSystemCall("socket(\(self.destination))") { Glibc.socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), 0) })
-            } catch {
-                return .failure(error)
-            }
-        }
-        let opened: Result<Int32, SystemCallError>
-        do throws(NetlinkError) { opened = try NetworkNamespace.run(in: namespace, open) } catch {
-            throw SystemCallError(call: "setns(\(namespace.map(\.description) ?? "-"))", errno: error.errno ?? EINVAL)
-        }
-        let fd = try opened.get()
-        let owned = OwnedDescriptor(fd)
-        let result: Int32
+    private func connectedSocket() throws(SystemError) -> OwnedDescriptor {
+        if let socket { return socket }
+        let opened: OwnedDescriptor
         switch destination {
         case .unix(let path):
-            guard let connected = withUnixSocketAddress(path, { connect(fd, $0, $1) }) else {
-                throw SystemCallError(call: "connect(\(path)): path too long", errno: ENAMETOOLONG)
-            }
-            result = connected
-        case .udp(let address, let port), .tcp(let address, let port):
-            result = withSocketAddress(address, port: port) { connect(fd, $0, $1) }
+            opened = try OwnedDescriptor.socket(.unix, .datagram, in: namespace)
+            try opened.connect(to: .unix(path: path))
+        case .udp(let address, let port):
+            opened = try OwnedDescriptor.socket(SocketFamily(address.family), .datagram, in: namespace)
+            try opened.connect(to: .ip(address, port: port))
+        case .tcp(let address, let port):
+            opened = try OwnedDescriptor.socket(SocketFamily(address.family), .stream, in: namespace)
+            try opened.connect(to: .ip(address, port: port))
         }
-        if result != 0 { throw SystemCallError(call: "connect(\(destination))", errno: errno) }
-        socket = owned
-        return fd
-    }
-
-    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemCallError) {
-        try RouteprobeNetlink.sendAll(fd, bytes, name: "send(\(destination))")
+        socket = opened
+        return opened
     }
 }

@@ -1,5 +1,5 @@
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -13,9 +13,8 @@ public final class PacketCapture: @unchecked Sendable {
     private let state: Mutex<(packets: [CapturedPacket], failures: [String], dropped: Int)>
     /// Packets kept between two drains; more are counted, not kept.
     private let limit: Int
-    private var thread: pthread_t? = nil
-    private let stopRead: Int32
-    private let stopWrite: Int32
+    private var thread: SystemThread? = nil
+    private let stopper: WakePipe
 
     /// Opens `devices` with a BPF `filter` (in `namespace` when given). A device that cannot be opened is
     /// skipped and named in `failures`; if none opens, this throws.
@@ -30,7 +29,7 @@ public final class PacketCapture: @unchecked Sendable {
                 do throws(CaptureError) { return .success(try PcapHandle.live(device: device, filter: filter, bufferSize: Int32(clamping: bufferSize))) } catch { return .failure(error) }
             }
             let outcome: Result<PcapHandle, CaptureError>
-            do throws(NetlinkError) { outcome = try NetworkNamespace.run(in: namespace, attempt) } catch {
+            do throws(SystemError) { outcome = try NetworkNamespace.run(in: namespace, attempt) } catch {
                 throw CaptureError.pcap(error.description)
             }
             switch outcome {
@@ -43,15 +42,7 @@ public final class PacketCapture: @unchecked Sendable {
         if opened.isEmpty { throw CaptureError.pcap(problems.first ?? "no interface to capture on") }
         handles = opened
         state = Mutex((packets: [], failures: problems, dropped: 0))
-        var fds: [Int32] = [0, 0]
-        pipe(&fds)
-        stopRead = fds[0]
-        stopWrite = fds[1]
-    }
-
-    deinit {
-        close(stopRead)
-        close(stopWrite)
+        do throws(SystemError) { stopper = try WakePipe() } catch { throw CaptureError.pcap(error.description) }
     }
 
     /// What went wrong, one line each: interfaces that could not be captured on (libpcap's reason), read
@@ -62,9 +53,11 @@ public final class PacketCapture: @unchecked Sendable {
     /// evidence of the flows they belonged to undercounts.
     public private(set) var kernelDrops = 0
 
-    /// Starts reading.
-    public func start() {
-        if case .success(let started) = startThread({ self.readLoop() }) { thread = started }
+    /// Starts reading on a thread of its own.
+    public func start() throws(CaptureError) {
+        do throws(SystemError) { thread = try SystemThread { self.readLoop() } } catch {
+            throw CaptureError.pcap("cannot start the capture thread: \(error)")
+        }
     }
 
     /// Takes the packets captured so far (the capture goes on); at most `limit` are kept between two
@@ -81,9 +74,8 @@ public final class PacketCapture: @unchecked Sendable {
 
     /// Stops after reading what has arrived, and returns every packet captured.
     public func stop() -> [CapturedPacket] {
-        var byte: UInt8 = 1
-        _ = write(stopWrite, &byte, 1)
-        if let thread { pthread_join(thread, nil) }
+        stopper.wake()
+        thread?.join()
         thread = nil
         var problems: [String] = []
         kernelDrops = 0
@@ -101,16 +93,19 @@ public final class PacketCapture: @unchecked Sendable {
     }
 
     private func readLoop() {
-        var descriptors = handles.map { pollfd(fd: $0.selectableDescriptor, events: Int16(POLLIN), revents: 0) }
-        descriptors.append(pollfd(fd: stopRead, events: Int16(POLLIN), revents: 0))
+        var poller = PollSet(handles.map(\.selectableDescriptor) + [stopper.readEnd.fd])
+        let stopPosition = handles.count
         var stopping = false
         while true {
-            for index in descriptors.indices { descriptors[index].revents = 0 }
-            let ready = poll(&descriptors, nfds_t(descriptors.count), stopping ? 0 : 100)
-            if ready < 0, errno != EINTR { break }
-            if descriptors.last!.revents != 0 { stopping = true }
+            do throws(SystemError) {
+                try poller.wait(milliseconds: stopping ? 0 : 100)
+            } catch {
+                state.withLock { $0.failures.append("capture stopped early: \(error)") }
+                break
+            }
+            if poller.isReady(stopPosition) { stopping = true }
             var batch: [CapturedPacket] = []
-            for (index, handle) in handles.enumerated() where stopping || descriptors[index].revents != 0 {
+            for (index, handle) in handles.enumerated() where stopping || poller.isReady(index) {
                 do throws(CaptureError) { try handle.readAvailable(into: &batch) } catch {
                     state.withLock { $0.failures.append(error.description) }
                 }

@@ -1,7 +1,7 @@
 // The libpcap boundary: the only file that holds pcap_t pointers. Each handle has one owner that closes
 // it; packet bytes are copied out inside the callback before it returns.
 internal import CPcap
-import RouteprobeNetlink
+import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
 #endif

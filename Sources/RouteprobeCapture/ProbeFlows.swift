@@ -9,10 +9,10 @@ public struct ProbeFlows: Sendable {
     public var echoIdentifier: UInt16
     /// The MAC addresses of this node's interfaces (6 bytes each): an Ethernet frame counts as a request
     /// leaving only when it comes from one of them, not when a switch floods it back to us. Empty: any.
-    public var localHardwareAddresses: [[UInt8]]
+    public var localHardwareAddresses: [HardwareAddress]
 
     /// Builds a matcher.
-    public init(specs: [ProbeSpec], echoIdentifier: UInt16, localHardwareAddresses: [[UInt8]] = []) {
+    public init(specs: [ProbeSpec], echoIdentifier: UInt16, localHardwareAddresses: [HardwareAddress] = []) {
         self.specs = specs
         self.echoIdentifier = echoIdentifier
         self.localHardwareAddresses = localHardwareAddresses
@@ -68,13 +68,11 @@ public struct ProbeFlows: Sendable {
         }
         // The SYNs seen per flow (source port and sequence), to tell a retransmission from a new attempt.
         var synsOfFlow = [[UInt64]](repeating: [], count: specs.count)
-        let localSources = localHardwareAddresses.filter { $0.count == 6 }.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
         func leftThisNode(_ packet: DissectedPacket) -> Bool {
-            guard !localSources.isEmpty, let source = packet.sourceHardwareAddress else { return true }
-            return localSources.contains(source.value)
+            guard !localHardwareAddresses.isEmpty, let source = packet.sourceHardwareAddress else { return true }
+            return localHardwareAddresses.contains(source)
         }
         var lastInterfaces: [String] = []
-        var lastHop: (address: HardwareAddress, text: String)? = nil
         for (packetIndex, packet) in packets.enumerated() {
             guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType) else { continue }
             var matched: (Int, Role)? = nil
@@ -124,10 +122,7 @@ public struct ProbeFlows: Sendable {
                         evidence[position].interfaces.append(packet.interface)
                     }
                 }
-                if evidence[position].nextHopMAC == nil, let next = dissected.destinationHardwareAddress {
-                    if lastHop?.address != next { lastHop = (next, next.description) }
-                    evidence[position].nextHopMAC = lastHop?.text
-                }
+                if evidence[position].nextHopMAC == nil { evidence[position].nextHopMAC = dissected.destinationHardwareAddress }
             case .reply:
                 evidence[position].repliesSeen += 1
             case .icmpError(let report):

@@ -1,13 +1,16 @@
-/// The JSON the agents and the aggregator exchange (schema version 1): a registration, a probe plan and a
+/// The JSON the agents and the aggregator exchange (schema version 2): a registration, a probe plan and a
 /// report per round. Every message carries `schema`; the aggregator refuses versions it does not speak.
+/// Version 2: local findings are findings (the one model both roles share), and a report says after how
+/// many failed rounds its agent opens a finding.
 public enum WireSchema {
     /// The version this build speaks.
-    public static let version = 1
+    public static let version = 2
     /// Limits that keep one message from costing the aggregator more than a node's fair share.
     public static let maximumNameLength = 253
     public static let maximumResults = 4096
     public static let maximumFindings = 1024
     public static let maximumMessageLength = 2048
+    public static let maximumOpenAfter = 100
 }
 
 /// An agent introducing itself: who it is and which pod CIDRs its node owns.
@@ -192,17 +195,21 @@ public struct AgentReport: Sendable, Hashable, Codable {
     public var planGeneration: UInt64?
     /// One entry per probe of the round.
     public var results: [ReportedProbe]
-    /// Findings the agent holds open from its own checks (the kernel-route check).
-    public var localFindings: [ReportedFinding]
+    /// Consecutive failed rounds after which the agent opens a finding: the aggregator counts a source as
+    /// failing a CIDR once its probes have failed that often (1 to `maximumOpenAfter`).
+    public var openAfter: Int
+    /// Findings the agent holds open from its own checks (the kernel-route check), node-scoped, its own.
+    public var localFindings: [Finding]
     /// Packets for other nodes' pod CIDRs that arrived on this node's uplink: the VPC sends them here.
     public var strayTraffic: [StrayTraffic]
 
     /// Builds a report.
-    public init(node: String, round: Int, planGeneration: UInt64? = nil, results: [ReportedProbe],
-                localFindings: [ReportedFinding] = [], strayTraffic: [StrayTraffic] = []) {
+    public init(node: String, round: Int, planGeneration: UInt64? = nil, openAfter: Int = 2, results: [ReportedProbe],
+                localFindings: [Finding] = [], strayTraffic: [StrayTraffic] = []) {
         self.schema = WireSchema.version
         self.node = node
         self.round = round
+        self.openAfter = openAfter
         self.planGeneration = planGeneration
         self.results = results
         self.localFindings = localFindings
@@ -214,18 +221,36 @@ public struct AgentReport: Sendable, Hashable, Codable {
         if schema != WireSchema.version { return "schema \(schema) is not supported (this aggregator speaks \(WireSchema.version))" }
         if let problem = WireSchema.nameProblem(node, what: "node") { return problem }
         if round < 0 { return "round \(round) is negative" }
+        if !(1...WireSchema.maximumOpenAfter).contains(openAfter) { return "openAfter \(openAfter) is out of range (1 to \(WireSchema.maximumOpenAfter))" }
         if results.count > WireSchema.maximumResults { return "\(results.count) results (at most \(WireSchema.maximumResults))" }
         if localFindings.count > WireSchema.maximumFindings { return "\(localFindings.count) local findings (at most \(WireSchema.maximumFindings))" }
         if strayTraffic.count > WireSchema.maximumFindings { return "\(strayTraffic.count) stray-traffic entries (at most \(WireSchema.maximumFindings))" }
         for (index, result) in results.enumerated() {
             if let problem = result.problem { return "results[\(index)]: \(problem)" }
         }
-        for (index, finding) in localFindings.enumerated() where finding.message.utf8.count > WireSchema.maximumMessageLength {
-            return "localFindings[\(index)]: message longer than \(WireSchema.maximumMessageLength) bytes"
+        for (index, finding) in localFindings.enumerated() {
+            if let problem = localFindingProblem(finding) { return "localFindings[\(index)]: \(problem)" }
         }
         for (index, stray) in strayTraffic.enumerated() where stray.packets < 0 {
             return "strayTraffic[\(index)]: negative packet count"
         }
+        return nil
+    }
+}
+
+extension AgentReport {
+    /// Why a local finding cannot be taken: an agent reports its own node's kernel-route findings only.
+    func localFindingProblem(_ finding: Finding) -> String? {
+        guard finding.scope == .node, finding.kind == .kernelRouteMissing || finding.kind == .kernelRouteWrong else {
+            return "\(finding.kind.rawValue) (\(finding.scope.rawValue)) is not a local kernel-route finding"
+        }
+        guard finding.sources == [node] else { return "a finding of another node (sources \(finding.sources.prefix(3)))" }
+        for (field, text) in [("message", finding.message), ("remediation", finding.remediation)]
+            where text.utf8.count > WireSchema.maximumMessageLength {
+            return "\(field) longer than \(WireSchema.maximumMessageLength) bytes"
+        }
+        if finding.id.utf8.count > WireSchema.maximumNameLength { return "id longer than \(WireSchema.maximumNameLength) bytes" }
+        if !finding.breaks.isEmpty { return "breaks is the aggregator's to say" }
         return nil
     }
 }
@@ -300,27 +325,6 @@ public struct ReportedProbe: Sendable, Hashable, Codable {
         if let rttMs, !(rttMs >= 0 && rttMs < 3_600_000) { return "rttMs \(rttMs) out of range" }
         if let cidr, !cidr.contains(target) { return "target \(target) is outside cidr \(cidr)" }
         return nil
-    }
-}
-
-/// A finding an agent holds open from its own checks.
-public struct ReportedFinding: Sendable, Hashable, Codable {
-    /// The kind.
-    public var kind: Finding.Kind
-    /// The pod CIDR, the node that should receive it and its IP.
-    public var cidr: IPPrefix?
-    public var expectedNode: String?
-    public var expectedIP: IPAddress?
-    /// The sentence.
-    public var message: String
-
-    /// Builds one from an agent's finding.
-    public init(_ finding: Finding) {
-        kind = finding.kind
-        cidr = finding.cidr
-        expectedNode = finding.expectedNode
-        expectedIP = finding.expectedIP
-        message = finding.message
     }
 }
 

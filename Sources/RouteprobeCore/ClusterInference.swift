@@ -4,15 +4,13 @@
 public struct ClusterInference: Sendable {
     /// Who owns what.
     public var cluster: ClusterMap
-    /// Consecutive failed rounds before a source counts as failing a CIDR (the agents' failures-to-open).
-    public var failuresToOpen: Int
     /// What the imported VPC route table says, if one was imported.
     public var vpcTable: VPCRouteDiff?
 
-    /// Builds an inference over `cluster`.
-    public init(cluster: ClusterMap, failuresToOpen: Int = 2, vpcTable: VPCRouteDiff? = nil) {
+    /// Builds an inference over `cluster`. A source counts as failing a CIDR once its probes have failed for
+    /// as many consecutive rounds as its own agent needs to open a finding (the report's `openAfter`).
+    public init(cluster: ClusterMap, vpcTable: VPCRouteDiff? = nil) {
         self.cluster = cluster
-        self.failuresToOpen = max(1, failuresToOpen)
         self.vpcTable = vpcTable
     }
 
@@ -22,13 +20,15 @@ public struct ClusterInference: Sendable {
     private struct SourceView {
         var node: String
         var probes: [ReportedProbe]
+        var openAfter: Int
         var standing: Standing
         var controlAnswers: Bool?
     }
 
     /// The findings the reports support. `reports` holds the latest fresh report of each source.
-    public func findings(reports: [AgentReport]) -> [ClusterFinding] {
-        var findings: [ClusterFinding] = []
+    public func findings(reports: [AgentReport]) -> [Finding] {
+        var findings: [Finding] = []
+        let openAfter = Dictionary(reports.map { ($0.node, max(1, $0.openAfter)) }, uniquingKeysWith: { first, _ in first })
         var failingCIDRsBySource: [String: [(cidr: IPPrefix, owner: ClusterMap.Node)]] = [:]
         var reachingSourceCount: [IPPrefix: Int] = [:]
         var stray: [IPPrefix: [(node: String, packets: Int)]] = [:]
@@ -48,14 +48,15 @@ public struct ClusterInference: Sendable {
         for report in reports {
             for local in report.localFindings where local.kind == .kernelRouteMissing || local.kind == .kernelRouteWrong {
                 guard let cidr = local.cidr else { continue }
-                let expected = local.expectedNode.map { ClusterFinding.NextHop(node: $0, ip: local.expectedIP) }
-                let kind: ClusterFinding.Kind = local.kind == .kernelRouteMissing ? .kernelRouteMissing : .kernelRouteWrong
-                let what = kind == .kernelRouteMissing ? "has no usable kernel route for" : "routes to the wrong node"
-                findings.append(ClusterFinding(
-                    kind: kind, subject: "\(report.node)|\(cidr)", cidr: cidr, expectedNextHop: expected, sources: [report.node],
-                    evidence: ClusterFinding.Evidence(agreeing: 1, probing: 1),
+                // The owner as the cluster knows it, not as the report says.
+                let owner = cluster.owner(of: cidr.address)
+                let expected = owner.map(Finding.NextHop.init) ?? local.expectedNextHop
+                let what = local.kind == .kernelRouteMissing ? "has no usable kernel route for" : "routes to the wrong node"
+                findings.append(Finding(
+                    kind: local.kind, scope: .cluster, subject: "\(report.node)|\(cidr)", cidr: cidr, expectedNextHop: expected,
+                    sources: [report.node], evidence: Finding.Evidence(agreeing: 1, probing: 1),
                     message: "\(report.node) \(what) \(cidr)\(expected.map { " (owner \($0.text))" } ?? ""): \(local.message)",
-                    remediation: "On \(report.node), restore the route \(cidr) via \(expected?.ip?.description ?? "its owner") (the CNI's host-gw routes), or restart the CNI agent there."))
+                    remediation: Finding.remediation(kind: local.kind, source: report.node, cidr: cidr, owner: owner)))
                 explainedCIDRs.insert(cidr)
             }
         }
@@ -65,10 +66,11 @@ public struct ClusterInference: Sendable {
                 let bySource = probesByCIDR[cidr] ?? [:]
                 var views: [SourceView] = []
                 for (source, probes) in bySource where source != owner.name {
+                    let needed = openAfter[source] ?? 1
                     let reaches = probes.contains { $0.outcome.pathWorks }
-                    let confirmed = probes.allSatisfy { !$0.outcome.pathWorks && $0.failedRounds >= failuresToOpen }
+                    let confirmed = probes.allSatisfy { !$0.outcome.pathWorks && $0.failedRounds >= needed }
                     let controls = probes.compactMap(\.controlOutcome)
-                    views.append(SourceView(node: source, probes: probes,
+                    views.append(SourceView(node: source, probes: probes, openAfter: needed,
                                             standing: reaches ? .reaches : (confirmed ? .fails : .undecided),
                                             controlAnswers: controls.isEmpty ? nil : controls.contains { $0.pathWorks }))
                 }
@@ -88,7 +90,7 @@ public struct ClusterInference: Sendable {
                     // Sources report at their own pace: a failure must outlast two more rounds before it is
                     // blamed on the source, so that the others have reported since it began.
                     for view in failing where !kernelExplained.contains(where: { $0.node == view.node })
-                        && view.probes.allSatisfy({ $0.failedRounds >= failuresToOpen + 2 }) {
+                        && view.probes.allSatisfy({ $0.failedRounds >= view.openAfter + 2 }) {
                         failingCIDRsBySource[view.node, default: []].append((cidr, owner))
                     }
                     continue
@@ -113,40 +115,40 @@ public struct ClusterInference: Sendable {
         for (source, failed) in failingCIDRsBySource.sorted(by: { $0.key < $1.key }) where !unreachableNodes.contains(source) {
             let list = failed.map { "\($0.cidr) (\($0.owner.name))" }.joined(separator: ", ")
             let others = failed.map { reachingSourceCount[$0.cidr] ?? 0 }.min() ?? 0
-            findings.append(ClusterFinding(
-                kind: .sourceLocal, subject: source, cidr: nil, expectedNextHop: nil, sources: [source],
-                evidence: ClusterFinding.Evidence(agreeing: 1, probing: 1 + others),
+            findings.append(Finding(
+                kind: .sourceLocal, scope: .cluster, subject: source, cidr: nil, expectedNextHop: nil, sources: [source],
+                evidence: Finding.Evidence(agreeing: 1, probing: 1 + others),
                 message: "\(source) cannot reach \(list), which \(others) other source\(others == 1 ? "" : "s") reach: the problem is on \(source) (its uplink, firewall or security group), not in the VPC route table.",
-                remediation: "Check \(source): its security group or network ACL, iptables rules and uplink; the VPC route entries are fine."))
+                remediation: Finding.remediation(kind: .sourceLocal, source: source, cidr: nil, owner: nil)))
         }
         for problem in vpcTable?.problems ?? [] where problem.kind == .stale || problem.kind == .overlap {
             let stale = problem.kind == .stale
-            findings.append(ClusterFinding(
-                kind: stale ? .vpcRouteStale : .vpcRouteOverlap, subject: problem.message, cidr: problem.cidr,
+            let kind: Finding.Kind = stale ? .vpcRouteStale : .vpcRouteOverlap
+            findings.append(Finding(
+                kind: kind, scope: .cluster, subject: problem.message, cidr: problem.cidr,
                 expectedNextHop: nil, actualNextHop: problem.actualNextHop, sources: [],
-                evidence: ClusterFinding.Evidence(vpcTable: problem.message, basis: "vpcTable"),
+                evidence: Finding.Evidence(agreeing: 0, probing: 0, vpcTable: problem.message, basis: .vpcTable),
                 message: "The imported VPC route table: \(problem.message).",
-                remediation: stale ? "Delete the VPC route entry \(problem.cidr) (its next hop is no longer a node)."
-                                   : "Remove one of the overlapping VPC route entries; the longer prefix wins and hides the other."))
+                remediation: Finding.remediation(kind: kind, source: "", cidr: problem.cidr, owner: nil)))
         }
         return findings
     }
 
-    private func kernelFinding(from view: SourceView, cidr: IPPrefix, owner: ClusterMap.Node) -> ClusterFinding {
+    private func kernelFinding(from view: SourceView, cidr: IPPrefix, owner: ClusterMap.Node) -> Finding {
         let missing = view.probes.contains { $0.verdict == .kernelRouteMissing }
-        let kind: ClusterFinding.Kind = missing ? .kernelRouteMissing : .kernelRouteWrong
-        let expected = ClusterFinding.NextHop(node: owner.name, ip: owner.ip)
-        return ClusterFinding(
-            kind: kind, subject: "\(view.node)|\(cidr)", cidr: cidr, expectedNextHop: expected, sources: [view.node],
+        let kind: Finding.Kind = missing ? .kernelRouteMissing : .kernelRouteWrong
+        let expected = Finding.NextHop(owner)
+        return Finding(
+            kind: kind, scope: .cluster, subject: "\(view.node)|\(cidr)", cidr: cidr, expectedNextHop: expected, sources: [view.node],
             evidence: evidence(of: [view], probing: 1),
             message: "\(view.node) \(missing ? "has no usable kernel route for" : "routes to the wrong node") \(cidr) (owner \(expected.text)).",
-            remediation: "On \(view.node), restore the route \(cidr) via \(owner.ip) or let the CNI recreate it.")
+            remediation: Finding.remediation(kind: kind, source: view.node, cidr: cidr, owner: owner))
     }
 
     /// Every source that decided fails: name what the evidence points at.
     private func inferAllFailing(cidr: IPPrefix, owner: ClusterMap.Node, failing: [SourceView],
-                                 stray: [(node: String, packets: Int)]) -> ClusterFinding? {
-        let expected = ClusterFinding.NextHop(node: owner.name, ip: owner.ip)
+                                 stray: [(node: String, packets: Int)]) -> Finding? {
+        let expected = Finding.NextHop(owner)
         let entry = "\(cidr) -> \(expected.text)"
         let names = failing.map(\.node)
         let agree = "\(failing.count)/\(failing.count) sources agree (\(names.joined(separator: ", ")))"
@@ -156,25 +158,25 @@ public struct ClusterInference: Sendable {
         // Another node receives the CIDR's packets: the VPC entry points there.
         if let receiver = stray.filter({ $0.node != owner.name }).max(by: { ($0.packets, $1.node) < ($1.packets, $0.node) }) {
             let actualIP = cluster.node(named: receiver.node)?.ip
-            let actual = ClusterFinding.NextHop(node: receiver.node, ip: actualIP)
+            let actual = Finding.NextHop(node: receiver.node, ip: actualIP)
             base.strayPackets = receiver.packets
             base.vpcTable = table?.text
-            base.basis = table?.isWrongNextHop == true ? "probes+vpcTable" : "probes"
-            return ClusterFinding(
-                kind: .vpcRouteWrongNextHop, subject: cidr.description, cidr: cidr, expectedNextHop: expected, actualNextHop: actual,
+            base.basis = table?.isWrongNextHop == true ? .probesAndVPCTable : .probes
+            return Finding(
+                kind: .vpcRouteWrongNextHop, scope: .cluster, subject: cidr.description, cidr: cidr, expectedNextHop: expected, actualNextHop: actual,
                 sources: names, evidence: base,
                 message: "The VPC route entry for \(cidr) points to \(actual.text) instead of \(expected.text): \(receiver.node) sees \(receiver.packets) packet\(receiver.packets == 1 ? "" : "s") for it arrive; \(agree).",
-                remediation: "Change the VPC route entry \(cidr) to next hop \(owner.name) (\(owner.ip)).")
+                remediation: Finding.remediation(kind: .vpcRouteWrongNextHop, source: "", cidr: cidr, owner: owner))
         }
 
         // The owner's host is silent from every source that checked: the node, not the route.
         let controls = failing.compactMap(\.controlAnswers)
         if !controls.isEmpty, !controls.contains(true) {
-            return ClusterFinding(
-                kind: .nodeUnreachable, subject: owner.name, cidr: nil, expectedNextHop: expected, sources: names,
+            return Finding(
+                kind: .nodeUnreachable, scope: .cluster, subject: owner.name, cidr: nil, expectedNextHop: expected, sources: names,
                 evidence: base,
                 message: "\(owner.name) (\(owner.ip)) does not answer on its host IP or its pods; \(agree). The node is down or partitioned; this is not a route problem.",
-                remediation: "Check \(owner.name): is it running, is its uplink up, do its security groups allow the other nodes?")
+                remediation: Finding.remediation(kind: .nodeUnreachable, source: "", cidr: nil, owner: owner))
         }
 
         // A router answers with ICMP errors.
@@ -183,11 +185,11 @@ public struct ClusterInference: Sendable {
             base.router = router
             base.icmpType = first.icmpType
             base.icmpCode = first.icmpCode
-            return ClusterFinding(
-                kind: .rejectedByRouter, subject: "\(cidr)|\(router)", cidr: cidr, expectedNextHop: expected, sources: names,
+            return Finding(
+                kind: .rejectedByRouter, scope: .cluster, subject: "\(cidr)|\(router)", cidr: cidr, expectedNextHop: expected, sources: names,
                 evidence: base,
                 message: "Router \(router) rejects traffic to \(cidr) (ICMP type \(first.icmpType.map(String.init) ?? "?") code \(first.icmpCode.map(String.init) ?? "?")); \(agree). Its route for \(entry) is wrong or missing.",
-                remediation: "On router \(router), route \(cidr) to next hop \(owner.name) (\(owner.ip)).")
+                remediation: Finding.remediation(kind: .rejectedByRouter, source: "", cidr: cidr, owner: owner, router: router))
         }
 
         // Requests leave through the VPC gateway, nothing returns, the owner answers: the entry is missing.
@@ -195,43 +197,43 @@ public struct ClusterInference: Sendable {
         let timeouts = failing.flatMap(\.probes).allSatisfy { $0.outcome == .timeout }
         if viaVPC, timeouts {
             base.vpcTable = table?.text
-            if let table { base.basis = table.isMissing ? "probes+vpcTable" : "probes" }
+            if let table { base.basis = table.isMissing ? .probesAndVPCTable : .probes }
             let owns = controls.isEmpty ? "" : "; \(owner.name)'s host \(owner.ip) answers"
-            return ClusterFinding(
-                kind: .vpcRouteMissing, subject: cidr.description, cidr: cidr, expectedNextHop: expected, sources: names,
+            return Finding(
+                kind: .vpcRouteMissing, scope: .cluster, subject: cidr.description, cidr: cidr, expectedNextHop: expected, sources: names,
                 evidence: base,
                 message: "The VPC route entry \(entry) is missing, \(agree): probes to its pods leave through the VPC gateway and nothing comes back\(owns).",
-                remediation: "Add the VPC route entry \(cidr) with next hop \(owner.name) (\(owner.ip)), or let the cloud controller manager recreate it.")
+                remediation: Finding.remediation(kind: .vpcRouteMissing, source: "", cidr: cidr, owner: owner))
         }
         return nil
     }
 
     /// A problem the VPC table shows for a CIDR that probes have not confirmed (no sources, or none fail).
-    private func tableOnlyFinding(cidr: IPPrefix, owner: ClusterMap.Node, probed: Bool, failing: Bool) -> ClusterFinding? {
+    private func tableOnlyFinding(cidr: IPPrefix, owner: ClusterMap.Node, probed: Bool, failing: Bool) -> Finding? {
         guard let status = vpcTable?.status(of: cidr), !failing else { return nil }
-        let expected = ClusterFinding.NextHop(node: owner.name, ip: owner.ip)
+        let expected = Finding.NextHop(owner)
         let reach = probed ? " (yet probes reach its pods: the table may be out of date, or another route covers it)" : ""
         if status.isMissing {
-            return ClusterFinding(
-                kind: .vpcRouteMissing, subject: cidr.description, cidr: cidr, expectedNextHop: expected, sources: [],
-                evidence: ClusterFinding.Evidence(vpcTable: status.text, basis: "vpcTable"),
+            return Finding(
+                kind: .vpcRouteMissing, scope: .cluster, subject: cidr.description, cidr: cidr, expectedNextHop: expected, sources: [],
+                evidence: Finding.Evidence(agreeing: 0, probing: 0, vpcTable: status.text, basis: .vpcTable),
                 message: "The imported VPC route table has no entry \(cidr) -> \(expected.text)\(reach).",
-                remediation: "Add the VPC route entry \(cidr) with next hop \(owner.name) (\(owner.ip)).")
+                remediation: Finding.remediation(kind: .vpcRouteMissing, source: "", cidr: cidr, owner: owner))
         }
         if status.isWrongNextHop, let actual = status.actualNextHop {
-            return ClusterFinding(
-                kind: .vpcRouteWrongNextHop, subject: cidr.description, cidr: cidr, expectedNextHop: expected,
+            return Finding(
+                kind: .vpcRouteWrongNextHop, scope: .cluster, subject: cidr.description, cidr: cidr, expectedNextHop: expected,
                 actualNextHop: actual, sources: [],
-                evidence: ClusterFinding.Evidence(vpcTable: status.text, basis: "vpcTable"),
+                evidence: Finding.Evidence(agreeing: 0, probing: 0, vpcTable: status.text, basis: .vpcTable),
                 message: "The imported VPC route table sends \(cidr) to \(actual.text) instead of \(expected.text)\(reach).",
-                remediation: "Change the VPC route entry \(cidr) to next hop \(owner.name) (\(owner.ip)).")
+                remediation: Finding.remediation(kind: .vpcRouteWrongNextHop, source: "", cidr: cidr, owner: owner))
         }
         return nil
     }
 
-    private func evidence(of views: [SourceView], probing: Int) -> ClusterFinding.Evidence {
+    private func evidence(of views: [SourceView], probing: Int) -> Finding.Evidence {
         let probes = views.flatMap(\.probes)
-        return ClusterFinding.Evidence(agreeing: views.count, probing: probing, sent: probes.reduce(0) { $0 + $1.sent },
+        return Finding.Evidence(agreeing: views.count, probing: probing, sent: probes.reduce(0) { $0 + $1.sent },
                                        received: probes.reduce(0) { $0 + $1.received })
     }
 }

@@ -1,20 +1,45 @@
-/// The local verdict for one target: what the evidence says is wrong, if anything.
-public enum Verdict: String, Sendable, Hashable, Codable {
+/// The local verdict for one target: reachable, a problem (one of the finding kinds), or not enough evidence.
+public enum Verdict: Sendable, Hashable, Codable, RawRepresentable, CustomStringConvertible {
     /// The path works (a reply, or a RST from a closed port).
     case reachable
-    /// The kernel sends it to the VPC, the request leaves, nothing returns, and the owner's host answers:
-    /// the VPC route entry for the pod CIDR is missing.
-    case vpcRouteMissing
-    /// The node's own kernel has no usable route (none, or blackhole/unreachable/prohibit).
-    case kernelRouteMissing
-    /// The node's kernel sends the pod CIDR via a node that does not own it.
-    case kernelRouteWrong
-    /// A router answered with an ICMP error.
-    case rejectedByRouter
-    /// The owner's host IP is silent too: the node is down or partitioned.
-    case nodeUnreachable
+    /// The evidence names a problem: `vpcRouteMissing`, `kernelRouteMissing`, `kernelRouteWrong`,
+    /// `rejectedByRouter` or `nodeUnreachable`.
+    case problem(Finding.Kind)
     /// Not enough evidence; the message says what was seen.
     case unknown
+
+    /// The kernel sends it to the VPC, the request leaves, nothing returns, and the owner's host answers.
+    public static let vpcRouteMissing = Verdict.problem(.vpcRouteMissing)
+    /// The node's own kernel has no usable route (none, or blackhole/unreachable/prohibit).
+    public static let kernelRouteMissing = Verdict.problem(.kernelRouteMissing)
+    /// The node's kernel sends the pod CIDR via a node that does not own it.
+    public static let kernelRouteWrong = Verdict.problem(.kernelRouteWrong)
+    /// A router answered with an ICMP error.
+    public static let rejectedByRouter = Verdict.problem(.rejectedByRouter)
+    /// The owner's host IP is silent too: the node is down or partitioned.
+    public static let nodeUnreachable = Verdict.problem(.nodeUnreachable)
+
+    /// `reachable`, `unknown`, or the finding kind's name.
+    public var rawValue: String {
+        switch self {
+        case .reachable: return "reachable"
+        case .unknown: return "unknown"
+        case .problem(let kind): return kind.rawValue
+        }
+    }
+
+    /// Reads the name back; nil for anything else.
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "reachable": self = .reachable
+        case "unknown": self = .unknown
+        default:
+            guard let kind = Finding.Kind(rawValue: rawValue) else { return nil }
+            self = .problem(kind)
+        }
+    }
+
+    public var description: String { rawValue }
 }
 
 /// Everything known about one probe of one target, and what it means.

@@ -22,3 +22,11 @@ public enum DurationText {
         return "\(Double(nanoseconds) / 1e9)s"
     }
 }
+
+extension Duration {
+    /// The duration in whole nanoseconds, 0 when negative.
+    public var wholeNanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}

@@ -1,123 +1,242 @@
-/// A problem that holds across rounds: opened once, reported once, closed once.
-public struct Finding: Sendable, Hashable {
+/// A problem routeprobe concluded: what is wrong, who sees it, what it rests on and the change that fixes it.
+///
+/// One model for both roles. An agent concludes node-scoped findings from its own probes and table (one
+/// source, itself); the aggregator concludes cluster-scoped ones from many agents' reports and the imported
+/// VPC route table. Both open and close them with the same `FindingTracker`, and both alert through the same
+/// path, so a kind has one severity and one sentence wherever it is raised.
+public struct Finding: Sendable, Hashable, Codable {
     /// What kind of problem.
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
-        /// The VPC route entry for a pod CIDR is missing.
+        /// The VPC route table has no entry for a pod CIDR: requests leave through the VPC gateway, nothing
+        /// returns, the owner's host answers.
         case vpcRouteMissing
-        /// The node's kernel route for a pod CIDR is missing or blackholed.
+        /// The VPC entry for a pod CIDR points at another node: that node sees the packets arrive.
+        case vpcRouteWrongNextHop
+        /// A node's own kernel route for a pod CIDR is missing or blackholed.
         case kernelRouteMissing
-        /// The node's kernel route for a pod CIDR points at the wrong node.
+        /// A node's own kernel route for a pod CIDR points at the wrong node.
         case kernelRouteWrong
-        /// A router rejects traffic to a pod CIDR with ICMP errors.
+        /// A router answers traffic to a pod CIDR with ICMP errors.
         case rejectedByRouter
-        /// A node does not answer at all.
+        /// A node answers nothing, not even on its host IP: down or partitioned, not a route problem.
         case nodeUnreachable
+        /// Only some sources fail to reach pod CIDRs that others reach: the problem is on those sources.
+        case sourceLocal
+        /// The VPC route table holds an entry whose next hop is no longer a node.
+        case vpcRouteStale
+        /// Two VPC route entries overlap.
+        case vpcRouteOverlap
+
+        /// The one severity table: what breaks pods' traffic is an error, the rest a warning.
+        public var severity: SyslogMessage.Severity {
+            switch self {
+            case .vpcRouteMissing, .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter:
+                return .error
+            case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap:
+                return .warning
+            }
+        }
+
+        /// Its place in the list of open findings: the order of the cases, most severe first.
+        var rank: Int { Kind.allCases.firstIndex(of: self)! }
     }
 
-    /// A stable id: the same problem gets the same id in every round and on every restart.
+    /// Who concluded it.
+    public enum Scope: String, Sendable, Hashable, Codable {
+        /// One node's agent, from its own probes and routing table.
+        case node
+        /// The aggregator, from the reports of every source (and the imported VPC table).
+        case cluster
+    }
+
+    /// A node and its host IP.
+    public struct NextHop: Sendable, Hashable, Codable {
+        /// The node's name (or the cloud's next-hop id when it is no node).
+        public var node: String
+        /// The node's host IP, when known.
+        public var ip: IPAddress?
+
+        /// Builds a next hop.
+        public init(node: String, ip: IPAddress?) {
+            self.node = node
+            self.ip = ip
+        }
+
+        /// The next hop of a cluster-map node.
+        public init(_ node: ClusterMap.Node) { self.init(node: node.name, ip: node.ip) }
+
+        /// `node-b (192.168.0.50)`.
+        public var text: String { ip.map { "\(node) (\($0))" } ?? node }
+    }
+
+    /// What a finding rests on.
+    public enum Basis: String, Sendable, Hashable, Codable {
+        /// Probes alone.
+        case probes
+        /// The imported VPC route table alone.
+        case vpcTable
+        /// Probes and the VPC table agree.
+        case probesAndVPCTable = "probes+vpcTable"
+    }
+
+    /// The evidence: how many sources agree, what they sent and received, and what the table says.
+    public struct Evidence: Sendable, Hashable, Codable {
+        /// Sources that see the problem, and sources that probed at all.
+        public var agreeing: Int
+        public var probing: Int
+        /// Probes sent (or seen leaving) and answers received by the agreeing sources, in their latest rounds.
+        public var sent: Int
+        public var received: Int
+        /// The router that rejected, its ICMP type and code.
+        public var router: IPAddress?
+        public var icmpType: UInt8?
+        public var icmpCode: UInt8?
+        /// Packets for the CIDR seen arriving on the wrong node.
+        public var strayPackets: Int?
+        /// What the imported VPC route table says about the CIDR, when it was imported.
+        public var vpcTable: String?
+        /// What the finding rests on.
+        public var basis: Basis
+
+        /// Builds evidence.
+        public init(agreeing: Int = 1, probing: Int = 1, sent: Int = 0, received: Int = 0, router: IPAddress? = nil,
+                    icmpType: UInt8? = nil, icmpCode: UInt8? = nil, strayPackets: Int? = nil, vpcTable: String? = nil,
+                    basis: Basis = .probes) {
+            self.agreeing = agreeing
+            self.probing = probing
+            self.sent = sent
+            self.received = received
+            self.router = router
+            self.icmpType = icmpType
+            self.icmpCode = icmpCode
+            self.strayPackets = strayPackets
+            self.vpcTable = vpcTable
+            self.basis = basis
+        }
+    }
+
+    /// Stable across rounds, restarts and processes: derived from the scope, the kind and the subject.
     public var id: String
     /// The kind.
     public var kind: Kind
-    /// The node that saw it.
-    public var sourceNode: String
-    /// The pod CIDR concerned.
+    /// Who concluded it.
+    public var scope: Scope
+    /// The pod CIDR concerned (nil for node- and source-level findings).
     public var cidr: IPPrefix?
-    /// The node that should receive the CIDR's traffic, and its IP.
-    public var expectedNode: String?
-    public var expectedIP: IPAddress?
-    /// The router that rejected, for `rejectedByRouter`.
-    public var router: IPAddress?
-    /// Evidence counts of the round that opened it (or the latest one).
-    public var sent: Int
-    public var received: Int
-    /// The sentence for people.
+    /// Where the CIDR's traffic should go (the owner).
+    public var expectedNextHop: NextHop?
+    /// Where it goes instead, when known.
+    public var actualNextHop: NextHop?
+    /// The nodes whose probes or tables support it (for a node-scoped finding, that node alone).
+    public var sources: [String]
+    /// When it opened (Unix seconds); set by the tracker.
+    public var since: Int64?
+    /// What it rests on.
+    public var evidence: Evidence
+    /// One sentence for people.
     public var message: String
+    /// What to change to fix it.
+    public var remediation: String
+    /// Control-plane functions that hang on it ("v1beta1.metrics.k8s.io is unreachable from the API server's
+    /// network: ..."), when the aggregator knows the cluster's APIServices and webhooks.
+    public var breaks: [String] = []
 
-    /// Builds a finding; the id is derived from kind, source, CIDR and expected node.
-    public init(kind: Kind, sourceNode: String, cidr: IPPrefix?, expectedNode: String?, expectedIP: IPAddress?,
-                router: IPAddress? = nil, sent: Int = 0, received: Int = 0, message: String) {
+    /// Builds a finding; the id derives from scope, kind and `subject` (the CIDR, node or entry concerned,
+    /// prefixed with the source for node-scoped findings).
+    public init(kind: Kind, scope: Scope, subject: String, cidr: IPPrefix?, expectedNextHop: NextHop?,
+                actualNextHop: NextHop? = nil, sources: [String], evidence: Evidence, message: String, remediation: String) {
+        id = Finding.id(kind: kind, scope: scope, subject: subject)
         self.kind = kind
-        self.sourceNode = sourceNode
+        self.scope = scope
         self.cidr = cidr
-        self.expectedNode = expectedNode
-        self.expectedIP = expectedIP
-        self.router = router
-        self.sent = sent
-        self.received = received
+        self.expectedNextHop = expectedNextHop
+        self.actualNextHop = actualNextHop
+        self.sources = sources
+        self.evidence = evidence
         self.message = message
-        self.id = Finding.stableID(kind: kind, sourceNode: sourceNode, subject: cidr?.description ?? expectedIP?.description ?? "-")
+        self.remediation = remediation
     }
 
-    /// A short hex id from the finding's identity (FNV-1a, 64 bits), stable across processes.
-    public static func stableID(kind: Kind, sourceNode: String, subject: String) -> String {
+    /// The one id derivation: `KIND-HASH`, the hash (FNV-1a, 64 bits) of scope, kind and subject.
+    public static func id(kind: Kind, scope: Scope, subject: String) -> String {
         var hash = StableHash()
-        hash.add(bytesOf: "\(kind.rawValue)|\(sourceNode)|\(subject)")
+        hash.add(scope.rawValue)
+        hash.add(kind.rawValue)
+        hash.add(subject)
         return "\(kind.rawValue)-" + String(hash.value, radix: 16)
     }
 
-    /// The finding a failed report stands for, if any (reachable and unknown verdicts are none).
-    public static func from(verdict: Verdict, sourceNode: String, target: IPAddress, owner: ClusterMap.Node?,
-                            router: IPAddress?, sent: Int, received: Int, message: String) -> Finding? {
-        let kind: Kind
-        switch verdict {
-        case .vpcRouteMissing: kind = .vpcRouteMissing
-        case .kernelRouteMissing: kind = .kernelRouteMissing
-        case .kernelRouteWrong: kind = .kernelRouteWrong
-        case .rejectedByRouter: kind = .rejectedByRouter
-        case .nodeUnreachable: kind = .nodeUnreachable
-        case .reachable, .unknown: return nil
+    /// The one source of a node-scoped finding (the first of a cluster finding's).
+    public var source: String? { sources.first }
+
+    /// The route entry concerned, as people write it: `172.16.1.0/24 -> node-b (192.168.0.50)`, or the
+    /// node or CIDR alone when that is all there is.
+    public var entry: String? {
+        switch (cidr, expectedNextHop) {
+        case (let cidr?, let hop?): return "\(cidr) -> \(hop.text)"
+        case (nil, let hop?): return hop.text
+        case (let cidr?, nil): return cidr.description
+        case (nil, nil): return nil
         }
-        let cidr = owner?.podCIDRs.first { $0.contains(target) }
-        // A down node is about the node, not its CIDR.
-        return Finding(kind: kind, sourceNode: sourceNode, cidr: kind == .nodeUnreachable ? nil : cidr,
-                       expectedNode: owner?.name, expectedIP: owner?.ip, router: router, sent: sent,
-                       received: received, message: message)
+    }
+
+    /// A few words for the kind, as the alert's subject and the page's heading say it.
+    public var subject: String {
+        let source = self.source ?? "?"
+        switch kind {
+        case .vpcRouteMissing: return "VPC route entry missing"
+        case .vpcRouteWrongNextHop: return "VPC route entry points to the wrong node"
+        case .kernelRouteMissing: return "kernel route missing on \(source)"
+        case .kernelRouteWrong: return "kernel route wrong on \(source)"
+        case .rejectedByRouter: return "rejected by router \(evidence.router?.description ?? "?")"
+        case .nodeUnreachable: return "node unreachable"
+        case .sourceLocal: return "source-side problem on \(source)"
+        case .vpcRouteStale: return "stale VPC route entry"
+        case .vpcRouteOverlap: return "overlapping VPC route entries"
+        }
     }
 }
 
-/// Opens a finding after it has held for `failuresToOpen` consecutive rounds and closes it after the first
-/// round without it: each finding is reported open once and resolved once.
-public struct FindingTracker: Sendable {
-    /// A change to report.
-    public enum Event: Sendable, Hashable {
-        /// A finding opened.
-        case opened(Finding)
-        /// A finding that was open no longer holds.
-        case resolved(Finding)
+extension Finding {
+    /// The node-scoped finding a failed probe stands for, if any: a local verdict that names a problem.
+    /// - Parameters:
+    ///   - verdict: the probe's verdict; `reachable` and `unknown` are no finding.
+    ///   - source: the probing node.
+    ///   - owner: the node owning the target's pod CIDR.
+    public static func from(verdict: Verdict, source: String, target: IPAddress, owner: ClusterMap.Node?,
+                            evidence: Evidence, message: String) -> Finding? {
+        guard case .problem(let kind) = verdict else { return nil }
+        let cidr = owner?.podCIDRs.first { $0.contains(target) }
+        // A down node is about the node, not its CIDR.
+        let subjectCIDR = kind == .nodeUnreachable ? nil : cidr
+        let expected = owner.map(NextHop.init)
+        let what = subjectCIDR?.description ?? owner?.ip.description ?? target.description
+        return Finding(kind: kind, scope: .node, subject: "\(source)|\(what)", cidr: subjectCIDR, expectedNextHop: expected,
+                       sources: [source], evidence: evidence, message: message,
+                       remediation: remediation(kind: kind, source: source, cidr: subjectCIDR, owner: owner, router: evidence.router))
     }
 
-    /// Consecutive failed rounds before a finding opens.
-    public let failuresToOpen: Int
-    /// Findings open now, by id.
-    public private(set) var open: [String: Finding] = [:]
-    private var streaks: [String: Int] = [:]
-
-    /// Builds a tracker.
-    public init(failuresToOpen: Int) { self.failuresToOpen = max(1, failuresToOpen) }
-
-    /// True while some finding has failed at least once but not yet opened: a confirming round is due.
-    public var hasPending: Bool { streaks.contains { open[$0.key] == nil } }
-
-    /// Takes one round's findings (duplicates by id are merged) and returns what opened and what resolved.
-    public mutating func round(_ findings: [Finding]) -> [Event] {
-        var current: [String: Finding] = [:]
-        for finding in findings where current[finding.id] == nil { current[finding.id] = finding }
-        var events: [Event] = []
-        for (id, finding) in current.sorted(by: { $0.key < $1.key }) {
-            let streak = (streaks[id] ?? 0) + 1
-            streaks[id] = streak
-            if open[id] == nil, streak >= failuresToOpen {
-                open[id] = finding
-                events.append(.opened(finding))
-            } else if open[id] != nil {
-                open[id] = finding
-            }
+    /// The change that fixes a finding of `kind` about `cidr` and its `owner`.
+    public static func remediation(kind: Kind, source: String, cidr: IPPrefix?, owner: ClusterMap.Node?, router: IPAddress? = nil) -> String {
+        let target = cidr?.description ?? "the pod CIDR"
+        let hop = owner.map { "\($0.name) (\($0.ip))" } ?? "its owner"
+        switch kind {
+        case .vpcRouteMissing:
+            return "Add the VPC route entry \(target) with next hop \(hop), or let the cloud controller manager recreate it."
+        case .vpcRouteWrongNextHop:
+            return "Change the VPC route entry \(target) to next hop \(hop)."
+        case .kernelRouteMissing, .kernelRouteWrong:
+            return "On \(source), restore the route \(target) via \(owner?.ip.description ?? "its owner") (the CNI's host-gw routes), or restart the CNI agent there."
+        case .rejectedByRouter:
+            return "On router \(router?.description ?? "?"), route \(target) to next hop \(hop)."
+        case .nodeUnreachable:
+            return "Check \(owner?.name ?? "the node"): is it running, is its uplink up, do its security groups allow the other nodes?"
+        case .sourceLocal:
+            return "Check \(source): its security group or network ACL, iptables rules and uplink; the VPC route entries are fine."
+        case .vpcRouteStale:
+            return "Delete the VPC route entry \(target) (its next hop is no longer a node)."
+        case .vpcRouteOverlap:
+            return "Remove one of the overlapping VPC route entries; the longer prefix wins and hides the other."
         }
-        for id in streaks.keys where current[id] == nil { streaks[id] = nil }
-        for (id, finding) in open.sorted(by: { $0.key < $1.key }) where current[id] == nil {
-            open[id] = nil
-            events.append(.resolved(finding))
-        }
-        return events
     }
 }

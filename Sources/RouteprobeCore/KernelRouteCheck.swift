@@ -21,18 +21,20 @@ public enum KernelRouteCheck {
             for cidr in node.podCIDRs {
                 let route = routes.first { $0.table == .main && $0.destination == cidr && !$0.flags.contains(.cloned) }
                 let entry = "\(cidr) -> \(node.name) (\(node.ip))"
+                func finding(_ kind: Finding.Kind, _ message: String) -> Finding {
+                    Finding(kind: kind, scope: .node, subject: "\(localNode)|\(cidr)", cidr: cidr, expectedNextHop: Finding.NextHop(node),
+                            sources: [localNode], evidence: Finding.Evidence(), message: message,
+                            remediation: Finding.remediation(kind: kind, source: localNode, cidr: cidr, owner: node))
+                }
                 guard let route else {
-                    findings.append(Finding(kind: .kernelRouteMissing, sourceNode: localNode, cidr: cidr, expectedNode: node.name,
-                                            expectedIP: node.ip, message: "The node's kernel has no route for \(cidr); it should be \(entry)."))
+                    findings.append(finding(.kernelRouteMissing, "The node's kernel has no route for \(cidr); it should be \(entry)."))
                     continue
                 }
                 if route.type.rejectsTraffic {
-                    findings.append(Finding(kind: .kernelRouteMissing, sourceNode: localNode, cidr: cidr, expectedNode: node.name,
-                                            expectedIP: node.ip, message: "The node's kernel route for \(cidr) is a \(route.type.name) route; it should be \(entry)."))
+                    findings.append(finding(.kernelRouteMissing, "The node's kernel route for \(cidr) is a \(route.type.name) route; it should be \(entry)."))
                 } else if let via = route.nextHops.first?.gateway, !route.nextHops.contains(where: { $0.gateway == node.ip }) {
                     let other = map.node(withIP: via).map { "\($0.name) (\(via))" } ?? via.description
-                    findings.append(Finding(kind: .kernelRouteWrong, sourceNode: localNode, cidr: cidr, expectedNode: node.name,
-                                            expectedIP: node.ip, message: "The node's kernel routes \(cidr) via \(other); it should be \(entry)."))
+                    findings.append(finding(.kernelRouteWrong, "The node's kernel routes \(cidr) via \(other); it should be \(entry)."))
                 }
             }
         }

@@ -47,6 +47,9 @@ public struct Link: Hashable, Sendable {
 
     /// The hardware address as `aa:bb:cc:dd:ee:ff`.
     public var hardwareAddressText: String { hardwareAddress.map { hex2($0) }.joined(separator: ":") }
+
+    /// The link's MAC address, when its link-layer address is one (Ethernet, veth, bridges: 6 bytes).
+    public var macAddress: HardwareAddress? { HardwareAddress(bytes: hardwareAddress) }
 }
 
 /// An address assigned to an interface, from an address dump (`RTM_NEWADDR`).

@@ -31,8 +31,10 @@ public struct ProbeSpec: Sendable, Hashable {
     }
 }
 
-/// What came back from a probe.
-public enum ProbeOutcome: String, Sendable, Hashable, Codable {
+/// What came back from a probe. Outcomes are ordered from worst to best (`timeout < localError < icmpError <
+/// refused < reply`): the best of several attempts is a probe's outcome, and the best of several probes is
+/// what a source reaches.
+public enum ProbeOutcome: String, Sendable, Hashable, Codable, Comparable {
     /// An ICMP echo reply or a TCP SYN-ACK.
     case reply
     /// A TCP RST: the path works, the port is closed.
@@ -46,6 +48,20 @@ public enum ProbeOutcome: String, Sendable, Hashable, Codable {
 
     /// True when the path to the target works.
     public var pathWorks: Bool { self == .reply || self == .refused }
+
+    /// The position in the ranking: nothing back, the local kernel refused, a router refused, the target
+    /// refused, the target answered.
+    private var rank: Int {
+        switch self {
+        case .timeout: return 0
+        case .localError: return 1
+        case .icmpError: return 2
+        case .refused: return 3
+        case .reply: return 4
+        }
+    }
+
+    public static func < (lhs: ProbeOutcome, rhs: ProbeOutcome) -> Bool { lhs.rank < rhs.rank }
 }
 
 /// An ICMP error message that answered a probe.
@@ -141,7 +157,7 @@ public struct CaptureEvidence: Sendable, Hashable {
     /// The interfaces they left on.
     public var interfaces: [String] = []
     /// The destination MAC of the requests: the next hop they were handed to.
-    public var nextHopMAC: String?
+    public var nextHopMAC: HardwareAddress?
     /// Requests sent again (TCP SYN retransmissions).
     public var retransmissions: Int = 0
     /// Replies seen (echo replies, SYN-ACKs, RSTs).

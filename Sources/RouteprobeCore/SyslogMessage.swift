@@ -123,46 +123,13 @@ extension SyslogMessage {
     /// The structured-data ID of routeprobe's parameters (32473 is the documentation enterprise number).
     public static let findingDataID = "routeprobe@32473"
 
-    /// The alert for a finding that opened (`resolved: false`) or closed.
+    /// The alert for a finding that opened (`resolved: false`) or closed, from either role: MSGID the kind,
+    /// the finding's fields as structured data, and a sentence that starts with the route entry concerned.
+    /// An opening carries the kind's severity, a resolution is a notice.
     public static func alert(for finding: Finding, resolved: Bool, hostname: String, processID: String,
                              seconds: Int, microseconds: Int) -> SyslogMessage {
         var parameters: [(String, String)] = [("id", finding.id), ("state", resolved ? "resolved" : "open"),
-                                              ("source", finding.sourceNode)]
-        if let cidr = finding.cidr { parameters.append(("cidr", cidr.description)) }
-        if let node = finding.expectedNode { parameters.append(("nextHopNode", node)) }
-        if let ip = finding.expectedIP { parameters.append(("nextHopIP", ip.description)) }
-        if let router = finding.router { parameters.append(("router", router.description)) }
-        parameters.append(("sent", String(finding.sent)))
-        parameters.append(("received", String(finding.received)))
-        let subject: String
-        switch finding.kind {
-        case .vpcRouteMissing: subject = "VPC route entry missing"
-        case .kernelRouteMissing: subject = "kernel route missing"
-        case .kernelRouteWrong: subject = "kernel route points to the wrong node"
-        case .rejectedByRouter: subject = "rejected by router \(finding.router?.description ?? "?")"
-        case .nodeUnreachable: subject = "node unreachable"
-        }
-        var entry = ""
-        if let cidr = finding.cidr, let node = finding.expectedNode, let ip = finding.expectedIP {
-            entry = ": \(cidr) -> \(node) (\(ip))"
-        } else if let node = finding.expectedNode, let ip = finding.expectedIP {
-            entry = ": \(node) (\(ip))"
-        }
-        let text = resolved ? "resolved: \(subject)\(entry), seen from \(finding.sourceNode)"
-                            : "\(subject)\(entry), seen from \(finding.sourceNode). \(finding.message)"
-        let severity: Severity = resolved ? .notice : (finding.kind == .nodeUnreachable ? .warning : .error)
-        return SyslogMessage(severity: severity, seconds: seconds, microseconds: microseconds, hostname: hostname,
-                             processID: processID, messageID: finding.kind.rawValue,
-                             structuredDataID: findingDataID, parameters: parameters, message: text)
-    }
-}
-
-extension SyslogMessage {
-    /// The aggregator's alert for a cluster finding that opened or closed: MSGID the kind, the finding's
-    /// fields as structured data, and a sentence that starts with the route entry concerned.
-    public static func alert(for finding: ClusterFinding, resolved: Bool, hostname: String, processID: String,
-                             seconds: Int, microseconds: Int) -> SyslogMessage {
-        var parameters: [(String, String)] = [("id", finding.id), ("state", resolved ? "resolved" : "open")]
+                                              ("scope", finding.scope.rawValue)]
         if let cidr = finding.cidr { parameters.append(("cidr", cidr.description)) }
         if let hop = finding.expectedNextHop {
             parameters.append(("nextHopNode", hop.node))
@@ -175,26 +142,14 @@ extension SyslogMessage {
         parameters.append(("sources", finding.sources.joined(separator: ",")))
         parameters.append(("agreeing", String(finding.evidence.agreeing)))
         parameters.append(("probing", String(finding.evidence.probing)))
+        parameters.append(("sent", String(finding.evidence.sent)))
+        parameters.append(("received", String(finding.evidence.received)))
         if let router = finding.evidence.router { parameters.append(("router", router.description)) }
-        parameters.append(("basis", finding.evidence.basis))
-        let subject: String
-        switch finding.kind {
-        case .vpcRouteMissing: subject = "VPC route entry missing"
-        case .vpcRouteWrongNextHop: subject = "VPC route entry points to the wrong node"
-        case .kernelRouteMissing: subject = "kernel route missing on \(finding.sources.first ?? "?")"
-        case .kernelRouteWrong: subject = "kernel route wrong on \(finding.sources.first ?? "?")"
-        case .rejectedByRouter: subject = "rejected by router \(finding.evidence.router?.description ?? "?")"
-        case .nodeUnreachable: subject = "node unreachable"
-        case .sourceLocal: subject = "source-side problem on \(finding.sources.first ?? "?")"
-        case .vpcRouteStale: subject = "stale VPC route entry"
-        case .vpcRouteOverlap: subject = "overlapping VPC route entries"
-        }
-        var entry = ""
-        if let cidr = finding.cidr, let hop = finding.expectedNextHop { entry = ": \(cidr) -> \(hop.text)" }
-        else if let hop = finding.expectedNextHop { entry = ": \(hop.text)" }
-        else if let cidr = finding.cidr { entry = ": \(cidr)" }
-        let text = resolved ? "resolved: \(subject)\(entry)"
-                            : "\(subject)\(entry). \(finding.message) Fix: \(finding.remediation)"
+        parameters.append(("basis", finding.evidence.basis.rawValue))
+        let entry = finding.entry.map { ": \($0)" } ?? ""
+        let seenFrom = finding.scope == .node ? ", seen from \(finding.source ?? "?")" : ""
+        let text = resolved ? "resolved: \(finding.subject)\(entry)\(seenFrom)"
+                            : "\(finding.subject)\(entry)\(seenFrom). \(finding.message) Fix: \(finding.remediation)"
         return SyslogMessage(severity: resolved ? .notice : finding.kind.severity, seconds: seconds, microseconds: microseconds,
                              hostname: hostname, processID: processID, messageID: finding.kind.rawValue,
                              structuredDataID: findingDataID, parameters: parameters, message: text)

@@ -34,8 +34,8 @@ public struct VPCRouteDiff: Sendable, Hashable {
         /// The CIDR concerned.
         public var cidr: IPPrefix
         /// The node that should be the next hop, and the next hop the table has.
-        public var expectedNextHop: ClusterFinding.NextHop?
-        public var actualNextHop: ClusterFinding.NextHop?
+        public var expectedNextHop: Finding.NextHop?
+        public var actualNextHop: Finding.NextHop?
         /// One sentence.
         public var message: String
     }
@@ -47,7 +47,7 @@ public struct VPCRouteDiff: Sendable, Hashable {
         /// The covering entry points at another machine.
         public var isWrongNextHop: Bool
         /// That machine.
-        public var actualNextHop: ClusterFinding.NextHop?
+        public var actualNextHop: Finding.NextHop?
         /// A short description for evidence.
         public var text: String
     }
@@ -62,14 +62,14 @@ public struct VPCRouteDiff: Sendable, Hashable {
         func node(for id: String) -> ClusterMap.Node? {
             cluster.nodes.first { $0.instanceID == id || $0.name == id || $0.ip.description == id }
         }
-        func hop(_ id: String) -> ClusterFinding.NextHop {
-            if let member = node(for: id) { return ClusterFinding.NextHop(node: member.name, ip: member.ip) }
-            return ClusterFinding.NextHop(node: id, ip: nil)
+        func hop(_ id: String) -> Finding.NextHop {
+            if let member = node(for: id) { return Finding.NextHop(node: member.name, ip: member.ip) }
+            return Finding.NextHop(node: id, ip: nil)
         }
         let machineEntries = entries.filter { $0.nextHopID != nil }
         for owner in cluster.nodes {
             for cidr in owner.podCIDRs {
-                let expected = ClusterFinding.NextHop(node: owner.name, ip: owner.ip)
+                let expected = Finding.NextHop(node: owner.name, ip: owner.ip)
                 let covering = machineEntries.filter { $0.destination.contains(cidr) && $0.destination.address.family == cidr.address.family }
                     .max { $0.destination.length < $1.destination.length }
                 guard let entry = covering, let id = entry.nextHopID else {

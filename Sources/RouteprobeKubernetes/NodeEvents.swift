@@ -16,7 +16,7 @@ public struct NodeEvents: Sendable {
     }
 
     /// The reason for a finding kind, nil for kinds that are not about one node's pod CIDR.
-    public static func reason(for kind: ClusterFinding.Kind) -> String? {
+    public static func reason(for kind: Finding.Kind) -> String? {
         switch kind {
         case .vpcRouteMissing: return "VpcRouteMissing"
         case .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter: return "PodCIDRUnreachable"
@@ -45,7 +45,7 @@ public struct NodeEvents: Sendable {
 
     /// Records the event for an opened finding (in namespace `default`, where Node events live); findings
     /// of other kinds, or without a node, record nothing.
-    public func record(_ finding: ClusterFinding, at date: Date = Date()) async throws(KubernetesError) {
+    public func record(_ finding: Finding, at date: Date = Date()) async throws(KubernetesError) {
         guard let reason = Self.reason(for: finding.kind), let node = finding.expectedNextHop?.node else { return }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]

@@ -2,6 +2,7 @@
 // caller's thread decodes the previous one, so a large dump costs about max(kernel, decode) instead of
 // their sum. Buffers cycle through a small pool; nothing is copied.
 import Foundation
+import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,8 +22,8 @@ final class DatagramPipeline: @unchecked Sendable {
     private var failure: NetlinkError? = nil
     private var ended = false
     private var discarding = false
-    private var thread = pthread_t()
-    private var running = false
+    private var thread: SystemThread? = nil
+    private var running: Bool { thread != nil }
 
     /// `depth` buffers of `bufferSize` bytes circulate between the threads.
     init(transport: any NetlinkTransport, bufferSize: Int = 1 << 16, depth: Int = 8) {
@@ -33,10 +34,7 @@ final class DatagramPipeline: @unchecked Sendable {
 
     /// Starts the receiver thread; if no thread can be made, receiving happens inline in `next()`.
     func start() {
-        if case .success(let started) = startThread({ self.receiveLoop() }) {
-            thread = started
-            running = true
-        }
+        thread = try? SystemThread { self.receiveLoop() }
     }
 
     /// The next datagram and its length, or nil after the dump's last one. Give the buffer back with
@@ -69,8 +67,8 @@ final class DatagramPipeline: @unchecked Sendable {
         filled.removeAll()
         condition.broadcast()
         condition.unlock()
-        pthread_join(thread, nil)
-        running = false
+        thread?.join()
+        thread = nil
     }
 
     private func receiveLoop() {

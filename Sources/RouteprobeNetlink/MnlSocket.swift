@@ -1,5 +1,6 @@
 // The only place that holds a libmnl socket pointer: it owns it and closes it in deinit.
 internal import CMnl
+import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,17 +17,18 @@ package final class MnlSocket: NetlinkTransport, @unchecked Sendable {
     /// Opens `NETLINK_ROUTE`, binds it to `groups` and enables extended acknowledgements.
     /// - Parameter namespace: create the socket inside this network namespace (it stays bound to it).
     package init(groups: UInt32 = 0, namespace: NetworkNamespace? = nil) throws(NetlinkError) {
-        let open: () throws(NetlinkError) -> OpaquePointer = { () throws(NetlinkError) in
-            try systemCall("socket(AF_NETLINK, NETLINK_ROUTE)") { mnl_socket_open(NETLINK_ROUTE) }
+        // errno is per thread: the thread that opened the socket (in the namespace) reads it.
+        let opened = try netlinkSystem { () throws(SystemError) in
+            try NetworkNamespace.run(in: namespace) { () -> (socket: OpaquePointer?, errno: Int32) in
+                let socket = mnl_socket_open(NETLINK_ROUTE)
+                return (socket, socket == nil ? errno : 0)
+            }
         }
-        let socket: OpaquePointer
-        if let namespace {
-            socket = try namespace.run(open)
-        } else {
-            socket = try open()
+        guard let socket = opened.socket else {
+            throw NetlinkError.systemCall(call: "socket(AF_NETLINK, NETLINK_ROUTE)", errno: opened.errno)
         }
         do {
-            try systemCall("bind(AF_NETLINK)") { mnl_socket_bind(socket, groups, pid_t(routeprobe_mnl_autopid())) }
+            try netlinkCall("bind(AF_NETLINK)") { mnl_socket_bind(socket, groups, pid_t(routeprobe_mnl_autopid())) }
             var enable: Int32 = 1
             // Extended acks give the kernel's own sentence for an error; older kernels lack it, which is fine.
             _ = mnl_socket_setsockopt(socket, NL.optionExtendedAck, &enable, socklen_t(MemoryLayout<Int32>.size))
@@ -48,7 +50,7 @@ package final class MnlSocket: NetlinkTransport, @unchecked Sendable {
     package func send(_ message: [UInt8]) throws(NetlinkError) {
         let socket = self.socket
         try message.withPrefix(message.count) { (raw) throws(NetlinkError) in
-            let sent = try systemCall("sendto(netlink)") { mnl_socket_sendto(socket, raw.baseAddress, raw.count) }
+            let sent = try netlinkCall("sendto(netlink)") { mnl_socket_sendto(socket, raw.baseAddress, raw.count) }
             guard sent == raw.count else { throw NetlinkError.systemCall(call: "sendto(netlink)", errno: EMSGSIZE) }
         }
     }
@@ -59,7 +61,7 @@ package final class MnlSocket: NetlinkTransport, @unchecked Sendable {
         var failure: NetlinkError? = nil
         buffer.withUnsafeMutableBytes { raw in
             do throws(NetlinkError) {
-                received = try systemCall("recvfrom") { mnl_socket_recvfrom(socket, raw.baseAddress, raw.count) }
+                received = try netlinkCall("recvfrom") { mnl_socket_recvfrom(socket, raw.baseAddress, raw.count) }
             } catch {
                 failure = error
             }
@@ -72,7 +74,7 @@ package final class MnlSocket: NetlinkTransport, @unchecked Sendable {
     package func setReceiveBufferSize(_ bytes: Int32, force: Bool = false) throws(NetlinkError) {
         var size = bytes
         let fd = fileDescriptor
-        try systemCall(force ? "setsockopt(SO_RCVBUFFORCE)" : "setsockopt(SO_RCVBUF)") {
+        try netlinkCall(force ? "setsockopt(SO_RCVBUFFORCE)" : "setsockopt(SO_RCVBUF)") {
             setsockopt(fd, SOL_SOCKET, force ? SO_RCVBUFFORCE : SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
     }

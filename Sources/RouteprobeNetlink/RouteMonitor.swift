@@ -1,6 +1,7 @@
 // The route monitor: a socket subscribed to the route multicast groups, read on a dedicated thread that
 // blocks in poll(2) so that stopping never waits for a route change.
 import RouteprobeCore
+import RouteprobeSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +16,7 @@ public final class RouteMonitor: Sendable {
     private let socket: MnlSocket
     private let namespace: NetworkNamespace?
     private let families: Set<AddressFamily>
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let waker: WakePipe
     private let started = Mutex(false)
 
     /// Subscribes to route changes of `families` (default both), in `namespace` when given.
@@ -31,15 +31,7 @@ public final class RouteMonitor: Sendable {
         if let receiveBufferSize { try socket.setReceiveBufferSize(receiveBufferSize, force: getuid() == 0) }
         self.namespace = namespace
         self.families = families
-        var fds: [Int32] = [0, 0]
-        try systemCall("pipe") { pipe(&fds) }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
-    }
-
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
+        waker = try netlinkSystem { () throws(SystemError) in try WakePipe() }
     }
 
     /// The stream of route events. It can be taken once; it ends when `stop()` is called or the consumer
@@ -55,34 +47,25 @@ public final class RouteMonitor: Sendable {
             return stream
         }
         continuation.onTermination = { [weak self] _ in self?.stop() }
-        switch startThread({ self.readLoop(continuation) }) {
-        case .success(let thread): pthread_detach(thread)
-        case .failure(let error): continuation.finish(throwing: error)
+        do throws(SystemError) { try SystemThread.detached { self.readLoop(continuation) } } catch {
+            continuation.finish(throwing: NetlinkError(error))
         }
         return stream
     }
 
     /// Stops the reader thread; the event stream finishes.
-    public func stop() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
+    public func stop() { waker.wake() }
 
     /// Reads until stopped. Runs on the reader thread.
     private func readLoop(_ continuation: AsyncThrowingStream<RouteEvent, any Error>.Continuation) {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var descriptors = [pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        var poller = PollSet([socket.fileDescriptor, waker.readEnd.fd])
         while true {
-            descriptors[0].revents = 0
-            descriptors[1].revents = 0
-            let ready = poll(&descriptors, 2, -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                continuation.finish(throwing: NetlinkError.systemCall(call: "poll", errno: errno))
+            do throws(SystemError) { try poller.wait(milliseconds: -1) } catch {
+                continuation.finish(throwing: NetlinkError(error))
                 return
             }
-            if descriptors[1].revents != 0 {
+            if poller.isReady(1) {
                 continuation.finish()
                 return
             }

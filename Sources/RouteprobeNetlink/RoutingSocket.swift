@@ -1,5 +1,6 @@
 // Requests and their answers over one rtnetlink socket: dumps that are complete or fail, and single lookups.
 import RouteprobeCore
+import RouteprobeSystem
 
 /// The node's routing view over rtnetlink: route, link, address, neighbour and rule dumps, and kernel route
 /// lookups.
@@ -20,7 +21,9 @@ public final class RoutingSocket {
     /// Opens a routing socket, in `namespace` when given.
     public convenience init(namespace: NetworkNamespace? = nil) throws(NetlinkError) {
         let socket = try MnlSocket(namespace: namespace)
-        self.init(transport: socket, firstSequence: UInt32(truncatingIfNeeded: monotonicSeed()))
+        // A sequence seed that differs between runs, as iproute2 seeds with time(NULL).
+        let now = MonotonicClock.nanoseconds()
+        self.init(transport: socket, firstSequence: UInt32(truncatingIfNeeded: now / 1_000_000_000 ^ now % 1_000_000_000))
     }
 
     /// Uses any transport (the test seam); sequence numbers start at `firstSequence`.
@@ -243,10 +246,3 @@ public final class RoutingSocket {
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A sequence seed that differs between runs, as iproute2 seeds with time(NULL).
-private func monotonicSeed() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return now.tv_sec ^ now.tv_nsec
-}

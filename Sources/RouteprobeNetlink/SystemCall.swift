@@ -1,59 +1,36 @@
-// The one helper every system call in routeprobe goes through: errno is read at once, EINTR is retried,
-// and a failure becomes a SystemCallError naming the call. The netlink, probing and capture targets all use it.
-import RouteprobeCore
+// The system layer's checked call, for the netlink target, whose functions throw NetlinkError.
+import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
-/// A failed system call: which one and its errno.
-package struct SystemCallError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// The call, as people know it (`socket(AF_INET, SOCK_RAW)`, `sendto`, ...).
-    package let call: String
-    /// The errno it set.
-    package let errno: Int32
-
-    package init(call: String, errno: Int32) {
-        self.call = call
-        self.errno = errno
-    }
-
-    package var description: String { "\(call) failed: \(ErrnoName.message(errno)) (\(ErrnoName.symbol(errno)))" }
-}
-
-/// Runs `body` until it returns something other than -1 with EINTR; throws on -1 with the errno.
-@discardableResult
-package func checkedSystemCall<Result: BinaryInteger>(_ name: String, retryOnInterrupt: Bool = true,
-                                                      _ body: () -> Result) throws(SystemCallError) -> Result {
-    while true {
-        let result = body()
-        if result != -1 { return result }
-        let code = errno
-        if code == EINTR, retryOnInterrupt { continue }
-        throw SystemCallError(call: name, errno: code)
+extension NetlinkError {
+    /// The system layer's error as a netlink error.
+    init(_ error: SystemError) {
+        switch error {
+        case .systemCall(let call, let errno): self = .systemCall(call: call, errno: errno)
+        case .namespace(let path, let errno): self = .namespace(name: path, errno: errno)
+        }
     }
 }
 
-/// `checkedSystemCall` for the netlink target, whose functions throw NetlinkError.
+/// Runs a system call through the system layer's checked helper (errno read at once, EINTR retried).
 @discardableResult
-func systemCall<Result: BinaryInteger>(_ name: String, retryOnInterrupt: Bool = true, _ body: () -> Result) throws(NetlinkError) -> Result {
-    do {
-        return try checkedSystemCall(name, retryOnInterrupt: retryOnInterrupt, body)
+func netlinkCall<Result: BinaryInteger>(_ name: String, retryOnInterrupt: Bool = true, _ body: () -> Result) throws(NetlinkError) -> Result {
+    do throws(SystemError) {
+        return try RouteprobeSystem.systemCall(name, retryOnInterrupt: retryOnInterrupt, body)
     } catch {
-        throw NetlinkError.systemCall(call: error.call, errno: error.errno)
+        throw NetlinkError(error)
     }
 }
 
 /// Runs a libmnl call that returns a pointer, throwing with errno when it returns nil.
-func systemCall<Pointer>(_ name: String, _ body: () -> Pointer?) throws(NetlinkError) -> Pointer {
+func netlinkCall<Pointer>(_ name: String, _ body: () -> Pointer?) throws(NetlinkError) -> Pointer {
     if let pointer = body() { return pointer }
     throw NetlinkError.systemCall(call: name, errno: errno)
 }
 
-/// The monotonic clock in nanoseconds.
-package func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+/// Runs a system-layer operation, turning its failure into a NetlinkError.
+func netlinkSystem<T>(_ body: () throws(SystemError) -> T) throws(NetlinkError) -> T {
+    do throws(SystemError) { return try body() } catch { throw NetlinkError(error) }
 }

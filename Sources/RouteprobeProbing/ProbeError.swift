@@ -1,5 +1,5 @@
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
 
 /// Why probing could not run at all (a single probe's failure is a `ProbeOutcome`, not an error).
 public enum ProbeError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -24,14 +24,6 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalid(let text): return text
         case .routing(let text): return text
         case .capture(let text): return text
-        }
-    }
-
-    init(_ error: SystemCallError) {
-        if error.errno == 1 || error.errno == 13, error.call.hasPrefix("socket") {
-            self = .missingCapability("\(error.call) needs CAP_NET_RAW: run as root or grant the capability (setcap cap_net_raw+ep)")
-        } else {
-            self = .system(call: error.call, errno: error.errno)
         }
     }
 }
@@ -63,17 +55,12 @@ public struct ProbeOptions: Sendable {
         self.namespace = namespace
     }
 
-    var timeoutNanoseconds: UInt64 { nanoseconds(timeout) }
-    var intervalNanoseconds: UInt64 { nanoseconds(interval) }
-}
-
-func nanoseconds(_ duration: Duration) -> UInt64 {
-    let (seconds, attoseconds) = duration.components
-    return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    var timeoutNanoseconds: UInt64 { timeout.wholeNanoseconds }
+    var intervalNanoseconds: UInt64 { interval.wholeNanoseconds }
 }
 
 /// One kind of probe: sends to many targets at once and reports one result per spec, in order.
-public protocol Prober {
+public protocol Prober: Sendable {
     /// The protocol this prober speaks.
     var probeProtocol: ProbeProtocol { get }
     /// Probes every spec (all of this prober's protocol) and returns their results in the same order.

@@ -1,4 +1,5 @@
 import RouteprobeCore
+import RouteprobeSystem
 
 /// The bookkeeping of one probing run: which attempts are due, which are in flight until when, and the
 /// best outcome per target so far. Shared by the probers; it does no I/O.
@@ -6,8 +7,7 @@ struct ProbeRun {
     enum AttemptState { case pending, inFlight(sentAt: UInt64), done }
 
     struct Aggregate {
-        var outcome: ProbeOutcome = .timeout
-        var rank = 0
+        var outcome: ProbeOutcome?
         var rtt: UInt64?
         var sent = 0
         var received = 0
@@ -25,7 +25,7 @@ struct ProbeRun {
     private var aggregates: [Aggregate]
     private(set) var inFlightCount = 0
 
-    init(specs: [ProbeSpec], options: ProbeOptions, start: UInt64 = monotonicClock()) {
+    init(specs: [ProbeSpec], options: ProbeOptions, start: UInt64 = MonotonicClock.nanoseconds()) {
         self.specs = specs
         self.options = options
         let count = max(1, options.count)
@@ -62,14 +62,6 @@ struct ProbeRun {
         inFlight.append((slot, now + options.timeoutNanoseconds))
     }
 
-    /// ICMP's form of markSent (the sequence is the slot).
-    mutating func markSent(index: Int, attempt: Int, sequence: UInt16, now: UInt64) {
-        markSent(index: index, attempt: attempt, now: now)
-    }
-
-    /// The in-flight attempt an ICMP sequence number belongs to.
-    func probe(forSequence sequence: UInt16) -> (index: Int, attempt: Int)? { probe(forSlot: Int(sequence)) }
-
     /// The in-flight attempt of a slot (attempt x specs + index), the number a prober writes into its packets.
     func probe(forSlot slot: Int) -> (index: Int, attempt: Int)? {
         guard slot >= 0, slot < states.count, case .inFlight = states[slot] else { return nil }
@@ -92,9 +84,7 @@ struct ProbeRun {
         var aggregate = aggregates[index]
         if outcome != .timeout && outcome != .localError { aggregate.received += 1 }
         if let rtt, outcome.pathWorks { aggregate.rtt = min(aggregate.rtt ?? .max, rtt) }
-        let rank = ProbeRun.rank(outcome)
-        if rank > aggregate.rank {
-            aggregate.rank = rank
+        if aggregate.outcome.map({ outcome > $0 }) ?? true {
             aggregate.outcome = outcome
             if let icmpError { aggregate.icmpError = icmpError }
             if let localErrno { aggregate.localErrno = localErrno }
@@ -133,25 +123,9 @@ struct ProbeRun {
     func results() -> [ProbeResult] {
         specs.indices.map { index in
             let aggregate = aggregates[index]
-            return ProbeResult(spec: specs[index], outcome: aggregate.outcome, rttNanoseconds: aggregate.rtt,
+            return ProbeResult(spec: specs[index], outcome: aggregate.outcome ?? .timeout, rttNanoseconds: aggregate.rtt,
                                sent: aggregate.sent, received: aggregate.received, icmpError: aggregate.icmpError,
                                localErrno: aggregate.localErrno)
         }
     }
-
-    /// Reply and refused win over errors, errors over timeouts.
-    static func rank(_ outcome: ProbeOutcome) -> Int {
-        switch outcome {
-        case .reply: return 5
-        case .refused: return 4
-        case .icmpError: return 3
-        case .localError: return 2
-        case .timeout: return 1
-        }
-    }
 }
-
-/// The monotonic clock in nanoseconds.
-func monotonicClock() -> UInt64 { RouteprobeNetlink.monotonicNanoseconds() }
-
-import RouteprobeNetlink

@@ -1,5 +1,27 @@
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
+
+/// The probers a run uses, one per protocol: the real ones by default, fakes in tests.
+public struct ProberRegistry: Sendable {
+    private var probers: [ProbeProtocol: any Prober] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// ICMP echo with `echoIdentifier`, and TCP (half-open with CAP_NET_RAW, else connect()).
+    public static func standard(echoIdentifier: UInt16) -> ProberRegistry {
+        var registry = ProberRegistry()
+        registry.register(ICMPProber(identifier: echoIdentifier))
+        registry.register(TCPProber())
+        return registry
+    }
+
+    /// Adds (or replaces) the prober of its protocol.
+    public mutating func register(_ prober: any Prober) { probers[prober.probeProtocol] = prober }
+
+    /// The prober of `probeProtocol`.
+    public subscript(_ probeProtocol: ProbeProtocol) -> (any Prober)? { probers[probeProtocol] }
+}
 
 /// Runs a mixed set of probes: each protocol's prober on its own thread, results in the order asked.
 public struct ProbeScheduler: Sendable {
@@ -9,38 +31,51 @@ public struct ProbeScheduler: Sendable {
     /// The ICMP echo identifier of this scheduler's probes.
     public var echoIdentifier: UInt16
 
-    /// Builds a scheduler.
-    public init(options: ProbeOptions, echoIdentifier: UInt16 = UInt16.random(in: 1...UInt16.max)) {
+    /// The probers, by protocol.
+    public var probers: ProberRegistry
+
+    /// Builds a scheduler with the standard probers, or with `probers`.
+    public init(options: ProbeOptions, echoIdentifier: UInt16 = UInt16.random(in: 1...UInt16.max), probers: ProberRegistry? = nil) {
         self.options = options
         self.echoIdentifier = echoIdentifier
+        self.probers = probers ?? .standard(echoIdentifier: echoIdentifier)
     }
 
-    /// Probes every spec; ICMP and TCP run at the same time.
+    /// Probes every spec; the protocols run at the same time, each on its own thread.
     public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> [ProbeResult] {
-        let icmp = specs.enumerated().filter { $0.element.probeProtocol == .icmp }
-        let tcp = specs.enumerated().filter { $0.element.probeProtocol == .tcp }
-        var results = [ProbeResult?](repeating: nil, count: specs.count)
+        var groups: [(prober: any Prober, positions: [Int])] = []
+        for probeProtocol in ProbeProtocol.allCases {
+            let positions = specs.indices.filter { specs[$0].probeProtocol == probeProtocol }
+            if positions.isEmpty { continue }
+            guard let prober = probers[probeProtocol] else {
+                throw ProbeError.invalid("no prober for \(probeProtocol.rawValue) probes")
+            }
+            groups.append((prober, positions))
+        }
         let options = self.options
-        let identifier = echoIdentifier
-        let icmpSpecs = icmp.map(\.element), tcpSpecs = tcp.map(\.element)
-        var icmpOutcome: Result<[ProbeResult], ProbeError> = .success([])
-        var tcpOutcome: Result<[ProbeResult], ProbeError> = .success([])
-        let icmpWork = {
-            do throws(ProbeError) { icmpOutcome = .success(try ICMPProber(identifier: identifier).probe(icmpSpecs, options: options)) } catch { icmpOutcome = .failure(error) }
+        // One box per group: each thread writes only its own.
+        final class Outcome { var value: Result<[ProbeResult], ProbeError> = .success([]) }
+        let outcomes = groups.map { _ in Outcome() }
+        func probe(_ group: Int) -> Result<[ProbeResult], ProbeError> {
+            let (prober, positions) = groups[group]
+            do throws(ProbeError) { return .success(try prober.probe(positions.map { specs[$0] }, options: options)) } catch { return .failure(error) }
         }
-        if !icmpSpecs.isEmpty, !tcpSpecs.isEmpty, case .success(let thread) = startThread(icmpWork) {
-            do throws(ProbeError) { tcpOutcome = .success(try TCPProber().probe(tcpSpecs, options: options)) } catch { tcpOutcome = .failure(error) }
-            pthread_join(thread, nil)
-        } else {
-            if !icmpSpecs.isEmpty { icmpWork() }
-            do throws(ProbeError) { tcpOutcome = .success(try TCPProber().probe(tcpSpecs, options: options)) } catch { tcpOutcome = .failure(error) }
+        // Every group but the last on a thread of its own; the last on this one. If no thread can be made,
+        // the groups run one after the other.
+        var threads: [(group: Int, thread: SystemThread)] = []
+        for group in groups.indices.dropLast() {
+            do throws(SystemError) {
+                threads.append((group, try SystemThread { outcomes[group].value = probe(group) }))
+            } catch {
+                outcomes[group].value = probe(group)
+            }
         }
-        for (position, result) in try icmpOutcome.get().enumerated() { results[icmp[position].offset] = result }
-        for (position, result) in try tcpOutcome.get().enumerated() { results[tcp[position].offset] = result }
+        if let last = groups.indices.last { outcomes[last].value = probe(last) }
+        for (_, thread) in threads { thread.join() }
+        var results = [ProbeResult?](repeating: nil, count: specs.count)
+        for (group, outcome) in outcomes.enumerated() {
+            for (position, result) in try outcome.value.get().enumerated() { results[groups[group].positions[position]] = result }
+        }
         return results.map { $0! }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

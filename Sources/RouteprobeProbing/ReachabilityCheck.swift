@@ -1,9 +1,8 @@
+// One whole check: route lookups, probes with control probes of the owners' hosts, an optional capture of
+// the probe flows, a diagnosis per target and the packets of failing flows kept. Everything it talks to is
+// reached through its CheckEnvironment, so the verdicts are tested on fakes and the kernel parts in the lab.
 import RouteprobeCapture
 import RouteprobeCore
-import RouteprobeNetlink
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Everything routeprobe learned about one probe of one target.
 public struct TargetReport: Sendable {
@@ -21,6 +20,16 @@ public struct TargetReport: Sendable {
     public var control: ProbeResult?
     /// The verdict and its sentence.
     public var diagnosis: Diagnosis
+
+    /// The target's pod CIDR, when the owner is known.
+    public var cidr: IPPrefix? { owner?.podCIDRs.first { $0.contains(spec.target) } }
+
+    /// The ICMP error that answered, from the probe or the capture.
+    public var icmpError: ICMPErrorReport? { result.icmpError ?? evidence?.icmpErrors.first }
+
+    /// Requests sent (or seen leaving, when a capture ran) and answers received.
+    public var sent: Int { evidence?.requestsSeen ?? result.sent }
+    public var received: Int { evidence?.repliesSeen ?? result.received }
 }
 
 /// One on-demand check: route lookups, probes (with control probes of the owners' hosts), optional
@@ -34,57 +43,46 @@ public struct ReachabilityCheck: Sendable {
     public var names: IPRoute2Names
     /// Capture the probe flows on their egress interfaces.
     public var capture: Bool
-    /// Write the packets of failing flows as pcap files here (implies `capture`).
-    public var captureDirectory: String?
+    /// What the check talks to.
+    public var environment: CheckEnvironment
 
-    /// Builds a check.
+    /// Builds a check. With `captureDirectory`, it captures and keeps the packets of failing flows there.
     public init(options: ProbeOptions, clusterMap: ClusterMap? = nil, names: IPRoute2Names = .builtIn,
-                capture: Bool = false, captureDirectory: String? = nil) {
+                capture: Bool = false, captureDirectory: String? = nil, environment: CheckEnvironment? = nil) {
         self.options = options
         self.clusterMap = clusterMap
         self.names = names
         self.capture = capture || captureDirectory != nil
-        self.captureDirectory = captureDirectory
+        self.environment = environment ?? .system(namespace: options.namespace, captureDirectory: captureDirectory)
     }
 
-
-    /// Runs the check for every spec and reports in the same order.
-    public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> [TargetReport] {
-        var ignored: [String] = []
-        return try run(specs, captureProblems: &ignored)
+    /// What a run found: a report per spec, in order, and the capture's problems, one line each (an
+    /// interface that could not be captured on, frames the kernel dropped: the evidence then undercounts).
+    public struct Outcome: Sendable {
+        public var reports: [TargetReport]
+        public var captureProblems: [String]
     }
 
-    /// Runs the check, and adds the capture's problems to `captureProblems`, one line each: an interface
-    /// that could not be captured on, or frames the kernel dropped (the evidence then undercounts).
-    public func run(_ specs: [ProbeSpec], captureProblems: inout [String]) throws(ProbeError) -> [TargetReport] {
-        let socket: RoutingSocket
-        let links: [Link]
-        let localAddresses: Set<IPAddress>
-        do throws(NetlinkError) {
-            socket = try RoutingSocket(namespace: options.namespace)
-            links = try socket.links()
-            localAddresses = Set(try socket.addresses().map(\.address))
-        } catch {
-            if case .namespace = error { throw ProbeError.namespace(error.description) }
-            throw ProbeError.routing(error.description)
-        }
+    /// Runs the check for every spec.
+    public func run(_ specs: [ProbeSpec]) throws(ProbeError) -> Outcome {
+        let routing = try environment.openRoutes()
+        let links = try routing.links()
+        let localAddresses = Set(try routing.localAddresses())
         let linksByIndex = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
-        let interfaceNames = linksByIndex.mapValues(\.name)
-        let text = RouteText(names: names, interfaceNames: interfaceNames)
+        let text = RouteText(names: names, interfaceNames: linksByIndex.mapValues(\.name))
         let localNode = clusterMap?.nodes.first { localAddresses.contains($0.ip) }
 
         var routes: [IPAddress: RouteView] = [:]
         var options = self.options
         for target in Set(specs.map(\.target)) {
-            do throws(NetlinkError) {
-                let route = try socket.lookup(target)
+            switch try routing.route(to: target) {
+            case .success(let route):
                 if let source = route.preferredSource { options.sourceAddresses[target] = source }
                 let egress = route.outputInterface.flatMap { linksByIndex[$0] }
                 routes[target] = RouteView.classify(route, egress: egress, target: target, map: clusterMap,
                                                     localNode: localNode, text: text.line(route))
-            } catch {
-                guard let code = error.errno, case .noRoute = error else { throw ProbeError.routing(error.description) }
-                routes[target] = RouteView.failedLookup(errno: code, text: error.description)
+            case .failure(let failure):
+                routes[target] = RouteView.failedLookup(errno: failure.errno, text: failure.text)
             }
         }
 
@@ -95,33 +93,24 @@ public struct ReachabilityCheck: Sendable {
             controls[owner.ip] = owner
         }
         let controlSpecs = controls.keys.sorted().map { ProbeSpec(target: $0, probeProtocol: .icmp) }
-        let scheduler = ProbeScheduler(options: options)
-        var capture: PacketCapture? = nil
-        if self.capture {
-            let devices = Set(routes.values.compactMap(\.device))
-            let flows = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier)
-            if !devices.isEmpty {
-                do throws(CaptureError) {
-                    capture = try PacketCapture(devices: Array(devices), filter: flows.filter, namespace: options.namespace)
-                } catch {
-                    throw ProbeError.capture(error.description)
-                }
-                capture?.start()
-            }
+        let echoIdentifier = UInt16.random(in: 1...UInt16.max)
+        let scheduler = ProbeScheduler(options: options, echoIdentifier: echoIdentifier, probers: environment.probers(echoIdentifier))
+        var running: (any FlowCapture)? = nil
+        let devices = Set(routes.values.compactMap(\.device))
+        if capture, let opener = environment.capture, !devices.isEmpty {
+            let flows = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier)
+            running = try opener.start(devices: devices.sorted(), filter: flows.filter)
         }
         let results = try scheduler.run(specs + controlSpecs)
         let controlResults = Dictionary(uniqueKeysWithValues: zip(controlSpecs.map(\.target), results[specs.count...]))
         var evidence = [CaptureEvidence?](repeating: nil, count: specs.count)
         var captured: [CapturedPacket] = []
         var flowOfPacket: [Int?] = []
-        if let capture {
-            // Packet sockets see a frame before the probing socket does, so what answered is in the ring
-            // already; a short pause lets the capture thread drain it.
-            usleep(5_000)
-            captured = capture.stop()
-            captureProblems += capture.problems
-            let matched = ProbeFlows(specs: specs, echoIdentifier: scheduler.echoIdentifier,
-                                     localHardwareAddresses: links.map(\.hardwareAddress)).evidence(from: captured)
+        var problems: [String] = []
+        if let running {
+            (captured, problems) = running.stop()
+            let matched = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier,
+                                     localHardwareAddresses: links.compactMap(\.macAddress)).evidence(from: captured)
             evidence = matched.evidence.map { Optional($0) }
             flowOfPacket = matched.flowOfPacket
         }
@@ -135,23 +124,17 @@ public struct ReachabilityCheck: Sendable {
             let route = routes[spec.target]!
             let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: evidence[index],
                                                owner: owner, control: control)
-            let flowPackets = diagnosis.verdict == .reachable || captureDirectory == nil
-                ? [] : captured.indices.filter { flowOfPacket[$0] == index }.map { captured[$0] }
-            if let directory = captureDirectory, let linkType = flowPackets.first?.linkType {
-                let name = "\(spec.target)-\(spec.probeProtocol.rawValue)\(spec.port.map { "-\($0)" } ?? "").pcap"
-                    .replacingColons()
-                let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-                do throws(CaptureError) {
-                    try PcapFile.write(flowPackets, linkType: linkType, to: path)
-                    evidence[index]?.pcapPath = path
-                } catch {
-                    throw ProbeError.capture(error.description)
+            if diagnosis.verdict != .reachable, let writer = environment.evidence, running != nil {
+                let flowPackets = captured.indices.filter { flowOfPacket[$0] == index }.map { captured[$0] }
+                if let linkType = flowPackets.first?.linkType {
+                    let name = "\(spec.target)-\(spec.probeProtocol.rawValue)\(spec.port.map { "-\($0)" } ?? "")".replacingColons()
+                    evidence[index]?.pcapPath = try writer.write(flowPackets, linkType: linkType, name: name)
                 }
             }
             reports.append(TargetReport(spec: spec, route: route, result: results[index], evidence: evidence[index],
                                         owner: owner, control: control, diagnosis: diagnosis))
         }
-        return reports
+        return Outcome(reports: reports, captureProblems: problems)
     }
 }
 

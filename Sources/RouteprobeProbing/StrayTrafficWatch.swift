@@ -1,6 +1,7 @@
 import RouteprobeCapture
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 
 /// Watches this node's uplinks for packets addressed to other nodes' pod CIDRs. In a VPC-routed cluster
 /// none should arrive: when they do, the VPC route entry for that CIDR points at this node
@@ -14,20 +15,18 @@ public final class StrayTrafficWatch: @unchecked Sendable {
     public let devices: [String]
     private let capture: PacketCapture
     /// This node's MAC addresses: a frame for another MAC (a bridge flooding unknown unicast) is not stray.
-    private let localMACs: Set<UInt64>
+    private let localMACs: Set<HardwareAddress>
 
     /// Starts watching `cidrs` on the interfaces the kernel uses to reach `peers` (the other nodes' host
     /// IPs), in `namespace` when given.
     public init(cidrs: [IPPrefix], peers: [IPAddress], namespace: NetworkNamespace?) throws(ProbeError) {
         guard !cidrs.isEmpty else { throw ProbeError.capture("no pod CIDRs to watch") }
         var devices = Set<String>()
-        var macs = Set<UInt64>()
+        var macs = Set<HardwareAddress>()
         do throws(NetlinkError) {
             let socket = try RoutingSocket(namespace: namespace)
             let links = try socket.links()
-            for link in links where link.hardwareAddress.count == 6 {
-                macs.insert(link.hardwareAddress.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
-            }
+            macs.formUnion(links.compactMap(\.macAddress))
             let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
             for peer in peers {
                 if let index = (try? socket.lookup(peer))?.outputInterface, let name = names[index] { devices.insert(name) }
@@ -45,7 +44,7 @@ public final class StrayTrafficWatch: @unchecked Sendable {
         } catch {
             throw ProbeError.capture(error.description)
         }
-        capture.start()
+        do throws(CaptureError) { try capture.start() } catch { throw ProbeError.capture(error.description) }
     }
 
     /// Packets that arrived since the last call, per CIDR.
@@ -55,7 +54,7 @@ public final class StrayTrafficWatch: @unchecked Sendable {
         for packet in packets {
             guard let dissected = try? PacketDissector.dissect(packet.bytes, linkType: packet.linkType),
                   let cidr = cidrs.first(where: { $0.contains(dissected.destination) }) else { continue }
-            if let destination = dissected.destinationHardwareAddress, !localMACs.isEmpty, !localMACs.contains(destination.value) { continue }
+            if let destination = dissected.destinationHardwareAddress, !localMACs.isEmpty, !localMACs.contains(destination) { continue }
             var entry = counts[cidr] ?? (0, packet.interface, dissected.source)
             entry.packets += 1
             counts[cidr] = entry

@@ -2,7 +2,7 @@
 // Without it: a non-blocking connect per attempt; SYN-ACK is a reply, RST a refusal, an ICMP error is read
 // from the socket's error queue (IP_RECVERR) with the router's address, type and code.
 import RouteprobeCore
-import RouteprobeNetlink
+import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,12 +43,12 @@ public struct TCPProber: Prober {
                 guard case .missingCapability = error else { throw error }
                 return try probeWithConnect(specs, options: options)
             }
-            return halfOpen.probe()
+            return try halfOpen.probe()
         }
     }
 
     private func probeWithConnect(_ specs: [ProbeSpec], options: ProbeOptions) throws(ProbeError) -> [ProbeResult] {
-        var open: [Int: (socket: OwnedDescriptor, index: Int, attempt: Int)] = [:]   // by fd
+        var open: [Int32: (socket: OwnedDescriptor, index: Int, attempt: Int)] = [:]   // by fd
         var slotToFD: [Int: Int32] = [:]
         // One descriptor per connection in flight: stay well under the usual 1,024 open files.
         var runOptions = options
@@ -56,70 +56,65 @@ public struct TCPProber: Prober {
         var run = ProbeRun(specs: specs, options: runOptions)
 
         while !run.finished {
-            let now = monotonicClock()
-            while let (index, attempt) = run.nextSend(now: now) {
+            let now = MonotonicClock.nanoseconds()
+            sending: while let (index, attempt) = run.nextSend(now: now) {
                 let spec = specs[index]
                 let socket: OwnedDescriptor
-                do throws(ProbeError) {
-                    socket = try openSocket(family: spec.target.family, type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
-                                            protocol: 0, name: "socket(SOCK_STREAM)", namespace: options.namespace)
+                do throws(SystemError) {
+                    socket = try OwnedDescriptor.socket(SocketFamily(spec.target.family), .stream, nonBlocking: true, in: options.namespace)
+                    try socket.set(.receiveErrors(spec.target.family), 1)
+                    // Close with RST rather than FIN: no TIME_WAIT left behind by thousands of probes.
+                    try socket.resetOnClose()
                 } catch {
-                    if case .system(_, let code) = error, code == EMFILE || code == ENFILE {
+                    if error.errno == EMFILE || error.errno == ENFILE {
                         run.retryLater(index: index, attempt: attempt, now: now)
-                        break
+                        break sending
                     }
-                    throw error
+                    throw ProbeError(error)
                 }
-                if spec.target.family == .inet {
-                    try setOption(socket.fd, Int32(SOL_IP), 11 /* IP_RECVERR */, 1, name: "IP_RECVERR")
-                } else {
-                    try setOption(socket.fd, Int32(SOL_IPV6), 25 /* IPV6_RECVERR */, 1, name: "IPV6_RECVERR")
-                }
-                // Close with RST rather than FIN: no TIME_WAIT left behind by thousands of probes.
-                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-                _ = setsockopt(socket.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-                let code = startConnect(socket.fd, to: spec.target, port: spec.port!)
-                if code == 0 {
+                do throws(SystemError) {
+                    try socket.connect(to: .ip(spec.target, port: spec.port!))
                     run.markSent(index: index, attempt: attempt, now: now)
-                    run.record(index: index, attempt: attempt, outcome: .reply, now: monotonicClock())
-                } else if code == EINPROGRESS {
-                    run.markSent(index: index, attempt: attempt, now: now)
-                    open[Int(socket.fd)] = (socket, index, attempt)
-                    slotToFD[attempt * specs.count + index] = socket.fd
-                } else if code == ECONNREFUSED {
-                    run.markSent(index: index, attempt: attempt, now: now)
-                    run.record(index: index, attempt: attempt, outcome: .refused, now: monotonicClock())
-                } else {
-                    run.record(index: index, attempt: attempt, outcome: .localError, now: now, localErrno: code)
+                    run.record(index: index, attempt: attempt, outcome: .reply, now: MonotonicClock.nanoseconds())
+                } catch {
+                    switch error.errno {
+                    case EINPROGRESS:
+                        run.markSent(index: index, attempt: attempt, now: now)
+                        open[socket.fd] = (socket, index, attempt)
+                        slotToFD[attempt * specs.count + index] = socket.fd
+                    case ECONNREFUSED:
+                        run.markSent(index: index, attempt: attempt, now: now)
+                        run.record(index: index, attempt: attempt, outcome: .refused, now: MonotonicClock.nanoseconds())
+                    default:
+                        run.record(index: index, attempt: attempt, outcome: .localError, now: now, localErrno: error.errno)
+                    }
                 }
             }
             for (index, attempt) in run.expire(now: now) {
-                if let fd = slotToFD.removeValue(forKey: attempt * specs.count + index) { open.removeValue(forKey: Int(fd)) }
+                if let fd = slotToFD.removeValue(forKey: attempt * specs.count + index) { open.removeValue(forKey: fd) }
             }
             if run.finished { break }
-            var descriptors = open.keys.map { pollfd(fd: Int32($0), events: Int16(POLLOUT), revents: 0) }
+            var poller = PollSet(Array(open.keys), interest: .writable)
             let wait = run.nextWakeup(now: now)
-            let ready = poll(&descriptors, nfds_t(descriptors.count), Int32(min(wait / 1_000_000 + 1, 1000)))
-            if ready <= 0 { continue }
-            let answeredAt = monotonicClock()
-            for descriptor in descriptors where descriptor.revents != 0 {
-                guard let (socket, index, attempt) = open.removeValue(forKey: Int(descriptor.fd)) else { continue }
+            let ready = try probing { () throws(SystemError) in try poller.wait(milliseconds: Int32(min(wait / 1_000_000 + 1, 1000))) }
+            if ready == 0 { continue }
+            let answeredAt = MonotonicClock.nanoseconds()
+            for position in 0..<poller.count where poller.isReady(position) {
+                guard let (socket, index, attempt) = open.removeValue(forKey: poller.descriptor(at: position)) else { continue }
                 slotToFD.removeValue(forKey: attempt * specs.count + index)
-                var error: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(socket.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                let error = try probing { () throws(SystemError) in try socket.pendingError() }
                 switch error {
                 case 0:
                     run.record(index: index, attempt: attempt, outcome: .reply, now: answeredAt)
                 case ECONNREFUSED:
                     // A RST, unless the refusal came as an ICMP error (port unreachable, prohibited).
-                    if let report = queuedICMPError(socket.fd) {
+                    if let report = socket.queuedICMPError() {
                         run.record(index: index, attempt: attempt, outcome: .icmpError, now: answeredAt, icmpError: report)
                     } else {
                         run.record(index: index, attempt: attempt, outcome: .refused, now: answeredAt)
                     }
                 default:
-                    if let report = queuedICMPError(socket.fd) {
+                    if let report = socket.queuedICMPError() {
                         run.record(index: index, attempt: attempt, outcome: .icmpError, now: answeredAt, icmpError: report)
                     } else {
                         run.record(index: index, attempt: attempt, outcome: .localError, now: answeredAt, localErrno: error)

@@ -6,6 +6,7 @@ import RouteprobeAgent
 import RouteprobeConfiguration
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 
 /// `routeprobe agent`: the per-node service.
 struct AgentCommand: AsyncParsableCommand {
@@ -29,13 +30,13 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cluster map file: which node owns which pod CIDR.")
     var clusterMap: String?
 
-    @Option(name: .long, help: "Time between round starts (default 5s).")
+    @Option(name: .long, help: "Time between round starts (default \(DurationText.format(AgentConfiguration.Defaults.interval))).")
     var interval: String?
 
-    @Option(name: .long, help: "Probe timeout (default 1s).")
+    @Option(name: .long, help: "Probe timeout (default \(DurationText.format(AgentConfiguration.Defaults.timeout))).")
     var timeout: String?
 
-    @Option(name: .long, help: "Consecutive failed rounds before a finding opens (default 2).")
+    @Option(name: .long, help: "Consecutive failed rounds before a finding opens (default \(AgentConfiguration.Defaults.failuresToOpen)).")
     var failuresToOpen: Int?
 
     @Option(name: .long, help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT (default local).")
@@ -69,109 +70,34 @@ struct AgentCommand: AsyncParsableCommand {
     var instanceID: String?
 
     func run() async throws {
-        let file: AgentConfigFile
-        do { file = try config.map { path throws(ConfigurationError) in try AgentConfigFile.load(path: path) } ?? AgentConfigFile() } catch {
+        var flags = AgentSettings()
+        flags.nodeName = nodeName
+        flags.clusterMap = clusterMap
+        flags.interval = interval
+        flags.timeout = timeout
+        flags.failuresToOpen = failuresToOpen
+        flags.syslog = syslog
+        flags.metricsListen = metricsListen
+        flags.captureDir = captureDir
+        flags.netns = netns
+        flags.aggregator = aggregator
+        flags.tokenFile = tokenFile
+        flags.nodeIP = nodeIP
+        flags.podCIDRs = podCIDR.isEmpty ? nil : podCIDR
+        flags.podTargets = podTarget.isEmpty ? nil : podTarget
+        flags.instanceID = instanceID
+        let configuration: AgentConfiguration
+        do { configuration = try AgentConfiguration.resolve(flags: flags, configPath: config) } catch {
             throw CommandFailure.usage(error.description)
         }
-        // In a DaemonSet the downward API sets NODE_NAME (spec.nodeName).
-        let environmentName = ProcessInfo.processInfo.environment["NODE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let nodeName = nodeName ?? file.nodeName ?? environmentName else {
-            throw CommandFailure.usage("--node-name is required (or nodeName in --config, or NODE_NAME from the downward API)")
-        }
-        let aggregatorURL = aggregator ?? file.aggregator
-        let mapPath = clusterMap ?? file.clusterMap
-        if mapPath == nil && aggregatorURL == nil {
-            throw CommandFailure.usage("--cluster-map or --aggregator is required (or clusterMap/aggregator in --config)")
-        }
-        var map = ClusterMap(nodes: [])
-        if let mapPath {
-            do { map = try ClusterMapFile.load(path: mapPath) } catch { throw CommandFailure.usage(error.description) }
-            guard map.node(named: nodeName) != nil else {
-                throw CommandFailure.usage("node '\(nodeName)' is not in the cluster map \(mapPath)")
-            }
-        }
-        func duration(_ text: String?, _ name: String, default value: Duration) throws -> Duration {
-            guard let text else { return value }
-            guard let parsed = DurationText.parse(text), parsed > .zero else {
-                throw CommandFailure.usage("--\(name) '\(text)' is not a duration such as 500ms, 5s or 1m")
-            }
-            return parsed
-        }
-        let interval = try duration(self.interval ?? file.interval, "interval", default: .seconds(5))
-        let timeout = try duration(self.timeout ?? file.timeout, "timeout", default: .seconds(1))
-        if timeout >= interval { throw CommandFailure.usage("--timeout must be shorter than --interval, or rounds would overlap") }
-        let failures = failuresToOpen ?? file.failuresToOpen ?? 2
-        if failures < 1 || failures > 100 { throw CommandFailure.usage("--failures-to-open must be 1 to 100") }
-        let syslogText = syslog ?? file.syslog ?? "local"
-        guard let destination = SyslogDestination(syslogText) else {
-            throw CommandFailure.usage("--syslog '\(syslogText)' must be local, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT")
-        }
-        var listen: (address: IPAddress, port: UInt16)? = nil
-        if let text = metricsListen ?? file.metricsListen {
-            guard let parsed = AgentConfiguration.parseListen(text) else {
-                throw CommandFailure.usage("--metrics-listen '\(text)' must be ADDR:PORT, e.g. 0.0.0.0:9701 or [::]:9701")
-            }
-            listen = parsed
-        }
-        var link: (url: String, token: String, registration: NodeRegistration)? = nil
-        if let aggregatorURL {
-            link = try makeLink(url: aggregatorURL, tokenPath: tokenFile ?? file.tokenFile, nodeName: nodeName, map: map, file: file)
-        }
         let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe agent: \(line)\n") }
-        let configuration = AgentConfiguration(
-            nodeName: nodeName, clusterMap: map, interval: interval, timeout: timeout, failuresToOpen: failures,
-            syslog: destination, captureDirectory: captureDir ?? file.captureDir, namespace: netns.map(NetworkNamespace.init),
-            metricsListen: listen, aggregator: link.map { link in AggregatorLink(baseURL: link.url, token: link.token, registration: link.registration, log: log) })
         let agent = Agent(configuration: configuration, log: log)
-        // One service for now; the group owns SIGTERM and SIGINT and shuts it down gracefully.
+        // The group owns SIGTERM and SIGINT and shuts the services down gracefully, the rounds first.
         unblockStopSignals()
         var logger = Logger(label: "routeprobe.agent")
         logger.logLevel = .warning
-        var services: [any Service] = [AgentService(agent: agent)]
-        if let link = configuration.aggregator { services.append(AggregatorLinkService(link: link)) }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+        let group = ServiceGroup(services: agent.services, gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
         try await group.run()
-    }
-
-    /// Checks the aggregator settings and builds what the link needs: URL, token and this node's registration.
-    private func makeLink(url: String, tokenPath: String?, nodeName: String, map: ClusterMap, file: AgentConfigFile) throws
-        -> (url: String, token: String, registration: NodeRegistration) {
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw CommandFailure.usage("--aggregator '\(url)' must be an http:// or https:// URL, e.g. http://routeprobe-aggregator:9800")
-        }
-        guard let tokenPath else { throw CommandFailure.usage("--token-file is required with --aggregator") }
-        let token: String
-        do {
-            token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw CommandFailure.usage("cannot read --token-file \(tokenPath): \((error as NSError).localizedDescription)")
-        }
-        if token.isEmpty { throw CommandFailure.usage("--token-file \(tokenPath) is empty") }
-        let own = map.node(named: nodeName)
-        let ipText = nodeIP ?? file.nodeIP
-        let ip: IPAddress
-        if let ipText {
-            ip = try parseAddress(ipText, option: "--node-ip")
-        } else if let own {
-            ip = own.ip
-        } else {
-            throw CommandFailure.usage("--node-ip is required with --aggregator and no cluster map")
-        }
-        let cidrTexts = podCIDR.isEmpty ? (file.podCIDRs ?? []) : podCIDR
-        var cidrs: [IPPrefix] = []
-        for text in cidrTexts {
-            guard text.contains("/"), let cidr = IPPrefix(text) else { throw CommandFailure.usage("--pod-cidr '\(text)' is not a CIDR such as 172.16.1.0/24") }
-            cidrs.append(cidr)
-        }
-        if cidrs.isEmpty { cidrs = own?.podCIDRs ?? [] }
-        // No pod CIDR at all: the aggregator takes it from the Node object (discovery) when it registers us.
-        let targetTexts = podTarget.isEmpty ? (file.podTargets ?? []) : podTarget
-        var targets = try targetTexts.map { try parseAddress($0, option: "--pod-target") }
-        if targets.isEmpty, cidrTexts.isEmpty { targets = own?.podTargets ?? [] }
-        let registration = NodeRegistration(node: nodeName, ip: ip, podCIDRs: cidrs, podTargets: targets,
-                                            instanceID: instanceID ?? file.instanceID ?? own?.instanceID)
-        if let problem = registration.problem { throw CommandFailure.usage("cannot register: \(problem)") }
-        return (url, token, registration)
     }
 }

@@ -50,9 +50,6 @@ struct AggregatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How often findings are evaluated (default 1s).")
     var evaluationInterval: String = "1s"
 
-    @Option(name: .long, help: "Consecutive failed agent rounds before a source counts as failing (default 2).")
-    var failuresToOpen: Int = 2
-
     @Option(name: .long, help: "Largest request body accepted, in bytes (default 1048576).")
     var maxBodyBytes: Int = 1 << 20
 
@@ -85,7 +82,6 @@ struct AggregatorCommand: AsyncParsableCommand {
             do { map = try ClusterMapFile.load(path: clusterMap) } catch { throw CommandFailure.usage(error.description) }
         }
         if !(1...50).contains(sourcesPerCidr) { throw CommandFailure.usage("--sources-per-cidr must be 1 to 50") }
-        if !(1...100).contains(failuresToOpen) { throw CommandFailure.usage("--failures-to-open must be 1 to 100") }
         if maxBodyBytes < 1024 { throw CommandFailure.usage("--max-body-bytes must be at least 1024") }
         guard let destination = SyslogDestination(syslog) else {
             throw CommandFailure.usage("--syslog '\(syslog)' must be local, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT")
@@ -114,7 +110,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         var configuration = AggregatorConfiguration(
             listenAddress: address, listenPort: port, token: token, clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
             fullMesh: fullMesh, syslog: destination, vpcRouteTablePath: vpcRouteTable, window: windowDuration,
-            evaluationInterval: evaluation, failuresToOpen: failuresToOpen, maximumBodyBytes: maxBodyBytes,
+            evaluationInterval: evaluation, maximumBodyBytes: maxBodyBytes,
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
         let aggregator = Aggregator(configuration: configuration) { line in

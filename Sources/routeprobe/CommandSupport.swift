@@ -1,6 +1,7 @@
 import Foundation
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 
 /// A failure the CLI reports as one line on stderr with an exit status.
 struct CommandFailure: Error {
@@ -28,8 +29,8 @@ extension NetlinkError {
 
 /// Writes bytes to standard output in full; a closed pipe ends the program quietly, as `ip` does.
 func writeToStandardOutput(_ bytes: [UInt8]) {
-    do throws(SystemCallError) {
-        try writeAll(1, bytes)
+    do throws(SystemError) {
+        try OwnedDescriptor.writeAll(1, bytes)
     } catch {
         exit(error.errno == EPIPE ? 0 : 1)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 
 /// `routeprobe monitor`: route changes as they happen, one line each.
 struct MonitorCommand: AsyncParsableCommand {

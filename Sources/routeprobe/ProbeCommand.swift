@@ -3,6 +3,7 @@ import Foundation
 import RouteprobeConfiguration
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 import RouteprobeProbing
 
 /// `routeprobe probe`: probe targets once and say what each failure means.
@@ -125,12 +126,12 @@ struct ProbeCommand: ParsableCommand {
         }
         let check = ReachabilityCheck(options: options, clusterMap: map, names: .loadSystem(), capture: capture,
                                       captureDirectory: captureDir)
-        var captureProblems: [String] = []
-        let reports: [TargetReport]
-        do { reports = try check.run(specs, captureProblems: &captureProblems) } catch {
+        let outcome: ReachabilityCheck.Outcome
+        do { outcome = try check.run(specs) } catch {
             throw CommandFailure(error.description, exitCode: 2)
         }
-        for problem in captureProblems { FileHandle.standardError.write(Data("routeprobe probe: \(problem)\n".utf8)) }
+        let reports = outcome.reports
+        for problem in outcome.captureProblems { FileHandle.standardError.write(Data("routeprobe probe: \(problem)\n".utf8)) }
         if json {
             writeToStandardOutput(ProbeReportFormat.json(reports))
         } else {
@@ -167,7 +168,7 @@ enum ProbeReportFormat {
             if let evidence = reports[index].evidence {
                 out.append("  capture:  "); out.append(evidence.requestsSeen); out.append(" requests left ")
                 out.append(evidence.interfaces.count == 1 ? evidence.interfaces[0] : evidence.interfaces.joined(separator: ","))
-                if let hop = evidence.nextHopMAC { out.append(" to "); out.append(hop) }
+                if let hop = evidence.nextHopMAC { out.append(" to "); out.append(hop.description) }
                 out.append(", "); out.append(evidence.retransmissions); out.append(" retransmitted, ")
                 out.append(evidence.repliesSeen); out.append(" replies, ")
                 out.append(evidence.icmpErrors.count); out.append(" ICMP errors")

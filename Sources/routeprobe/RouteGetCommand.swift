@@ -1,6 +1,7 @@
 import ArgumentParser
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 
 /// `routeprobe route`: a group for single-route questions.
 struct RouteCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import RouteprobeCore
 import RouteprobeNetlink
+import RouteprobeSystem
 
 /// `routeprobe routes`: the node's routing tables, for people, for scripts (iproute2's JSON) or as counts.
 struct RoutesCommand: ParsableCommand {

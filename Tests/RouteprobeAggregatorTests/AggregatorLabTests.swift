@@ -129,7 +129,7 @@ struct AggregatorLabTests {
             #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
 
             // The aggregator's alerts: each cluster finding opened once and resolved once.
-            let cluster = collector.lines(atLeast: 0, timeout: 0).filter { $0.contains("agreeing=") }
+            let cluster = collector.lines(atLeast: 0, timeout: 0).filter { $0.contains("scope=\"cluster\"") }
             for kind in ["vpcRouteMissing", "vpcRouteWrongNextHop", "rejectedByRouter", "nodeUnreachable", "sourceLocal"] {
                 #expect(cluster.filter { $0.contains("|\(kind)|") && $0.contains("state=\"open\"") }.count == 1, "\(kind): \(cluster)")
                 #expect(cluster.filter { $0.contains("|\(kind)|") && $0.contains("state=\"resolved\"") }.count == 1, "\(kind): \(cluster)")
@@ -259,23 +259,27 @@ struct AggregatorLabTests {
             #expect(answer.status == 413, "\(answer)")
             answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token, body: "{not json")
             #expect(answer.status == 400 && answer.body.contains("\"error\""), "\(answer)")
-            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token, body: #"{"schema":1,"node":"x"}"#)
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token, body: #"{"schema":2,"node":"x"}"#)
             #expect(answer.status == 400 && answer.body.contains("missing key 'round'"), "\(answer)")
+            // A report of the previous schema (an agent of an older release) is named as such, not as a broken body.
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token,
+                                     body: #"{"schema":1,"node":"node-a","round":1,"results":[],"localFindings":[{"kind":"kernelRouteMissing","sourceNode":"node-a","message":"m"}],"strayTraffic":[]}"#)
+            #expect(answer.status == 400 && answer.body.contains("schema 1 is not supported (this aggregator speaks schema 2)"), "\(answer)")
             answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token,
                                      body: #"{"schema":9,"node":"x","round":1,"results":[],"localFindings":[],"strayTraffic":[]}"#)
             #expect(answer.status == 400 && answer.body.contains("schema 9 is not supported"), "\(answer)")
             answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: Self.token,
-                                     body: #"{"schema":1,"node":"ghost","round":1,"results":[],"localFindings":[],"strayTraffic":[]}"#)
+                                     body: #"{"schema":2,"node":"ghost","round":1,"openAfter":2,"results":[],"localFindings":[],"strayTraffic":[]}"#)
             #expect(answer.status == 404 && answer.body.contains("not registered"), "\(answer)")
             answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/register", token: Self.token,
-                                     body: #"{"schema":1,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"],"podTargets":["10.0.0.1"]}"#)
+                                     body: #"{"schema":2,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"],"podTargets":["10.0.0.1"]}"#)
             #expect(answer.status == 400 && answer.body.contains("outside the node's pod CIDRs"), "\(answer)")
             // After all that it still answers.
             answer = try httpRequest(in: namespace, "\(url)/healthz")
             #expect(answer.status == 200)
             let metrics = try httpRequest(in: namespace, "\(url)/metrics").body
             #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="401"} 2"#), "\(metrics)")
-            #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="400"} 4"#))
+            #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="400"} 5"#))
             let lint = try runProgram("/usr/bin/promtool", ["check", "metrics"], input: metrics)
             #expect(lint.status == 0, "promtool: \(lint.standardOutput) \(lint.standardError)")
         }

@@ -40,7 +40,7 @@ struct AggregatorStateTests {
         #expect(events.count == 1)
         var finding = state.findings.first
         #expect(finding?.kind == .vpcRouteMissing && finding?.evidence.agreeing == 2 && finding?.since == 1000)
-        #expect(finding?.evidence.basis == "probes")
+        #expect(finding?.evidence.basis == .probes)
 
         // The VPC table has no entry for 172.16.1.0/24 either: both agree.
         state.setVPCRouteTable([VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-0", nextHopType: "Instance"),
@@ -49,7 +49,7 @@ struct AggregatorStateTests {
         (events, _) = state.evaluate(now: 3 * Self.second, wallSeconds: 1001)
         #expect(events.isEmpty, "the same finding, not a new one")
         finding = state.findings.first
-        #expect(finding?.evidence.basis == "probes+vpcTable" && finding?.since == 1000)
+        #expect(finding?.evidence.basis == .probesAndVPCTable && finding?.since == 1000)
 
         // The matrix holds one cell per source and probed CIDR.
         let matrix = state.matrix(now: 3 * Self.second)
@@ -61,7 +61,7 @@ struct AggregatorStateTests {
         (events, _) = state.evaluate(now: 12 * Self.second, wallSeconds: 1010)
         #expect(events.isEmpty)
         finding = state.findings.first
-        #expect(finding?.evidence.basis == "vpcTable" && finding?.sources == [] && finding?.since == 1000)
+        #expect(finding?.evidence.basis == .vpcTable && finding?.sources == [] && finding?.since == 1000)
         state.setVPCRouteTable(nil)
         _ = state.evaluate(now: 13 * Self.second, wallSeconds: 1011)
         (events, _) = state.evaluate(now: 14 * Self.second, wallSeconds: 1012)

@@ -57,7 +57,7 @@ struct DeployManifestTests {
         // Every finding kind of the aggregator has an alert.
         let expressions = ((spec["groups"] as? [[String: Any]]) ?? []).flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
             .compactMap { $0["expr"] as? String }.joined(separator: "\n")
-        for kind in ClusterFinding.Kind.allCases { #expect(expressions.contains(kind.rawValue), "no alert for \(kind)") }
+        for kind in Finding.Kind.allCases { #expect(expressions.contains(kind.rawValue), "no alert for \(kind)") }
     }
 
     @Test("kustomization.yaml lists every manifest, and every listed file exists")
@@ -107,7 +107,7 @@ struct DeployManifestTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-agent-\(getpid()).yaml")
         defer { try? FileManager.default.removeItem(at: file) }
         try #require(map["agent.yaml"]).write(to: file, atomically: true, encoding: .utf8)
-        let agent = try AgentConfigFile.load(path: file.path)
+        let agent = try AgentSettings.load(path: file.path)
         #expect(agent.aggregator == "http://routeprobe-aggregator.routeprobe.svc:9800")
         #expect(agent.tokenFile == "/etc/routeprobe/token/token")
         #expect(agent.clusterMap == nil, "agents follow the aggregator's plan")

@@ -19,8 +19,9 @@ private func podProbe(_ outcome: ProbeOutcome, verdict: Verdict, control: ProbeO
                   failedRounds: outcome.pathWorks ? 0 : failedRounds)
 }
 
-private func report(_ node: String, _ results: [ReportedProbe], stray: [StrayTraffic] = [], local: [ReportedFinding] = []) -> AgentReport {
-    AgentReport(node: node, round: 7, results: results, localFindings: local, strayTraffic: stray)
+private func report(_ node: String, _ results: [ReportedProbe], stray: [StrayTraffic] = [], local: [Finding] = [],
+                    openAfter: Int = 2) -> AgentReport {
+    AgentReport(node: node, round: 7, openAfter: openAfter, results: results, localFindings: local, strayTraffic: stray)
 }
 
 @Suite("Cross-node inference")
@@ -121,8 +122,9 @@ struct ClusterInferenceTests {
 
     @Test("a source whose own kernel blackholes the CIDR gets kernelRouteMissing, not sourceLocal")
     func kernelRouteOnOneSource() throws {
-        let local = ReportedFinding(Finding(kind: .kernelRouteMissing, sourceNode: "node-a", cidr: IPPrefix("172.16.1.0/24"),
-                                            expectedNode: "node-b", expectedIP: IPAddress("192.168.0.50"), message: "blackhole route"))
+        let local = Finding(kind: .kernelRouteMissing, scope: .node, subject: "node-a|172.16.1.0/24", cidr: IPPrefix("172.16.1.0/24"),
+                            expectedNextHop: .init(node: "node-b", ip: IPAddress("192.168.0.50")), sources: ["node-a"],
+                            evidence: .init(), message: "blackhole route", remediation: "restore it")
         let findings = inference.findings(reports: [
             report("node-a", [podProbe(.localError, verdict: .kernelRouteMissing, routeClass: .unreachable)], local: [local]),
             report("node-c", [podProbe(.reply, verdict: .reachable)]),
@@ -147,21 +149,21 @@ struct ClusterInferenceTests {
         let withTable = ClusterInference(cluster: cluster, vpcTable: VPCRouteDiff(entries: entries, cluster: cluster))
         let findings = withTable.findings(reports: ["node-a", "node-c"].map { report($0, [podProbe(.timeout, verdict: .vpcRouteMissing)]) })
         let finding = try #require(findings.only)
-        #expect(finding.evidence.basis == "probes+vpcTable")
+        #expect(finding.evidence.basis == .probesAndVPCTable)
         #expect(finding.evidence.vpcTable == "no entry")
     }
 }
 
-@Suite("Cluster finding hysteresis")
-struct ClusterFindingTrackerTests {
-    private func missing() -> ClusterFinding {
-        ClusterFinding(kind: .vpcRouteMissing, subject: "172.16.1.0/24", cidr: IPPrefix("172.16.1.0/24"), expectedNextHop: nil,
-                       sources: ["node-a"], evidence: .init(), message: "m", remediation: "r")
+@Suite("Finding hysteresis, the one both roles use")
+struct FindingTrackerTests {
+    private func missing(_ cidr: String = "172.16.1.0/24", scope: Finding.Scope = .cluster) -> Finding {
+        Finding(kind: .vpcRouteMissing, scope: scope, subject: cidr, cidr: IPPrefix(cidr), expectedNextHop: nil,
+                sources: ["node-a"], evidence: .init(), message: "m", remediation: "r")
     }
 
-    @Test("opens once, survives one evaluation without it, closes after two, with since kept")
-    func hysteresis() {
-        var tracker = ClusterFindingTracker(evaluationsToClose: 2)
+    @Test("the aggregator's: opens at once, survives one evaluation without it, closes after two, with since kept")
+    func aggregatorHysteresis() {
+        var tracker = FindingTracker(openAfter: 1, closeAfter: 2)
         #expect(tracker.evaluate([missing()], now: 100) == [.opened({ var f = missing(); f.since = 100; return f }())])
         #expect(tracker.evaluate([missing()], now: 101).isEmpty)
         #expect(tracker.evaluate([], now: 102).isEmpty)
@@ -175,13 +177,91 @@ struct ClusterFindingTrackerTests {
         #expect(tracker.open.isEmpty)
     }
 
-    @Test("ids are stable and differ by subject")
+    @Test("an agent's: opens after failuresToOpen consecutive rounds, a gap starts the count again, closes at once")
+    func agentHysteresis() {
+        var tracker = FindingTracker(openAfter: 3, closeAfter: 1)
+        #expect(tracker.evaluate([missing()], now: 1).isEmpty)
+        #expect(tracker.hasPending)
+        #expect(tracker.evaluate([], now: 2).isEmpty, "a round without it")
+        #expect(!tracker.hasPending)
+        #expect(tracker.evaluate([missing()], now: 3).isEmpty)
+        #expect(tracker.evaluate([missing()], now: 4).isEmpty)
+        let opened = tracker.evaluate([missing()], now: 5)
+        #expect(opened.count == 1 && opened.first?.finding.since == 5 && opened.first?.isResolution == false)
+        #expect(!tracker.hasPending)
+        #expect(tracker.evaluate([missing()], now: 6).isEmpty, "open once")
+        let resolved = tracker.evaluate([], now: 7)
+        #expect(resolved.count == 1 && resolved.first?.isResolution == true)
+    }
+
+    @Test("open findings are listed most severe kind first")
+    func order() {
+        var tracker = FindingTracker(openAfter: 1, closeAfter: 1)
+        let stale = Finding(kind: .vpcRouteStale, scope: .cluster, subject: "x", cidr: nil, expectedNextHop: nil, sources: [],
+                            evidence: .init(), message: "", remediation: "")
+        _ = tracker.evaluate([stale, missing()], now: 1)
+        #expect(tracker.sortedOpen.map(\.kind) == [.vpcRouteMissing, .vpcRouteStale])
+    }
+
+    @Test("ids are stable, differ by subject and by scope, and start with the kind")
     func ids() {
         #expect(missing().id == missing().id)
-        let other = ClusterFinding(kind: .vpcRouteMissing, subject: "172.16.2.0/24", cidr: nil, expectedNextHop: nil, sources: [],
-                                   evidence: .init(), message: "", remediation: "")
-        #expect(other.id != missing().id)
+        #expect(missing("172.16.2.0/24").id != missing().id)
+        #expect(missing(scope: .node).id != missing().id)
         #expect(missing().id.hasPrefix("vpcRouteMissing-"))
+        // The same bytes give the same id in every process: FNV-1a of "cluster", "vpcRouteMissing" and the subject.
+        #expect(missing().id == Finding.id(kind: .vpcRouteMissing, scope: .cluster, subject: "172.16.1.0/24"))
+    }
+
+    @Test("one severity per kind, whichever role raises it")
+    func severities() {
+        #expect(Finding.Kind.vpcRouteMissing.severity == .error)
+        #expect(Finding.Kind.nodeUnreachable.severity == .warning)
+        #expect(Finding.Kind.sourceLocal.severity == .warning)
+    }
+
+    @Test("probe outcomes rank from nothing back to an answer")
+    func outcomeRanking() {
+        let ranked: [ProbeOutcome] = [.timeout, .localError, .icmpError, .refused, .reply]
+        #expect(ranked.shuffled().sorted() == ranked)
+        #expect(ProbeOutcome.reply > .refused && ProbeOutcome.refused > .icmpError && ProbeOutcome.icmpError > .timeout)
+    }
+
+    @Test("a verdict is reachable, unknown or a finding kind, and reads back from its name")
+    func verdicts() throws {
+        #expect(Verdict.vpcRouteMissing == .problem(.vpcRouteMissing))
+        for verdict in [Verdict.reachable, .unknown] + Finding.Kind.allCases.map(Verdict.problem) {
+            #expect(Verdict(rawValue: verdict.rawValue) == verdict)
+        }
+        #expect(Verdict(rawValue: "fine") == nil)
+    }
+}
+
+@Suite("Reports: schema 2")
+struct AgentReportTests {
+    @Test("an agent speaks only for its own node's kernel routes, and openAfter has a range")
+    func localFindingsAndOpenAfter() {
+        let own = Finding(kind: .kernelRouteMissing, scope: .node, subject: "node-a|172.16.1.0/24", cidr: IPPrefix("172.16.1.0/24"),
+                          expectedNextHop: nil, sources: ["node-a"], evidence: .init(), message: "m", remediation: "r")
+        #expect(report("node-a", [], local: [own]).problem == nil)
+        var other = own
+        other.sources = ["node-c"]
+        #expect(report("node-a", [], local: [other]).problem?.contains("another node") == true)
+        var cluster = own
+        cluster.kind = .vpcRouteMissing
+        #expect(report("node-a", [], local: [cluster]).problem?.contains("not a local kernel-route finding") == true)
+        #expect(report("node-a", [], openAfter: 0).problem?.contains("openAfter 0 is out of range") == true)
+        #expect(report("node-a", [], openAfter: 101).problem != nil)
+    }
+
+    @Test("the aggregator counts a source as failing after its own agent's openAfter")
+    func openAfterFromTheReport() {
+        let inference = ClusterInference(cluster: cluster)
+        // Failed twice: enough for agents that open after 2, not for agents that open after 3.
+        let twoRounds = ["node-a", "node-c"].map { report($0, [podProbe(.timeout, verdict: .vpcRouteMissing, failedRounds: 2)], openAfter: 3) }
+        #expect(inference.findings(reports: twoRounds).isEmpty)
+        let opened = ["node-a", "node-c"].map { report($0, [podProbe(.timeout, verdict: .vpcRouteMissing, failedRounds: 2)], openAfter: 2) }
+        #expect(inference.findings(reports: opened).map(\.kind) == [.vpcRouteMissing])
     }
 }
 
@@ -270,8 +350,8 @@ struct WireSchemaTests {
     func reportProblems() {
         var good = report("node-a", [podProbe(.reply, verdict: .reachable)])
         #expect(good.problem == nil)
-        good.schema = 2
-        #expect(good.problem?.contains("schema 2 is not supported") == true)
+        good.schema = 1
+        #expect(good.problem?.contains("schema 1 is not supported") == true)
         var badName = report("node a\n", [])
         #expect(badName.problem?.contains("spaces, control") == true)
         badName.node = ""

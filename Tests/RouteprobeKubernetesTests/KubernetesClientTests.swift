@@ -288,7 +288,7 @@ struct AggregatorDiscoveryTests {
                     "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
                     "--kubeconfig", kubeconfig, "--events", "--syslog", "unix:/nonexistent/syslog.sock"])
                 defer { aggregator.stop() }
-                let registration = #"{"schema":1,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"]}"#
+                let registration = #"{"schema":2,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"]}"#
                 var plan: [String: Any] = [:]
                 let deadline = Date().addingTimeInterval(10)
                 while Date() < deadline {
@@ -305,10 +305,10 @@ struct AggregatorDiscoveryTests {
 
                 // node-d registers by name and IP alone (its pod CIDR comes from its Node); node-a and node-d
                 // report node-b's metrics-server pod unreachable: the finding says what that breaks.
-                let bare = #"{"schema":1,"node":"node-d","ip":"192.168.0.61"}"#
+                let bare = #"{"schema":2,"node":"node-d","ip":"192.168.0.61"}"#
                 #expect(try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/register", token: "t", body: bare).status == 200)
                 for source in ["node-a", "node-d"] {
-                    let report = #"{"schema":1,"node":"\#(source)","round":5,"results":[{"target":"172.16.1.12","protocol":"tcp","port":9700,"owner":"node-b","cidr":"172.16.1.0/24","routeClass":"vpc","outcome":"timeout","verdict":"vpcRouteMissing","sent":1,"received":0,"controlOutcome":"reply","failedRounds":3}],"localFindings":[],"strayTraffic":[]}"#
+                    let report = #"{"schema":2,"node":"\#(source)","round":5,"openAfter":2,"results":[{"target":"172.16.1.12","protocol":"tcp","port":9700,"owner":"node-b","cidr":"172.16.1.0/24","routeClass":"vpc","outcome":"timeout","verdict":"vpcRouteMissing","sent":1,"received":0,"controlOutcome":"reply","failedRounds":3}],"localFindings":[],"strayTraffic":[]}"#
                     #expect(try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/reports", token: "t", body: report).status == 202)
                 }
                 var message = ""

@@ -3,6 +3,7 @@ import RouteprobeTestSupport
 import Testing
 @testable import RouteprobeNetlink
 import RouteprobeCore
+import RouteprobeSystem
 
 /// routeprobe against the real kernel, compared with iproute2, in namespaces each test creates and deletes.
 @Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))

@@ -184,7 +184,7 @@ import RouteprobeCore
     }
 
     @Test func theExampleAgentConfigHasEveryKey() throws {
-        let file = try AgentConfigFile.load(path: deploy.appendingPathComponent("agent.example.yaml").path)
+        let file = try AgentSettings.load(path: deploy.appendingPathComponent("agent.example.yaml").path)
         #expect(file.nodeName == "node-a")
         #expect(file.interval.flatMap(DurationText.parse) == .seconds(5))
         #expect(file.syslog.flatMap(SyslogDestination.init) == .local)
@@ -195,7 +195,7 @@ import RouteprobeCore
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString).yaml").path
         try "nodeName: a\nintervall: 5s\n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let error = #expect(throws: ConfigurationError.self) { _ = try AgentConfigFile.load(path: path) }
+        let error = #expect(throws: ConfigurationError.self) { _ = try AgentSettings.load(path: path) }
         #expect(error?.description.contains("unknown key 'intervall'") == true)
     }
 }

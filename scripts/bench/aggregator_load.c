@@ -72,7 +72,7 @@ static void node_pod(int i, char *out) { sprintf(out, "172.%d.%d.12", 16 + (i >>
 
 static char *report_body(int node, int nodes) {
     char *body = malloc(8192), ip[32], cidr[32], pod[32];
-    int n = sprintf(body, "{\"schema\":1,\"node\":\"node-%d\",\"round\":1,\"results\":[", node);
+    int n = sprintf(body, "{\"schema\":2,\"node\":\"node-%d\",\"round\":1,\"openAfter\":2,\"results\":[", node);
     for (int k = 1; k <= 3; k++) {
         int owner = (node + k) % nodes;
         node_ip(owner, ip); node_cidr(owner, cidr); node_pod(owner, pod);
@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nodes; i++) {
         char body[256], ip[32], cidr[32], pod[32];
         node_ip(i, ip); node_cidr(i, cidr); node_pod(i, pod);
-        sprintf(body, "{\"schema\":1,\"node\":\"node-%d\",\"ip\":\"%s\",\"podCIDRs\":[\"%s\"],\"podTargets\":[\"%s\"]}", i, ip, cidr, pod);
+        sprintf(body, "{\"schema\":2,\"node\":\"node-%d\",\"ip\":\"%s\",\"podCIDRs\":[\"%s\"],\"podTargets\":[\"%s\"]}", i, ip, cidr, pod);
         size_t length;
         char *text = request("POST", "/api/v1/register", token, body, &length);
         if (write(fd, text, length) != (ssize_t)length) { perror("write"); return 1; }

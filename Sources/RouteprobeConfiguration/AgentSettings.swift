@@ -2,7 +2,9 @@ import Foundation
 import RouteprobeCore
 import Yams
 
-/// The agent's config file (YAML or JSON): every key is also a flag, and flags win.
+/// The agent's settings as a config file (YAML or JSON) or the flags give them: every key is also a flag,
+/// every field optional and as written. `AgentConfiguration.resolve` merges flags over the file over the
+/// defaults into the typed configuration.
 ///
 /// ```yaml
 /// nodeName: node-a
@@ -19,7 +21,7 @@ import Yams
 /// podTargets: [172.16.0.12]
 /// instanceID: i-0abc1234      # the cloud's machine id, as VPC route entries name it
 /// ```
-public struct AgentConfigFile: Sendable, Decodable {
+public struct AgentSettings: Sendable, Decodable {
     public var nodeName: String?
     public var clusterMap: String?
     public var interval: String?
@@ -35,17 +37,45 @@ public struct AgentConfigFile: Sendable, Decodable {
     public var podTargets: [String]?
     public var instanceID: String?
 
-    /// An empty file: every value from flags or defaults.
+    /// Work inside this network namespace (labs); a flag only.
+    public var netns: String?
+
+    /// Empty settings: every value from elsewhere or the defaults.
     public init() {}
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case nodeName, clusterMap, interval, timeout, failuresToOpen, syslog, metricsListen, captureDir, aggregator, tokenFile
+        case nodeIP, podCIDRs, podTargets, instanceID
+    }
+
+    /// These settings with every value `other` sets taking precedence (flags over the file).
+    public func overridden(by other: AgentSettings) -> AgentSettings {
+        var merged = self
+        merged.nodeName = other.nodeName ?? nodeName
+        merged.clusterMap = other.clusterMap ?? clusterMap
+        merged.interval = other.interval ?? interval
+        merged.timeout = other.timeout ?? timeout
+        merged.failuresToOpen = other.failuresToOpen ?? failuresToOpen
+        merged.syslog = other.syslog ?? syslog
+        merged.metricsListen = other.metricsListen ?? metricsListen
+        merged.captureDir = other.captureDir ?? captureDir
+        merged.aggregator = other.aggregator ?? aggregator
+        merged.tokenFile = other.tokenFile ?? tokenFile
+        merged.nodeIP = other.nodeIP ?? nodeIP
+        merged.podCIDRs = other.podCIDRs ?? podCIDRs
+        merged.podTargets = other.podTargets ?? podTargets
+        merged.instanceID = other.instanceID ?? instanceID
+        merged.netns = other.netns ?? netns
+        return merged
+    }
+
     /// Reads a config file; unknown keys are an error (a typo must not be ignored silently).
-    public static func load(path: String) throws(ConfigurationError) -> AgentConfigFile {
+    public static func load(path: String) throws(ConfigurationError) -> AgentSettings {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigurationError("cannot read config \(path): \((error as NSError).localizedDescription)")
         }
-        let known: Set<String> = ["nodeName", "clusterMap", "interval", "timeout", "failuresToOpen", "syslog", "metricsListen", "captureDir",
-                                   "aggregator", "tokenFile", "nodeIP", "podCIDRs", "podTargets", "instanceID"]
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let node = try? YAMLText.compose(text), case .mapping(let mapping) = node {
             for key in mapping.keys {
                 if let name = key.string, !known.contains(name) {
@@ -54,7 +84,7 @@ public struct AgentConfigFile: Sendable, Decodable {
             }
         }
         do {
-            return try YAMLText.decode(AgentConfigFile.self, from: text)
+            return try YAMLText.decode(AgentSettings.self, from: text)
         } catch {
             throw ConfigurationError("config \(path): \(String(describing: error).split(separator: "\n").first ?? "not YAML or JSON")")
         }

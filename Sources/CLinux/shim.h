@@ -1,0 +1,13 @@
+// The Linux system calls Swift's Glibc module does not import, for the system target alone.
+#ifndef ROUTEPROBE_CLINUX_SHIM_H
+#define ROUTEPROBE_CLINUX_SHIM_H
+
+// setns(2) is declared by <sched.h> only under _GNU_SOURCE, and defining that here would give glibc types a
+// different shape than Swift's Glibc module sees; so the one function and flag are declared directly.
+extern int setns(int fd, int nstype);
+#define ROUTEPROBE_CLONE_NEWNET 0x40000000
+
+/// Joins the network namespace behind `fd` on the calling thread (setns with CLONE_NEWNET); -1 and errno on failure.
+static inline int routeprobe_setns_network(int fd) { return setns(fd, ROUTEPROBE_CLONE_NEWNET); }
+
+#endif

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import RouteprobeCore
+@testable import RouteprobeSystem
+import RouteprobeTestSupport
+
+@Suite struct SystemCallTests {
+    @Test func aFailedCallNamesItselfAndItsErrno() {
+        let error = #expect(throws: SystemError.self) {
+            try systemCall("close(-1)") { close(-1) }
+        }
+        #expect(error == .systemCall(call: "close(-1)", errno: EBADF))
+        #expect(error?.description == "close(-1) failed: Bad file descriptor (EBADF)")
+    }
+
+    @Test func aMissingNamespaceIsItsOwnErrorAndSaysWhatToDo() {
+        let error = #expect(throws: SystemError.self) {
+            _ = try NetworkNamespace("rpt-does-not-exist").run { 1 }
+        }
+        #expect(error == .namespace(path: "/run/netns/rpt-does-not-exist", errno: ENOENT))
+        #expect(error?.description.contains("`ip netns list` shows the names that exist") == true)
+    }
+
+    @Test func withoutANamespaceTheBodyRunsRightHere() throws {
+        let thread = pthread_self()
+        #expect(try NetworkNamespace.run(in: nil) { pthread_equal(pthread_self(), thread) != 0 })
+    }
+
+    @Test func aJoinedThreadHasFinishedItsWork() throws {
+        var seen = 0
+        let value = try SystemThread.runAndJoin { () -> Int in
+            seen = 7
+            return 42
+        }
+        #expect(value == 42 && seen == 7)
+    }
+
+    @Test func pollTimesOutWithNothingReadyAndSeesAWake() throws {
+        let pipe = try WakePipe()
+        var poller = PollSet([pipe.readEnd.fd])
+        #expect(try poller.wait(milliseconds: 0) == 0)
+        #expect(!poller.isReady(0))
+        pipe.wake()
+        #expect(try poller.wait(milliseconds: 1000) == 1)
+        #expect(poller.isReady(0))
+    }
+
+    @Test func aPollErrorIsAnErrorNotATimeout() {
+        // More descriptors than the process may open: poll(2) says EINVAL.
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        var poller = PollSet([Int32](repeating: 0, count: Int(min(limit.rlim_cur, 1 << 20)) + 1))
+        #expect(throws: SystemError.systemCall(call: "poll", errno: EINVAL)) { try poller.wait(milliseconds: 0) }
+    }
+
+    @Test func writingToAClosedDescriptorThrows() {
+        #expect(throws: SystemError.systemCall(call: "write", errno: EBADF)) { try OwnedDescriptor.writeAll(-1, [1]) }
+    }
+}
+
+@Suite struct SocketAddressTests {
+    @Test func ipAddressesPrintAsPeopleWriteThem() {
+        #expect(SocketAddress.ip(IPAddress("192.168.0.50")!, port: 9700).description == "192.168.0.50:9700")
+        #expect(SocketAddress.ip(IPAddress("fd00::1")!, port: 80).description == "[fd00::1]:80")
+        #expect(SocketAddress.unix(path: "/dev/log").description == "/dev/log")
+    }
+
+    @Test func aUnixPathLongerThanTheKernelTakesIsRefused() throws {
+        let socket = try OwnedDescriptor.socket(.unix, .datagram)
+        let long = "/tmp/" + String(repeating: "x", count: 200)
+        let error = #expect(throws: SystemError.self) { try socket.connect(to: .unix(path: long)) }
+        #expect(error?.errno == ENAMETOOLONG)
+    }
+
+    @Test func unixDatagramsGoThroughTheSocketCalls() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-system-\(getpid()).sock").path
+        unlink(path)
+        defer { unlink(path) }
+        let server = try OwnedDescriptor.socket(.unix, .datagram)
+        try server.bind(to: .unix(path: path))
+        let client = try OwnedDescriptor.socket(.unix, .datagram)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        #expect(try server.receive(into: &buffer) == nil, "nothing queued yet")
+        try client.send(Array("hello".utf8), to: .unix(path: path))
+        let received = try #require(try server.receive(into: &buffer))
+        #expect(Array(buffer[0..<received.length]) == Array("hello".utf8))
+    }
+}
+
+@Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
+struct NamespaceSocketTests {
+    @Test func socketsOpenInsideTheNamespaceAndTalkOverItsLoopback() async throws {
+        try await withLabNamespace { name in
+            let namespace = NetworkNamespace(name)
+            let loopback = IPAddress("127.0.0.1")!
+            let server = try OwnedDescriptor.socket(.inet, .datagram, in: namespace)
+            try server.bind(to: .ip(loopback, port: 0))
+            let bound = try server.localAddress()
+            #expect(bound.ipAddress == loopback && (bound.port ?? 0) > 0)
+            let client = try OwnedDescriptor.socket(.inet, .datagram, in: namespace)
+            try client.send([1, 2, 3], to: bound)
+            var poller = PollSet([server.fd])
+            #expect(try poller.wait(milliseconds: 1000) == 1)
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let received = try #require(try server.receive(into: &buffer))
+            #expect(received.length == 3 && received.sender?.ipAddress == loopback)
+            // A listener in the namespace: its port is not open in this process's own namespace.
+            let listener = try OwnedDescriptor.listening(on: loopback, port: 0, in: namespace)
+            #expect(try listener.localAddress().port != 0)
+        }
+    }
+}
