@@ -36,7 +36,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "RouteprobeAgent", dependencies: [
-            "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeAlerting", "RouteprobeConfiguration",
+            "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeCapture", "RouteprobeProbing", "RouteprobeAlerting", "RouteprobeConfiguration",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -89,7 +89,7 @@ let package = Package(
         ),
         .target(name: "RouteprobeTestSupport", dependencies: ["RouteprobeCore", "RouteprobeCapture", "RouteprobeProbing"],
                 path: "Tests/RouteprobeTestSupport"),
-        .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore"]),
+        .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeSystemTests", dependencies: ["RouteprobeSystem", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeConfigurationTests", dependencies: ["RouteprobeConfiguration", "RouteprobeCore", "RouteprobeTestSupport",
                                                                       .product(name: "Yams", package: "Yams")],

@@ -2,6 +2,7 @@
 // streaks the aggregator needs, whether to capture. Everything it talks to is a seam (the check's
 // environment, the stray-traffic source, the aggregator, the alert sink), so a whole round runs on fakes.
 import RouteprobeAlerting
+import RouteprobeCapture
 import RouteprobeConfiguration
 import RouteprobeCore
 import RouteprobeProbing
@@ -48,7 +49,7 @@ public final class AgentRounds: @unchecked Sendable {
     /// carries its packet evidence without a second pass.
     private var captureNextRound = false
     /// The capture problems the last capturing round reported (each logged once while it lasts).
-    private var lastCaptureProblems: Set<String> = []
+    private var lastCaptureProblems: Set<CaptureProblem> = []
     /// Rounds completed.
     public private(set) var completed = 0
 

@@ -38,3 +38,25 @@ public enum CaptureError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
+
+/// Something that made a capture see less than was sent: the evidence of the flows concerned undercounts.
+public enum CaptureProblem: Sendable, Hashable, CustomStringConvertible {
+    /// An interface could not be captured on (libpcap's reason).
+    case interfaceUnavailable(interface: String, reason: String)
+    /// The kernel dropped frames on an interface because its ring was full (pcap_stats).
+    case kernelDrops(interface: String, frames: Int)
+    /// Reading captured frames failed (libpcap's reason).
+    case readFailed(interface: String, reason: String)
+    /// The capture thread stopped before it was asked to (the system call that failed).
+    case stoppedEarly(reason: String)
+
+    public var description: String {
+        switch self {
+        case .interfaceUnavailable(let interface, let reason): return "cannot capture on \(interface): \(reason)"
+        case .kernelDrops(let interface, let frames):
+            return "capture on \(interface): the kernel dropped \(frames) frames (ring full); the evidence undercounts"
+        case .readFailed(let interface, let reason): return "capture on \(interface) failed: \(reason)"
+        case .stoppedEarly(let reason): return "capture stopped early: \(reason)"
+        }
+    }
+}

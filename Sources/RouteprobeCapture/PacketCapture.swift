@@ -10,7 +10,7 @@ public final class PacketCapture: @unchecked Sendable {
     // @unchecked Sendable: `handles` and `thread` are used by the owner and the reader in turn (start, then
     // stop joins); what both touch at once lives in the Mutex.
     private let handles: [PcapHandle]
-    private let state: Mutex<(packets: [CapturedPacket], failures: [String], dropped: Int)>
+    private let state: Mutex<(packets: [CapturedPacket], failures: [CaptureProblem], dropped: Int)>
     /// Packets kept between two drains; more are counted, not kept.
     private let limit: Int
     private var thread: SystemThread? = nil
@@ -23,7 +23,7 @@ public final class PacketCapture: @unchecked Sendable {
                 bufferSize: Int = 1 << 19) throws(CaptureError) {
         self.limit = limit
         var opened: [PcapHandle] = []
-        var problems: [String] = []
+        var problems: [CaptureProblem] = []
         for device in Set(devices).sorted() {
             let attempt = { () -> Result<PcapHandle, CaptureError> in
                 do throws(CaptureError) { return .success(try PcapHandle.live(device: device, filter: filter, bufferSize: Int32(clamping: bufferSize))) } catch { return .failure(error) }
@@ -36,10 +36,10 @@ public final class PacketCapture: @unchecked Sendable {
             case .success(let handle): opened.append(handle)
             case .failure(let error):
                 if case .permission = error { throw error }
-                problems.append(error.description)
+                problems.append(.interfaceUnavailable(interface: device, reason: error.description))
             }
         }
-        if opened.isEmpty { throw CaptureError.pcap(problems.first ?? "no interface to capture on") }
+        if opened.isEmpty { throw CaptureError.pcap(problems.first?.description ?? "no interface to capture on") }
         handles = opened
         state = Mutex((packets: [], failures: problems, dropped: 0))
         do throws(SystemError) { stopper = try WakePipe() } catch { throw CaptureError.pcap(error.description) }
@@ -47,7 +47,7 @@ public final class PacketCapture: @unchecked Sendable {
 
     /// What went wrong, one line each: interfaces that could not be captured on (libpcap's reason), read
     /// errors, and, after `stop()`, frames the kernel dropped because a ring was full.
-    public var problems: [String] { state.withLock { $0.failures } }
+    public var problems: [CaptureProblem] { state.withLock { $0.failures } }
 
     /// Frames the kernel dropped on all interfaces because a ring was full (known after `stop()`): the
     /// evidence of the flows they belonged to undercounts.
@@ -77,13 +77,13 @@ public final class PacketCapture: @unchecked Sendable {
         stopper.wake()
         thread?.join()
         thread = nil
-        var problems: [String] = []
+        var problems: [CaptureProblem] = []
         kernelDrops = 0
         for handle in handles {
             let drops = handle.kernelDrops
             kernelDrops += drops
             if drops > 0 {
-                problems.append("capture on \(handle.interface): the kernel dropped \(drops) frames (ring full); the evidence undercounts")
+                problems.append(.kernelDrops(interface: handle.interface, frames: drops))
             }
         }
         return state.withLock { state in
@@ -100,14 +100,14 @@ public final class PacketCapture: @unchecked Sendable {
             do throws(SystemError) {
                 try poller.wait(milliseconds: stopping ? 0 : 100)
             } catch {
-                state.withLock { $0.failures.append("capture stopped early: \(error)") }
+                state.withLock { $0.failures.append(.stoppedEarly(reason: error.description)) }
                 break
             }
             if poller.isReady(stopPosition) { stopping = true }
             var batch: [CapturedPacket] = []
             for (index, handle) in handles.enumerated() where stopping || poller.isReady(index) {
                 do throws(CaptureError) { try handle.readAvailable(into: &batch) } catch {
-                    state.withLock { $0.failures.append(error.description) }
+                    state.withLock { $0.failures.append(.readFailed(interface: handle.interface, reason: error.description)) }
                 }
             }
             let readSome = !batch.isEmpty

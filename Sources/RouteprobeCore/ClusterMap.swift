@@ -101,13 +101,22 @@ public struct ClusterMap: Sendable, Hashable, Codable {
     }
 }
 
-extension IPAddress: Codable {
+/// A value written as one string in JSON and YAML (addresses, prefixes, MACs): decoding text that does not
+/// parse says what was expected.
+public protocol TextCodable: Codable, CustomStringConvertible {
+    /// Parses the text; nil when it is not one.
+    init?(codableText: String)
+    /// What the text should have been, for the error (`an IP address`).
+    static var expectedText: String { get }
+}
+
+extension TextCodable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let address = IPAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an IP address"))
+        guard let value = Self(codableText: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not \(Self.expectedText)"))
         }
-        self = address
+        self = value
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -116,19 +125,17 @@ extension IPAddress: Codable {
     }
 }
 
-extension IPPrefix: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let prefix = IPPrefix(text), text.contains("/") else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a CIDR such as 172.16.1.0/24"))
-        }
-        self = prefix
-    }
+extension IPAddress: TextCodable {
+    public init?(codableText: String) { self.init(codableText) }
+    public static var expectedText: String { "an IP address" }
+}
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
+extension IPPrefix: TextCodable {
+    public init?(codableText: String) {
+        guard codableText.contains("/") else { return nil }
+        self.init(codableText)
     }
+    public static var expectedText: String { "a CIDR such as 172.16.1.0/24" }
 
     /// The first usable address: network + 1 (the network address itself for /31, /32, /127, /128).
     public var firstHost: IPAddress? {

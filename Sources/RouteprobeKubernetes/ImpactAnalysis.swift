@@ -2,8 +2,18 @@ import RouteprobeCore
 
 /// A pod address the control plane depends on: an APIService's or an admission webhook's backend.
 public struct CriticalTarget: Sendable, Hashable, Codable {
-    /// `APIService`, `ValidatingWebhook` or `MutatingWebhook`.
-    public var kind: String
+    /// What the API server reaches the target for.
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// An aggregated API's backend (an APIService with a Service).
+        case apiService = "APIService"
+        /// A validating admission webhook's backend.
+        case validatingWebhook = "ValidatingWebhook"
+        /// A mutating admission webhook's backend.
+        case mutatingWebhook = "MutatingWebhook"
+    }
+
+    /// What kind of dependency.
+    public var kind: Kind
     /// The APIService's name (`v1beta1.metrics.k8s.io`) or the webhook's (`validate.kyverno.svc`).
     public var name: String
     /// The Service behind it, `namespace/name`.
@@ -17,7 +27,7 @@ public struct CriticalTarget: Sendable, Hashable, Codable {
     public var consequence: String
 
     /// Builds a target.
-    public init(kind: String, name: String, service: String, address: IPAddress, port: Int?, node: String?, cidr: IPPrefix?,
+    public init(kind: Kind, name: String, service: String, address: IPAddress, port: Int?, node: String?, cidr: IPPrefix?,
                 consequence: String) {
         self.kind = kind
         self.name = name
@@ -45,7 +55,7 @@ public enum ImpactAnalysis {
             guard let service = slice.serviceName, let namespace = slice.metadata.namespace else { continue }
             slicesByService["\(namespace)/\(service)", default: []].append(slice)
         }
-        func targets(kind: String, name: String, service: Kubernetes.ServiceReference, consequence: String) -> [CriticalTarget] {
+        func targets(kind: CriticalTarget.Kind, name: String, service: Kubernetes.ServiceReference, consequence: String) -> [CriticalTarget] {
             let key = "\(service.namespace)/\(service.name)"
             var result: [CriticalTarget] = []
             var seen = Set<IPAddress>()
@@ -66,10 +76,10 @@ public enum ImpactAnalysis {
         var result: [CriticalTarget] = []
         for apiService in apiServices.sorted(by: { $0.metadata.name < $1.metadata.name }) {
             guard let service = apiService.spec.service else { continue }
-            result += targets(kind: "APIService", name: apiService.metadata.name, service: service,
+            result += targets(kind: .apiService, name: apiService.metadata.name, service: service,
                               consequence: consequence(group: apiService.spec.group ?? "", version: apiService.spec.version ?? ""))
         }
-        for (kind, configurations) in [("ValidatingWebhook", validating), ("MutatingWebhook", mutating)] {
+        for (kind, configurations) in [(CriticalTarget.Kind.validatingWebhook, validating), (.mutatingWebhook, mutating)] {
             for configuration in configurations.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 for webhook in configuration.webhooks ?? [] {
                     guard let service = webhook.clientConfig.service else { continue }
@@ -95,8 +105,8 @@ public enum ImpactAnalysis {
     }
 
     /// What fails when an admission webhook is unreachable, by its failure policy (the API's default is Fail).
-    public static func webhookConsequence(kind: String, failurePolicy: String?) -> String {
-        let verb = kind == "MutatingWebhook" ? "mutates" : "validates"
+    public static func webhookConsequence(kind: CriticalTarget.Kind, failurePolicy: String?) -> String {
+        let verb = kind == .mutatingWebhook ? "mutates" : "validates"
         if failurePolicy == "Ignore" {
             return "the objects it \(verb) are admitted without it (failurePolicy Ignore), after the API server's timeout"
         }

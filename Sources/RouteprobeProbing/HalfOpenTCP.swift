@@ -102,10 +102,7 @@ struct HalfOpenTCP {
                 }
                 send(index: index, attempt: attempt, source: source, run: &run, now: now)
             }
-            run.expire(now: now)
-            if run.finished { break }
-            let wait = run.nextWakeup(now: now)
-            let ready = try probing { () throws(SystemError) in try poller.wait(milliseconds: Int32(min(wait / 1_000_000 + 1, 1000))) }
+            guard let (_, ready) = try run.expireAndWait(on: &poller, now: now) else { break }
             if ready == 0 { continue }
             for (position, socket) in sockets.enumerated() where poller.isReady(position) {
                 if socket.isICMP {

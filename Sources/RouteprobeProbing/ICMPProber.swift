@@ -43,10 +43,7 @@ public struct ICMPProber: Prober {
             while let (index, attempt) = run.nextSend(now: now) {
                 send(index: index, attempt: attempt, run: &run, socket: sockets[specs[index].target.family]!, now: now)
             }
-            run.expire(now: now)
-            if run.finished { break }
-            let wait = run.nextWakeup(now: now)
-            let ready = try probing { () throws(SystemError) in try poller.wait(milliseconds: Int32(min(wait / 1_000_000 + 1, 1000))) }
+            guard let (_, ready) = try run.expireAndWait(on: &poller, now: now) else { break }
             if ready == 0 { continue }
             for (position, family) in families.enumerated() where poller.isReady(position) {
                 try receiveAll(socket: sockets[family]!, family: family, buffer: &receiveBuffer, run: &run)

@@ -112,6 +112,17 @@ struct ProbeRun {
         return expired
     }
 
+    /// Ends the attempts whose time is up and waits on `poller` until an answer arrives or something is due;
+    /// nil when the run has finished, else the attempts that expired (their sockets can close) and how many
+    /// descriptors are ready. A failed wait is an error, never taken for a timeout.
+    mutating func expireAndWait(on poller: inout PollSet, now: UInt64) throws(ProbeError) -> (expired: [(index: Int, attempt: Int)], ready: Int)? {
+        let expired = expire(now: now)
+        if finished { return nil }
+        let wait = nextWakeup(now: now)
+        let ready = try probing { () throws(SystemError) in try poller.wait(milliseconds: Int32(min(wait / 1_000_000 + 1, 1000))) }
+        return (expired, ready)
+    }
+
     /// Nanoseconds until something is due: a send or a deadline.
     func nextWakeup(now: UInt64) -> UInt64 {
         var next = now + 1_000_000_000

@@ -60,7 +60,7 @@ public struct ReachabilityCheck: Sendable {
     /// interface that could not be captured on, frames the kernel dropped: the evidence then undercounts).
     public struct Outcome: Sendable {
         public var reports: [TargetReport]
-        public var captureProblems: [String]
+        public var captureProblems: [CaptureProblem]
     }
 
     /// Runs the check for every spec.
@@ -106,7 +106,7 @@ public struct ReachabilityCheck: Sendable {
         var evidence = [CaptureEvidence?](repeating: nil, count: specs.count)
         var captured: [CapturedPacket] = []
         var flowOfPacket: [Int?] = []
-        var problems: [String] = []
+        var problems: [CaptureProblem] = []
         if let running {
             (captured, problems) = running.stop()
             let matched = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier,

@@ -34,7 +34,7 @@ public protocol RouteLookup {
 public protocol FlowCapture: AnyObject {
     /// Stops and returns every frame captured, with the problems met (interfaces that could not be opened,
     /// frames the kernel dropped).
-    func stop() -> (packets: [CapturedPacket], problems: [String])
+    func stop() -> (packets: [CapturedPacket], problems: [CaptureProblem])
 }
 
 /// Starts flow captures.

@@ -67,7 +67,7 @@ public final class StrayTrafficWatch: @unchecked Sendable {
     }
 
     /// Interfaces the capture could not open.
-    public var problems: [String] { capture.problems }
+    public var problems: [CaptureProblem] { capture.problems }
 
     /// Stops the capture.
     public func stop() { _ = capture.stop() }

@@ -82,7 +82,7 @@ final class LiveFlowCapture: FlowCapture {
 
     init(capture: PacketCapture) { self.capture = capture }
 
-    func stop() -> (packets: [CapturedPacket], problems: [String]) {
+    func stop() -> (packets: [CapturedPacket], problems: [CaptureProblem]) {
         // Packet sockets see a frame before the probing socket does, so what answered is in the ring
         // already; a short pause lets the capture thread drain it.
         usleep(5_000)

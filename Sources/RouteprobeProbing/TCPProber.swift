@@ -90,13 +90,12 @@ public struct TCPProber: Prober {
                     }
                 }
             }
+            // Expired attempts leave the poll set before it is built: their sockets close with them.
             for (index, attempt) in run.expire(now: now) {
                 if let fd = slotToFD.removeValue(forKey: attempt * specs.count + index) { open.removeValue(forKey: fd) }
             }
-            if run.finished { break }
             var poller = PollSet(Array(open.keys), interest: .writable)
-            let wait = run.nextWakeup(now: now)
-            let ready = try probing { () throws(SystemError) in try poller.wait(milliseconds: Int32(min(wait / 1_000_000 + 1, 1000))) }
+            guard let (_, ready) = try run.expireAndWait(on: &poller, now: now) else { break }
             if ready == 0 { continue }
             let answeredAt = MonotonicClock.nanoseconds()
             for position in 0..<poller.count where poller.isReady(position) {

@@ -88,7 +88,7 @@ struct AggregatorStateTests {
     func criticalTargets() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
         for index in 0...2 { _ = state.register(registration(index), now: 0) }
-        let metrics = CriticalTarget(kind: "APIService", name: "v1beta1.metrics.k8s.io", service: "kube-system/metrics-server",
+        let metrics = CriticalTarget(kind: .apiService, name: "v1beta1.metrics.k8s.io", service: "kube-system/metrics-server",
                                      address: IPAddress("172.16.2.12")!, port: 10250, node: "node-2", cidr: IPPrefix("172.16.2.0/24"),
                                      consequence: "HPA stops scaling")
         state.setCriticalTargets([metrics])

@@ -1,17 +1,7 @@
 import Testing
 @testable import RouteprobeCore
+import RouteprobeTestSupport
 
-/// A deterministic generator (SplitMix64), so that a failure found with random bytes can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// The one packet module: what the probers send and what they and the dissector read.
 @Suite struct PacketTests {
@@ -133,7 +123,7 @@ struct SeededGenerator: RandomNumberGenerator {
     /// Random bytes, from a fixed seed: every input is either read consistently with its own bytes or
     /// refused with a PacketError; none crashes.
     @Test func randomBytesAreReadConsistentlyOrRefused() {
-        var generator = SeededGenerator(state: 0x5eed)
+        var generator = SplitMix64(seed: 0x5eed)
         var read = 0, refused = 0
         for _ in 0..<5000 {
             let length = Int.random(in: 0...80, using: &generator)

@@ -1,6 +1,7 @@
 import Testing
 @testable import RouteprobeNetlink
 import RouteprobeCore
+import RouteprobeTestSupport
 
 /// Short, corrupt, out-of-order and interrupted answers: every one a typed error, never a crash and never a
 /// partial table returned as a whole one.
@@ -98,15 +99,3 @@ import RouteprobeCore
     }
 }
 
-/// A small deterministic generator for reproducible garbage.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

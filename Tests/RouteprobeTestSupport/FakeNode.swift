@@ -179,7 +179,7 @@ private final class FakeCapture: FlowCapture {
     let node: FakeNode
     init(node: FakeNode) { self.node = node }
 
-    func stop() -> (packets: [CapturedPacket], problems: [String]) {
+    func stop() -> (packets: [CapturedPacket], problems: [CaptureProblem]) {
         let specs = node.probed
         return (node.frames(for: specs), [])
     }

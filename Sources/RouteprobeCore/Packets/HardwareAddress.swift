@@ -1,5 +1,5 @@
 /// A 48-bit MAC address, kept as a number until someone prints it.
-public struct HardwareAddress: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct HardwareAddress: Sendable, Hashable, CustomStringConvertible {
     /// The six bytes, most significant first, in the low 48 bits.
     public let value: UInt64
 
@@ -44,17 +44,9 @@ public struct HardwareAddress: Sendable, Hashable, Codable, CustomStringConverti
             return index
         }
     }
+}
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let parsed = HardwareAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a MAC address"))
-        }
-        self = parsed
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+extension HardwareAddress: TextCodable {
+    public init?(codableText: String) { self.init(codableText) }
+    public static var expectedText: String { "a MAC address such as 02:00:00:00:00:01" }
 }
