@@ -5,11 +5,27 @@ import PackageDescription
 // alerting, kubernetes, configuration) -> RouteprobeSystem (system calls) -> RouteprobeCore (pure values).
 // C is confined to the systemLibrary targets: only RouteprobeNetlink imports CMnl, only RouteprobeCapture
 // CPcap, only RouteprobeSystem CLinux.
+/// Release builds (the image, the benchmarks) link with lld, which packs the 125,000 relative relocations of a
+/// position-independent binary into DT_RELR (3 MB of RELA the loader reads at every start become 24 kB), and
+/// export no symbols: `-static-stdlib` exports every symbol of the program for dlsym, which routeprobe never
+/// calls, and the loader walks that table at start. Needs glibc 2.36 at run time. With `orderFile`, the
+/// functions the program runs (scripts/link-order.sh lists them) are laid out together: the kernel maps code
+/// 64 kB around every page touched, and scattered they keep megabytes resident.
+func releaseLinkerSettings(orderFile: String?) -> [LinkerSetting] {
+    var flags = ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"]
+    if let orderFile {
+        flags += ["-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/\(orderFile)", "-Xlinker", "--no-warn-symbol-ordering"]
+    }
+    return [.unsafeFlags(flags, .when(configuration: .release))]
+}
+
 let package = Package(
     name: "routeprobe",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "routeprobe", targets: ["routeprobe"]),
+        .executable(name: "routeprobe-agent", targets: ["routeprobe-agent"]),
+        .executable(name: "routeprobe-aggregator", targets: ["routeprobe-aggregator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,7 +40,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
-        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CLinux"),
         .target(name: "RouteprobeCore"),
         .target(name: "RouteprobeSystem", dependencies: ["RouteprobeCore", "CLinux"]),
@@ -56,36 +72,44 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", "RouteprobeSystem", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RouteprobeCommandSupport", dependencies: [
+            "RouteprobeCore", "RouteprobeSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Three executables, one per role, so each carries only what it runs: `routeprobe` (the command
+        // people type: probe, routes, route get, monitor, vpc-diff; it hands `agent`, `beacon` and
+        // `aggregator` over to the other two), `routeprobe-agent` (agent, beacon) and `routeprobe-aggregator`.
         .executableTarget(
             name: "routeprobe",
             dependencies: [
-                "RouteprobeCore",
-                "RouteprobeSystem",
-                "RouteprobeNetlink",
-                "RouteprobeProbing",
-                "RouteprobeConfiguration",
-                "RouteprobeAlerting",
-                "RouteprobeAgent",
-                "RouteprobeAggregator",
-                "RouteprobeKubernetes",
+                "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeConfiguration",
+                "RouteprobeCommandSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            linkerSettings: releaseLinkerSettings(orderFile: nil)
+        ),
+        .executableTarget(
+            name: "routeprobe-agent",
+            dependencies: [
+                "RouteprobeCore", "RouteprobeSystem", "RouteprobeProbing", "RouteprobeConfiguration", "RouteprobeAgent",
+                "RouteprobeCommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["link-order.txt"],
-            linkerSettings: [
-                // Release builds (the image, the benchmarks) link with lld, which packs the 125,000 relative
-                // relocations of a position-independent binary into DT_RELR (3 MB of RELA the loader reads at
-                // every start become 24 kB), and export no symbols: `-static-stdlib` exports every symbol
-                // of the program (37,000) for dlsym, which routeprobe never calls, and the loader walks that
-                // table at start. Together 4.9 MB less resident memory per agent. Needs glibc 2.36 at run time.
-                // The functions the agent runs (scripts/link-order.sh lists them) are laid out together: the
-                // kernel maps code 64 kB around every page touched, and scattered they kept 10 MB resident.
-                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
-                              "-Xlinker", "--no-export-dynamic",
-                              "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/routeprobe/link-order.txt",
-                              "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
-            ]
+            linkerSettings: releaseLinkerSettings(orderFile: "Sources/routeprobe-agent/link-order.txt")
+        ),
+        .executableTarget(
+            name: "routeprobe-aggregator",
+            dependencies: [
+                "RouteprobeCore", "RouteprobeSystem", "RouteprobeConfiguration", "RouteprobeAggregator", "RouteprobeKubernetes",
+                "RouteprobeCommandSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            linkerSettings: releaseLinkerSettings(orderFile: nil)
         ),
         .target(name: "RouteprobeTestSupport", dependencies: ["RouteprobeCore", "RouteprobeCapture", "RouteprobeProbing"],
                 path: "Tests/RouteprobeTestSupport"),

@@ -19,12 +19,16 @@ build_release_routeprobe
 mount -t proc proc "$ROOT/proc"
 # The runtime stage of deploy/Dockerfile, line for line.
 chroot "$ROOT" sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends libmnl0 libpcap0.8 ca-certificates > /dev/null'
-install -D "$ROUTEPROBE" "$ROOT/usr/local/bin/routeprobe"
-strip "$ROOT/usr/local/bin/routeprobe"
-missing=$(chroot "$ROOT" ldd /usr/local/bin/routeprobe | grep 'not found' || true)
-[ -z "$missing" ] || { echo "missing libraries in the image: $missing" >&2; exit 1; }
-echo "image size of the binary: $(du -h "$ROOT/usr/local/bin/routeprobe" | cut -f1)"
+for program in routeprobe routeprobe-agent routeprobe-aggregator; do
+    install -D "$(dirname "$ROUTEPROBE")/$program" "$ROOT/usr/local/bin/$program"
+    strip "$ROOT/usr/local/bin/$program"
+    missing=$(chroot "$ROOT" ldd "/usr/local/bin/$program" | grep 'not found' || true)
+    [ -z "$missing" ] || { echo "missing libraries in the image for $program: $missing" >&2; exit 1; }
+    echo "image size of $program: $(du -h "$ROOT/usr/local/bin/$program" | cut -f1)"
+done
 chroot "$ROOT" /usr/local/bin/routeprobe --help | head -n 3
+chroot "$ROOT" /usr/local/bin/routeprobe agent --help | head -n 1
+chroot "$ROOT" /usr/local/bin/routeprobe aggregator --help | head -n 1
 mkdir -p "$ROOT/fixtures"
 cp Tests/RouteprobeConfigurationTests/Fixtures/aws-* "$ROOT/fixtures/"
 chroot "$ROOT" /usr/local/bin/routeprobe vpc-diff --routes /fixtures/aws-describe-route-tables.json \

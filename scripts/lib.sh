@@ -85,8 +85,28 @@ start_daemon() {
 
 # Builds routeprobe for benchmarks (release, Swift runtime linked in, as a DaemonSet image would ship it)
 # and sets ROUTEPROBE to the binary.
-build_release_routeprobe() {
+# Two namespaces joined by a veth pair, for benchmarks whose targets must not sit on loopback: PROBER gets
+# 10.199.0.1/30 and a route for TARGETS_PREFIX (and the default route) via 10.199.0.2 in TARGET, where a
+# `local` route answers for every address of TARGETS_PREFIX and ICMP is not rate-limited.
+make_veth_targets() {   # PROBER TARGET TARGETS_PREFIX
+    local prober=$1 target=$2 prefix=$3
+    ip netns add "$prober"
+    ip netns add "$target"
+    ip -n "$prober" link set lo up
+    ip -n "$target" link set lo up
+    ip -n "$prober" link add veth0 type veth peer name veth1 netns "$target"
+    ip -n "$prober" addr add 10.199.0.1/30 dev veth0
+    ip -n "$target" addr add 10.199.0.2/30 dev veth1
+    ip -n "$prober" link set veth0 up
+    ip -n "$target" link set veth1 up
+    ip -n "$prober" route add "$prefix" via 10.199.0.2
+    ip -n "$prober" route add default via 10.199.0.2
+    ip -n "$target" route add local "$prefix" dev lo
+    ip netns exec "$target" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_echo_ignore_broadcasts=0
+}
+
+build_release_routeprobe() {   # builds the three executables as the image ships them; sets ROUTEPROBE
     echo "building routeprobe (release) ..."
-    swift build -c release --static-swift-stdlib --product routeprobe 2>&1 | tail -n 1
+    swift build -c release --static-swift-stdlib 2>&1 | tail -n 1
     ROUTEPROBE=$(swift build -c release --static-swift-stdlib --show-bin-path)/routeprobe
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates Sources/routeprobe/link-order.txt: the functions the agent runs, which the release link puts
-# next to each other (lld --symbol-ordering-file).
+# Regenerates Sources/routeprobe-agent/link-order.txt: the functions the agent runs, which the release link of
+# routeprobe-agent puts next to each other (lld --symbol-ordering-file).
 #
 # Why: the kernel maps a binary's code 64 kB around each page the program touches (fault-around). The
 # agent runs about 4,000 of the binary's functions; scattered over 27 MB of code they kept 10 MB of it
@@ -24,7 +24,8 @@ remove_namespaces $NS
 
 build_release_routeprobe
 # valgrind 3.19 cannot read the toolchain's DWARF 5; the symbol table is all it needs.
-strip --strip-debug -o "$WORK/routeprobe" "$ROUTEPROBE"
+# The agent's own executable runs under valgrind: `routeprobe agent` would exec it, and valgrind does not follow.
+strip --strip-debug -o "$WORK/routeprobe-agent" "$(dirname "$ROUTEPROBE")/routeprobe-agent"
 
 ip netns add $NS
 ip -n $NS link set lo up
@@ -49,7 +50,7 @@ sleep 0.5
 echo "running the agent under callgrind (about 30 s) ..."
 ip netns exec $NS timeout -s INT 30 valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" --dump-instr=no \
     --compress-strings=no --compress-pos=no --demangle=no \
-    "$WORK/routeprobe" agent --node-name self --cluster-map "$WORK/map.yaml" --interval 2s --timeout 500ms \
+    "$WORK/routeprobe-agent" agent --node-name self --cluster-map "$WORK/map.yaml" --interval 2s --timeout 500ms \
     --syslog "unix:$WORK/syslog.sock" --metrics-listen 127.0.0.1:9900 > "$WORK/agent.log" 2>&1 &
 AGENT=$!
 for _ in 1 2 3; do
@@ -63,7 +64,7 @@ done
 wait $AGENT || true
 grep -q "stopped after" "$WORK/agent.log" || { echo "link-order.sh: the agent did not run to the end:" >&2; cat "$WORK/agent.log" >&2; exit 1; }
 
-python3 - "$WORK/callgrind.out" "$WORK/routeprobe" Sources/routeprobe/link-order.txt <<'PY'
+python3 - "$WORK/callgrind.out" "$WORK/routeprobe-agent" Sources/routeprobe-agent/link-order.txt <<'PY'
 import sys
 out, binary, target = sys.argv[1:]
 names, current = set(), None

@@ -2,48 +2,11 @@ import Foundation
 import RouteprobeCore
 import RouteprobeNetlink
 import RouteprobeSystem
-
-/// A failure the CLI reports as one line on stderr with an exit status.
-struct CommandFailure: Error {
-    let message: String
-    let exitCode: Int32
-
-    init(_ message: String, exitCode: Int32 = 1) {
-        self.message = message
-        self.exitCode = exitCode
-    }
-
-    /// A usage error: exit status 2.
-    static func usage(_ message: String) -> CommandFailure { CommandFailure(message, exitCode: 2) }
-
-    func report() -> Never {
-        FileHandle.standardError.write(Data("routeprobe: \(message)\n".utf8))
-        exit(exitCode)
-    }
-}
+import RouteprobeCommandSupport
 
 extension NetlinkError {
     /// The error as the CLI reports it.
     var failure: CommandFailure { CommandFailure(description) }
-}
-
-/// Writes bytes to standard output in full; a closed pipe ends the program quietly, as `ip` does.
-func writeToStandardOutput(_ bytes: [UInt8]) {
-    do throws(SystemError) {
-        try OwnedDescriptor.writeAll(1, bytes)
-    } catch {
-        exit(error.errno == EPIPE ? 0 : 1)
-    }
-}
-
-func writeToStandardOutput(_ text: String) { writeToStandardOutput(Array(text.utf8)) }
-
-/// Parses an address argument or fails with a usage error naming the option.
-func parseAddress(_ text: String, option: String) throws -> IPAddress {
-    guard let address = IPAddress(text) else {
-        throw CommandFailure.usage("\(option) '\(text)' is not an IPv4 or IPv6 address")
-    }
-    return address
 }
 
 /// Opens a routing socket, in the namespace when one is given.

@@ -1,10 +1,13 @@
 import ArgumentParser
+import Dispatch
+import Synchronization
+import RouteprobeCommandSupport
 import RouteprobeCore
 import RouteprobeNetlink
 import RouteprobeSystem
 
 /// `routeprobe monitor`: route changes as they happen, one line each.
-struct MonitorCommand: AsyncParsableCommand {
+struct MonitorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
         abstract: "Print route changes as they happen, like `ip monitor route`.",
@@ -24,7 +27,7 @@ struct MonitorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Watch this network namespace (a name from `ip netns` or a path).")
     var netns: String?
 
-    func run() async throws {
+    func run() throws {
         let families: Set<AddressFamily>
         switch family {
         case "inet", "4": families = [.inet]
@@ -42,31 +45,40 @@ struct MonitorCommand: AsyncParsableCommand {
         let text = RouteText(names: names, interfaceNames: interfaceNames)
         let signals = StopSignals { monitor.stop() }
         defer { signals.cancel() }
-        do {
-            for try await event in monitor.events() {
-                var writer = ByteWriter(capacity: 256)
-                switch event {
-                case .added(let route):
-                    if json { renderer.append(route, to: &writer); writer.write("\n") } else { writer.write(string: text.line(route) + "\n") }
-                case .deleted(let route):
-                    if json { renderer.append(route, deleted: true, to: &writer); writer.write("\n") } else {
-                        writer.write(string: text.line(route, deleted: true) + "\n")
+        // The events arrive as an asynchronous sequence; this thread waits while a task prints them.
+        let finished = DispatchSemaphore(value: 0)
+        let failure = Mutex<NetlinkError?>(nil)
+        let events = monitor.events()
+        Task {
+            do {
+                for try await event in events {
+                    var writer = ByteWriter(capacity: 256)
+                    switch event {
+                    case .added(let route):
+                        if json { renderer.append(route, to: &writer); writer.write("\n") } else { writer.write(string: text.line(route) + "\n") }
+                    case .deleted(let route):
+                        if json { renderer.append(route, deleted: true, to: &writer); writer.write("\n") } else {
+                            writer.write(string: text.line(route, deleted: true) + "\n")
+                        }
+                    case .resync(let routes):
+                        if json {
+                            writer.write("{\"resync\":true,\"routes\":")
+                            renderer.appendDocument(routes, to: &writer)
+                            writer.bytes.removeLast()
+                            writer.write("}\n")
+                        } else {
+                            writer.write(string: "Resync: notifications were lost, the table was read again (\(routes.count) routes)\n")
+                            for route in routes { writer.write(string: text.line(route) + "\n") }
+                        }
                     }
-                case .resync(let routes):
-                    if json {
-                        writer.write("{\"resync\":true,\"routes\":")
-                        renderer.appendDocument(routes, to: &writer)
-                        writer.bytes.removeLast()
-                        writer.write("}\n")
-                    } else {
-                        writer.write(string: "Resync: notifications were lost, the table was read again (\(routes.count) routes)\n")
-                        for route in routes { writer.write(string: text.line(route) + "\n") }
-                    }
+                    writeToStandardOutput(writer.bytes)
                 }
-                writeToStandardOutput(writer.bytes)
-            }
-        } catch let error as NetlinkError {
-            throw error.failure
+            } catch let error as NetlinkError {
+                failure.withLock { $0 = error }
+            } catch {}
+            finished.signal()
         }
+        finished.wait()
+        if let error = failure.withLock({ $0 }) { throw error.failure }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RouteprobeCommandSupport
 import Foundation
 import RouteprobeConfiguration
 import RouteprobeCore

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RouteprobeCommandSupport
 import RouteprobeCore
 import RouteprobeNetlink
 import RouteprobeSystem

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RouteprobeCommandSupport
 import Logging
 import RouteprobeAgent
 import RouteprobeProbing

@@ -2,10 +2,11 @@ import Dispatch
 import Foundation
 
 /// Calls `stop` once on SIGINT or SIGTERM (for commands that run until told to stop).
-final class StopSignals {
+public final class StopSignals {
     private let sources: [any DispatchSourceSignal]
 
-    init(stop: @escaping @Sendable () -> Void) {
+    /// Starts watching; `stop` runs on a dispatch queue.
+    public init(stop: @escaping @Sendable () -> Void) {
         unblockStopSignals()
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
@@ -17,12 +18,13 @@ final class StopSignals {
         }
     }
 
-    func cancel() { sources.forEach { $0.cancel() } }
+    /// Stops watching.
+    public func cancel() { sources.forEach { $0.cancel() } }
 }
 
 /// Unblocks SIGINT and SIGTERM: a parent may hand down a mask that blocks them (children of Swift's worker
 /// threads get one), and a service must still stop when told to.
-func unblockStopSignals() {
+public func unblockStopSignals() {
     var signals = sigset_t()
     sigemptyset(&signals)
     sigaddset(&signals, SIGINT)

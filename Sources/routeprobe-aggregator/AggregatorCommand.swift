@@ -1,4 +1,5 @@
 import ArgumentParser
+import RouteprobeCommandSupport
 import Foundation
 import Logging
 import RouteprobeAggregator
