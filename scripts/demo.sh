@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 ensure_packages "${BUILD_PACKAGES[@]}" tcpdump curl bc
 echo "building routeprobe ..."
-swift build --product routeprobe 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' | tail -n 1
+swift build 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' | tail -n 1
 routeprobe=$(swift build --show-bin-path)/routeprobe
 
 PREFIX=rpdemo-

@@ -62,7 +62,7 @@ up() {
     [ "$MODE" = vpc ] || [ "$MODE" = hostgw ] || fail "--mode must be vpc or hostgw"
     [ -e "$STATE" ] && fail "lab $PREFIX is already up (scripts/lab.sh down --prefix $PREFIX)"
     if [ -z "$ROUTEPROBE" ]; then
-        swift build --product routeprobe >/dev/null
+        swift build >/dev/null   # all three executables: `routeprobe beacon` runs in routeprobe-agent
         ROUTEPROBE=$(swift build --show-bin-path)/routeprobe
     fi
     mkdir -p "$STATE"

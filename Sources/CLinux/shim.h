@@ -1,4 +1,4 @@
-// The Linux system calls Swift's Glibc module does not import, for the system target alone.
+// The Linux calls Swift's Glibc module does not import, for the system target alone.
 #ifndef ROUTEPROBE_CLINUX_SHIM_H
 #define ROUTEPROBE_CLINUX_SHIM_H
 
@@ -9,5 +9,12 @@ extern int setns(int fd, int nstype);
 
 /// Joins the network namespace behind `fd` on the calling thread (setns with CLONE_NEWNET); -1 and errno on failure.
 static inline int routeprobe_setns_network(int fd) { return setns(fd, ROUTEPROBE_CLONE_NEWNET); }
+
+// mallopt(3) is declared in <malloc.h>, which Swift's Glibc module does not include.
+extern int mallopt(int param, int value);
+#define ROUTEPROBE_M_ARENA_MAX (-8)
+
+/// One malloc arena for every thread (M_ARENA_MAX 1); 1 on success.
+static inline int routeprobe_use_one_malloc_arena(void) { return mallopt(ROUTEPROBE_M_ARENA_MAX, 1); }
 
 #endif

@@ -109,7 +109,8 @@ public final class AgentRounds: @unchecked Sendable {
         guard let (map, specs, generation) = work() else { return RoundSummary(reports: [], events: []) }
         let started = MonotonicClock.nanoseconds()
         let options = ProbeOptions(count: 1, timeout: configuration.timeout, namespace: configuration.namespace)
-        let check = ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound, environment: environment)
+        var check = ReachabilityCheck(options: options, clusterMap: map, capture: captureNextRound, environment: environment)
+        check.describesRoutes = false
         let outcome = try check.run(specs)
         let reports = outcome.reports
         // Said once while it lasts: a problem already reported by the last capturing round is not repeated.

@@ -140,6 +140,58 @@ public final class RoutingSocket {
         }
     }
 
+    /// Looks up many destinations, as `lookup` does each: the requests go out `batch` at a time in one datagram
+    /// (the kernel answers each message of it in turn), and each answer is matched to its request by sequence
+    /// number. One send per batch instead of one per destination: a thousand lookups are a thousand fewer
+    /// system calls. A destination without a usable route is a `.noRoute` failure in its slot; a framing or
+    /// socket error throws, as a dump's does.
+    public func lookups(_ destinations: [IPAddress], batch: Int = 64) throws(NetlinkError) -> [Result<Route, NetlinkError>] {
+        var results = [Result<Route, NetlinkError>?](repeating: nil, count: destinations.count)
+        let portID = transport.portID
+        var start = 0
+        while start < destinations.count {
+            let end = min(start + max(1, batch), destinations.count)
+            var request: [UInt8] = []
+            var slotOfSequence: [UInt32: Int] = [:]
+            for index in start..<end {
+                let sequence = nextSequence()
+                slotOfSequence[sequence] = index
+                request += RoutingSocket.lookupRequest(destinations[index], from: nil, inputInterface: nil, outputInterface: nil,
+                                                       mark: nil, sequence: sequence)
+            }
+            try transport.send(request)
+            var pending = end - start
+            while pending > 0 {
+                let length = try transport.receive(into: &buffer)
+                if length == 0 { throw NetlinkError.incompleteDump }
+                try buffer.withPrefix(length) { (datagram) throws(NetlinkError) in
+                    try forEachMessage(in: datagram) { (message) throws(NetlinkError) in
+                        if message.type == NL.noop { return }
+                        guard let index = slotOfSequence[message.sequence], results[index] == nil else {
+                            throw NetlinkError.sequenceMismatch(expected: slotOfSequence.keys.min() ?? 0, received: message.sequence)
+                        }
+                        guard message.portID == portID else { throw NetlinkError.portMismatch(expected: portID, received: message.portID) }
+                        switch message.type {
+                        case NL.newRoute:
+                            guard let route = try decodeRoute(message.payload) else {
+                                throw NetlinkError.malformed("route lookup answered with an unsupported family")
+                            }
+                            results[index] = .success(route)
+                        case NL.error:
+                            let (code, text) = try decodeError(message)
+                            results[index] = .failure(.noRoute(operation: "route get \(destinations[index])", errno: code, message: text))
+                        default:
+                            throw NetlinkError.unexpectedMessageType(message.type)
+                        }
+                        pending -= 1
+                    }
+                }
+            }
+            start = end
+        }
+        return results.map { $0! }
+    }
+
     /// The `RTM_GETROUTE` request `lookup` sends (exposed for encoding tests).
     package static func lookupRequest(_ destination: IPAddress, from source: IPAddress?, inputInterface: UInt32?,
                                       outputInterface: UInt32?, mark: UInt32?, sequence: UInt32) -> [UInt8] {

@@ -1,5 +1,5 @@
-import Foundation
 import RouteprobeCore
+import RouteprobeSystem
 
 extension IPRoute2Names {
     /// The names iproute2 on this machine uses: the built-in ones plus `/etc/iproute2/rt_*` and their `.d`
@@ -8,17 +8,15 @@ extension IPRoute2Names {
         var names = IPRoute2Names()
         let sources: [(String, File)] = [("rt_tables", .tables), ("rt_protos", .protocols), ("rt_scopes", .scopes),
                                          ("rt_realms", .realms), ("rt_dsfield", .dsfield)]
+        func load(_ path: String, _ kind: File) {
+            guard let bytes = try? Files.read(path) else { return }
+            names.load(String(decoding: bytes, as: UTF8.self), from: kind)
+        }
         for (file, kind) in sources {
-            if let text = try? String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8) {
-                names.load(text, from: kind)
-            }
+            load("\(directory)/\(file)", kind)
             let confDirectory = "\(directory)/\(file).d"
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: confDirectory)) ?? []
-            for entry in entries.sorted() where entry.hasSuffix(".conf") {
-                if let text = try? String(contentsOfFile: "\(confDirectory)/\(entry)", encoding: .utf8) {
-                    names.load(text, from: kind)
-                }
-            }
+            let entries = (try? Files.entries(of: confDirectory)) ?? []
+            for entry in entries.sorted() where entry.hasSuffix(".conf") { load("\(confDirectory)/\(entry)", kind) }
         }
         return names
     }

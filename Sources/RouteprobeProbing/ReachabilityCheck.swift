@@ -43,6 +43,9 @@ public struct ReachabilityCheck: Sendable {
     public var names: IPRoute2Names
     /// Capture the probe flows on their egress interfaces.
     public var capture: Bool
+    /// Render each route as `ip route get` prints it (`TargetReport.route.text`), for people; the agent,
+    /// which prints no routes, saves a string per target and round.
+    public var describesRoutes = true
     /// What the check talks to.
     public var environment: CheckEnvironment
 
@@ -74,13 +77,16 @@ public struct ReachabilityCheck: Sendable {
 
         var routes: [IPAddress: RouteView] = [:]
         var options = self.options
-        for target in Set(specs.map(\.target)) {
-            switch try routing.route(to: target) {
+        var targets: [IPAddress] = []
+        var seen = Set<IPAddress>()
+        for spec in specs where seen.insert(spec.target).inserted { targets.append(spec.target) }
+        for (target, answer) in zip(targets, try routing.routes(to: targets)) {
+            switch answer {
             case .success(let route):
                 if let source = route.preferredSource { options.sourceAddresses[target] = source }
                 let egress = route.outputInterface.flatMap { linksByIndex[$0] }
                 routes[target] = RouteView.classify(route, egress: egress, target: target, map: clusterMap,
-                                                    localNode: localNode, text: text.line(route))
+                                                    localNode: localNode, text: describesRoutes ? text.line(route) : "")
             case .failure(let failure):
                 routes[target] = RouteView.failedLookup(errno: failure.errno, text: failure.text)
             }

@@ -24,8 +24,8 @@ public protocol RouteLookup {
     func links() throws(ProbeError) -> [Link]
     /// Every address on this node.
     func localAddresses() throws(ProbeError) -> [IPAddress]
-    /// The kernel's own lookup for `target` (policy rules count), or why no usable route covers it.
-    func route(to target: IPAddress) throws(ProbeError) -> Result<Route, RouteLookupFailure>
+    /// The kernel's own lookup for each target (policy rules count), or why no usable route covers it, in order.
+    func routes(to targets: [IPAddress]) throws(ProbeError) -> [Result<Route, RouteLookupFailure>]
     /// Every route of every table (the agent's kernel-route check reads the main table).
     func routes() throws(ProbeError) -> [Route]
 }

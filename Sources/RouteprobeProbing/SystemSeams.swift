@@ -47,13 +47,20 @@ public final class KernelRouteLookup: RouteLookup {
         do throws(NetlinkError) { return try socket.routes() } catch { throw ProbeError(error) }
     }
 
-    public func route(to target: IPAddress) throws(ProbeError) -> Result<Route, RouteLookupFailure> {
-        do throws(NetlinkError) {
-            return .success(try socket.lookup(target))
-        } catch {
-            guard let code = error.errno, case .noRoute = error else { throw ProbeError.routing(error.description) }
-            return .failure(RouteLookupFailure(errno: code, text: error.description))
+    public func routes(to targets: [IPAddress]) throws(ProbeError) -> [Result<Route, RouteLookupFailure>] {
+        let answers: [Result<Route, NetlinkError>]
+        do throws(NetlinkError) { answers = try socket.lookups(targets) } catch { throw ProbeError(error) }
+        var results: [Result<Route, RouteLookupFailure>] = []
+        results.reserveCapacity(answers.count)
+        for answer in answers {
+            switch answer {
+            case .success(let route): results.append(.success(route))
+            case .failure(let error):
+                guard let code = error.errno, case .noRoute = error else { throw ProbeError.routing(error.description) }
+                results.append(.failure(RouteLookupFailure(errno: code, text: error.description)))
+            }
         }
+        return results
     }
 }
 

@@ -92,6 +92,10 @@ struct AgentCommand: AsyncParsableCommand {
             throw CommandFailure.usage(error.description)
         }
         let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe agent: \(line)\n") }
+        // The round thread allocates a round's reports and frees them; the others allocate little: one arena
+        // keeps the memory a round freed for the next round instead of one arena per thread (0.7 MB at 1,000
+        // targets).
+        Memory.useOneArena()
         let agent = Agent(configuration: configuration, log: log)
         // The group owns SIGTERM and SIGINT and shuts the services down gracefully, the rounds first.
         unblockStopSignals()

@@ -10,6 +10,7 @@ import RouteprobeSystem
 struct MonitorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
+        _superCommandName: "routeprobe",
         abstract: "Print route changes as they happen, like `ip monitor route`.",
         discussion: """
             One line per added or deleted route. If the kernel drops notifications because they came too \

@@ -11,6 +11,7 @@ import RouteprobeProbing
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
+        _superCommandName: "routeprobe",
         abstract: "Probe targets with ICMP and TCP and explain every failure.",
         discussion: """
             For each target: the kernel's route (as `ip route get`), ICMP and/or TCP probes, a capture of the \
@@ -56,12 +57,12 @@ struct ProbeCommand: ParsableCommand {
     /// The options of `probe` that take a value, so that their values are not mistaken for targets.
     private static let optionsWithValues: Set<String> = ["--tcp", "--count", "--timeout", "--netns", "--cluster-map", "--capture-dir"]
 
-    /// For `probe` with many targets: removes the positional targets from `arguments` but the first, and
-    /// returns them all; nil (arguments untouched) for any other command or a short list.
+    /// With many targets: removes the positional targets from `probe`'s arguments (those after the word
+    /// `probe`) but the first, and returns them all; nil (arguments untouched) for a short list.
     static func extractTargets(_ arguments: inout [String]) -> [String]? {
-        guard arguments.first == "probe", arguments.count > 32 else { return nil }
-        var kept = ["probe"], targets: [String] = []
-        var index = 1
+        guard arguments.count > 32 else { return nil }
+        var kept: [String] = [], targets: [String] = []
+        var index = 0
         while index < arguments.count {
             let argument = arguments[index]
             if argument == "--" {

@@ -8,6 +8,7 @@ import RouteprobeSystem
 struct RouteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "route",
+        _superCommandName: "routeprobe",
         abstract: "Ask the kernel about one route.",
         subcommands: [RouteGetCommand.self]
     )

@@ -8,6 +8,7 @@ import RouteprobeSystem
 struct RoutesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "routes",
+        _superCommandName: "routeprobe",
         abstract: "Show the kernel routing tables.",
         discussion: """
             Reads the tables over netlink. --json prints exactly what `ip -j route show` prints (same keys, \

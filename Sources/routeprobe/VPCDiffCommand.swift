@@ -8,6 +8,7 @@ import RouteprobeCore
 struct VPCDiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vpc-diff",
+        _superCommandName: "routeprobe",
         abstract: "Compare a VPC route table (AWS or Alibaba Cloud JSON) with the cluster map.",
         discussion: """
             Reads the JSON that `aws ec2 describe-route-tables` or Alibaba Cloud's DescribeRouteEntryList \

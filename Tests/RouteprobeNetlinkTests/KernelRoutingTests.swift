@@ -73,6 +73,7 @@ struct KernelRoutingTests {
             let interfaceNames = try socket.interfaceNames()
             var generator = SplitMix64(seed: seed ^ 0x5eed)
             var answered = 0, refused = 0
+            var asked: [(destination: IPAddress, answer: Result<Route, NetlinkError>)] = []
             for iteration in 0..<220 {
                 // Every fifth destination lies in 198.18.0.0/15, which no random route covers: the default
                 // route answers it, so a table whose short unreachable routes swallow 10/8 and 172/8 still
@@ -89,6 +90,7 @@ struct KernelRoutingTests {
                 if let source { arguments += ["from", source.description] }
                 let iproute2 = try runProgram("/usr/sbin/ip", arguments)
                 let label = "seed \(seed): route get \(destination) from \(source?.description ?? "-")"
+                if source == nil { asked.append((destination, Result { () throws(NetlinkError) in try socket.lookup(destination) })) }
                 do {
                     let route = try socket.lookup(destination, from: source)
                     #expect(iproute2.status == 0, "\(label): ip failed (\(iproute2.standardError)) but routeprobe answered")
@@ -102,6 +104,15 @@ struct KernelRoutingTests {
                 }
             }
             #expect(answered >= 44 && refused > 10, "seed \(seed): \(answered) answered, \(refused) refused: too little variety")
+            // Batched lookups (a datagram of requests, answers matched by sequence) answer as one by one,
+            // failures included, whatever the batch size.
+            for batch in [1, 7, 64] {
+                let batched = try socket.lookups(asked.map(\.destination), batch: batch)
+                #expect(batched.count == asked.count)
+                for (index, (destination, single)) in asked.enumerated() {
+                    #expect(batched[index] == single, "seed \(seed): batch \(batch), \(destination)")
+                }
+            }
         }
     }
 

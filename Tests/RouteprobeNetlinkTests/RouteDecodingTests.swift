@@ -76,6 +76,54 @@ import RouteprobeCore
         #expect(error?.description.contains("ENETUNREACH") == true)
     }
 
+    /// The recorded lookup answers renumbered (both were recorded with sequence 4243, on different sockets):
+    /// the given sequences, and port 4242.
+    func answers(sequences: (reply: UInt32, error: UInt32)) throws -> [[UInt8]] {
+        func renumbered(_ datagram: [UInt8], _ sequence: UInt32) -> [UInt8] {
+            rewritingMessages(datagram) { bytes, offset in
+                for index in 0..<4 {
+                    bytes[offset + 8 + index] = UInt8((sequence >> (8 * UInt32(index))) & 0xff)
+                    bytes[offset + 12 + index] = UInt8((UInt32(4242) >> (8 * UInt32(index))) & 0xff)
+                }
+            }
+        }
+        let reply = try #require(try fixtureDatagrams("route-get-10.0.0.5-reply.hex").first)
+        let error = try #require(try fixtureDatagrams("route-get-8.8.8.8-enetunreach.hex").first)
+        return [renumbered(reply, sequences.reply), renumbered(error, sequences.error)]
+    }
+
+    @Test func batchedLookupsSendOneDatagramAndMatchAnswersBySequence() throws {
+        let first = Recorded.lookupSequenceStart + 1
+        for inOrder in [true, false] {
+            var datagrams = try answers(sequences: (first, first + 1))
+            if !inOrder { datagrams.reverse() }
+            let transport = ReplayTransport(portID: Recorded.portID(of: datagrams[0]), datagrams: datagrams)
+            let socket = RoutingSocket(transport: transport, firstSequence: Recorded.lookupSequenceStart)
+            let results = try socket.lookups([IPAddress("10.0.0.5")!, IPAddress("8.8.8.8")!])
+            #expect(transport.sent.count == 1, "two requests in one datagram")
+            #expect(transport.sent.first?.count == 2 * RoutingSocket.lookupRequest(IPAddress("10.0.0.5")!, from: nil, inputInterface: nil,
+                                                                                    outputInterface: nil, mark: nil, sequence: 0).count)
+            #expect(try results[0].get().destination == IPPrefix("10.0.0.5/32"), "in order: \(inOrder)")
+            guard case .failure(let error) = results[1] else { Issue.record("8.8.8.8 has no route"); continue }
+            #expect(error.errno == 101 && error.description.contains("route get 8.8.8.8"))
+        }
+    }
+
+    @Test func aBatchedAnswerToAnotherRequestIsAnError() throws {
+        let first = Recorded.lookupSequenceStart + 1
+        let datagrams = try answers(sequences: (first, first + 7))
+        let socket = RoutingSocket(transport: ReplayTransport(portID: Recorded.portID(of: datagrams[0]), datagrams: datagrams),
+                                   firstSequence: Recorded.lookupSequenceStart)
+        let error = #expect(throws: NetlinkError.self) { _ = try socket.lookups([IPAddress("10.0.0.5")!, IPAddress("8.8.8.8")!]) }
+        guard case .sequenceMismatch(_, let received)? = error else { Issue.record("expected a sequence mismatch, got \(String(describing: error))"); return }
+        #expect(received == first + 7)
+        // Too few answers: the batch never completes, and the end of the answers is an error, not a hang.
+        let short = try answers(sequences: (first, first + 1)).prefix(1)
+        let starved = RoutingSocket(transport: ReplayTransport(portID: Recorded.portID(of: short[0]), datagrams: Array(short)),
+                                    firstSequence: Recorded.lookupSequenceStart)
+        #expect(throws: NetlinkError.incompleteDump) { _ = try starved.lookups([IPAddress("10.0.0.5")!, IPAddress("8.8.8.8")!]) }
+    }
+
     @Test func decodesAMonitorDeletion() throws {
         let datagram = try #require(try fixtureDatagrams("monitor-delroute-172.16.0.0-24.hex").first)
         let events = try RouteMonitor.decodeEvents(datagram)

@@ -143,7 +143,7 @@ private final class FakeRoutes: RouteLookup {
 
     func localAddresses() throws(ProbeError) -> [IPAddress] { [IPAddress("127.0.0.1")!, node.ip] }
 
-    func route(to target: IPAddress) throws(ProbeError) -> Result<Route, RouteLookupFailure> { node.path(to: target).route }
+    func routes(to targets: [IPAddress]) throws(ProbeError) -> [Result<Route, RouteLookupFailure>] { targets.map { node.path(to: $0).route } }
 
     func routes() throws(ProbeError) -> [Route] { node.routes }
 }

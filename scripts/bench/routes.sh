@@ -19,9 +19,8 @@ WORK=$(mktemp -d)
 trap 'remove_namespaces rpbench-; rm -rf "$WORK"' EXIT
 remove_namespaces rpbench-
 
-echo "building routeprobe (release) and the C floor ..."
-swift build -c release --product routeprobe 2>&1 | tail -n 1
-ROUTEPROBE=$(swift build -c release --show-bin-path)/routeprobe
+build_release_routeprobe
+echo "building the C floor ..."
 gcc -O2 -o "$WORK/mnl_dump_floor" scripts/bench/mnl_dump_floor.c $(pkg-config --cflags --libs libmnl)
 
 echo "filling namespace $NS with $ROUTES IPv4 routes ..."
