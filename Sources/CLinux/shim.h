@@ -10,6 +10,27 @@ extern int setns(int fd, int nstype);
 /// Joins the network namespace behind `fd` on the calling thread (setns with CLONE_NEWNET); -1 and errno on failure.
 static inline int routeprobe_setns_network(int fd) { return setns(fd, ROUTEPROBE_CLONE_NEWNET); }
 
+// sendmmsg(2) and recvmmsg(2), and struct mmsghdr, are declared only under _GNU_SOURCE. Including the system
+// headers here would make this module own their types (timespec, MSG_*) instead of Glibc, so the message
+// header is spelled out with plain C types in the layout of x86-64 and arm64 Linux, and the pointers the
+// functions take are untyped.
+struct routeprobe_msghdr {     // struct msghdr
+    void *msg_name;
+    unsigned int msg_namelen;
+    void *msg_iov;
+    unsigned long msg_iovlen;
+    void *msg_control;
+    unsigned long msg_controllen;
+    int msg_flags;
+};
+struct routeprobe_mmsghdr {    // struct mmsghdr
+    struct routeprobe_msghdr msg_hdr;
+    unsigned int msg_len;        // bytes sent or received
+};
+_Static_assert(sizeof(struct routeprobe_mmsghdr) == 64, "struct mmsghdr is 64 bytes on 64-bit Linux");
+extern int sendmmsg(int fd, struct routeprobe_mmsghdr *messages, unsigned int count, int flags);
+extern int recvmmsg(int fd, struct routeprobe_mmsghdr *messages, unsigned int count, int flags, void *timeout);
+
 // mallopt(3) is declared in <malloc.h>, which Swift's Glibc module does not include.
 extern int mallopt(int param, int value);
 #define ROUTEPROBE_M_ARENA_MAX (-8)

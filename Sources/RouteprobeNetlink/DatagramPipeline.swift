@@ -32,15 +32,23 @@ final class DatagramPipeline: @unchecked Sendable {
         self.bufferSize = bufferSize
     }
 
-    /// Starts the receiver thread; if no thread can be made, receiving happens inline in `next()`.
-    func start() {
-        thread = try? SystemThread { self.receiveLoop() }
-    }
+    /// Lets the receiver thread start once the dump proves longer than one datagram: the first datagram is
+    /// read inline, and a dump it ends (a small table, every lookup) never pays for a thread. If no thread
+    /// can be made, receiving goes on inline in `next()`.
+    func start() { threadWanted = true }
+    private var threadWanted = false
+    private var receivedInline = 0
 
     /// The next datagram and its length, or nil after the dump's last one. Give the buffer back with
     /// `recycle` once done with it.
     func next() throws(NetlinkError) -> (buffer: [UInt8], length: Int)? {
-        if !running { return try receiveInline() }
+        if !running {
+            if threadWanted, receivedInline > 0, !ended {
+                threadWanted = false
+                thread = try? SystemThread { self.receiveLoop() }
+            }
+            if !running { return try receiveInline() }
+        }
         condition.lock()
         defer { condition.unlock() }
         while filled.isEmpty && failure == nil && !ended { condition.wait() }
@@ -111,6 +119,7 @@ final class DatagramPipeline: @unchecked Sendable {
         var buffer = free.popLast() ?? [UInt8](repeating: 0, count: bufferSize)
         let length = try transport.receive(into: &buffer)
         if length == 0 { throw NetlinkError.incompleteDump }
+        receivedInline += 1
         if DatagramPipeline.endsDump(buffer, length: length) { ended = true }
         return (buffer, length)
     }

@@ -34,15 +34,16 @@ public struct ICMPProber: Prober {
             sockets[family] = socket
         }
         var run = ProbeRun(specs: specs, options: options)
-        var receiveBuffer = [UInt8](repeating: 0, count: 4096)
+        var receiveBuffer = [UInt8](repeating: 0, count: ICMPProber.receiveBatch * ICMPProber.receiveSlot)
         let families = Array(sockets.keys)
         var poller = PollSet(families.map { sockets[$0]!.fd })
 
         while !run.finished {
             let now = MonotonicClock.nanoseconds()
-            while let (index, attempt) = run.nextSend(now: now) {
-                send(index: index, attempt: attempt, run: &run, socket: sockets[specs[index].target.family]!, now: now)
-            }
+            // The sends that are due, a batch per family, each batch one system call.
+            var due: [AddressFamily: [(index: Int, attempt: Int)]] = [:]
+            while let next = run.nextSend(now: now) { due[specs[next.index].target.family, default: []].append(next) }
+            for (family, batch) in due { send(batch, run: &run, socket: sockets[family]!, now: now) }
             guard let (_, ready) = try run.expireAndWait(on: &poller, now: now) else { break }
             if ready == 0 { continue }
             for (position, family) in families.enumerated() where poller.isReady(position) {
@@ -52,42 +53,62 @@ public struct ICMPProber: Prober {
         return run.results()
     }
 
-    private func send(index: Int, attempt: Int, run: inout ProbeRun, socket: OwnedDescriptor, now: UInt64) {
-        let target = run.specs[index].target
-        let sequence = UInt16(truncatingIfNeeded: attempt * run.specs.count + index)
-        let packet = ICMPMessage.echoRequest(family: target.family, identifier: identifier, sequence: sequence)
-        do throws(SystemError) {
-            try socket.send(packet, to: .ip(target, port: 0))
-        } catch {
-            if error.errno == EAGAIN || error.errno == ENOBUFS {
-                run.retryLater(index: index, attempt: attempt, now: now)
-            } else {
-                run.record(index: index, attempt: attempt, outcome: .localError, now: now, localErrno: error.errno)
-            }
-            return
+    /// Datagrams read per system call, and the bytes kept of each: an echo reply is 44 bytes with its IPv4
+    /// header, an error quotes the request's headers, and nothing past those is read.
+    static let receiveBatch = 64
+    static let receiveSlot = 256
+
+    private func send(_ batch: [(index: Int, attempt: Int)], run: inout ProbeRun, socket: OwnedDescriptor, now: UInt64) {
+        let datagrams = batch.map { probe in
+            let target = run.specs[probe.index].target
+            let sequence = UInt16(truncatingIfNeeded: probe.attempt * run.specs.count + probe.index)
+            return (bytes: ICMPMessage.echoRequest(family: target.family, identifier: identifier, sequence: sequence),
+                    to: SocketAddress.ip(target, port: 0))
         }
-        run.markSent(index: index, attempt: attempt, now: now)
+        var next = 0
+        while next < batch.count {
+            do throws(SystemError) {
+                let sent = try socket.send(datagrams[next...])
+                for probe in batch[next..<(next + sent)] { run.markSent(index: probe.index, attempt: probe.attempt, now: now) }
+                next += sent
+            } catch {
+                // The first of the rest failed: a full queue puts it and the rest back, anything else is its
+                // own answer (the local kernel refused to send to that target).
+                if error.errno == EAGAIN || error.errno == ENOBUFS {
+                    for probe in batch[next...] { run.retryLater(index: probe.index, attempt: probe.attempt, now: now) }
+                    return
+                }
+                run.record(index: batch[next].index, attempt: batch[next].attempt, outcome: .localError, now: now, localErrno: error.errno)
+                next += 1
+            }
+        }
     }
 
     private func receiveAll(socket: OwnedDescriptor, family: AddressFamily, buffer: inout [UInt8], run: inout ProbeRun) throws(ProbeError) {
-        while let (received, from) = try probing({ () throws(SystemError) in try socket.receive(into: &buffer) }) {
+        while true {
+            let datagrams = try probing { () throws(SystemError) in try socket.receive(into: &buffer, slotSize: ICMPProber.receiveSlot) }
+            if datagrams.isEmpty { return }
             let now = MonotonicClock.nanoseconds()
-            guard let sender = from?.ipAddress,
-                  let message = try? RawSocketPacket.icmp(buffer[0..<received], family: family) else { continue }
-            switch message {
-            case .echo(isRequest: false, let replyIdentifier, let sequence):
-                guard replyIdentifier == identifier, let (index, attempt) = run.probe(forSlot: Int(sequence)),
-                      sender == run.specs[index].target else { continue }
-                run.record(index: index, attempt: attempt, outcome: .reply, now: now)
-            case .error(let type, let code, let quoted):
-                guard quoted.echoIdentifier == identifier, let sequence = quoted.echoSequence,
-                      let (index, attempt) = run.probe(forSlot: Int(sequence)),
-                      quoted.destination == run.specs[index].target else { continue }
-                run.record(index: index, attempt: attempt, outcome: .icmpError, now: now,
-                           icmpError: ICMPErrorReport(from: sender, type: type, code: code, isICMPv6: family == .inet6))
-            case .echo, .other:
-                continue
+            for (slot, datagram) in datagrams.enumerated() {
+                let start = slot * ICMPProber.receiveSlot
+                let packet = buffer[start..<(start + min(datagram.length, ICMPProber.receiveSlot))]
+                guard let sender = datagram.sender?.ipAddress, let message = try? RawSocketPacket.icmp(packet, family: family) else { continue }
+                switch message {
+                case .echo(isRequest: false, let replyIdentifier, let sequence):
+                    guard replyIdentifier == identifier, let (index, attempt) = run.probe(forSlot: Int(sequence)),
+                          sender == run.specs[index].target else { continue }
+                    run.record(index: index, attempt: attempt, outcome: .reply, now: now)
+                case .error(let type, let code, let quoted):
+                    guard quoted.echoIdentifier == identifier, let sequence = quoted.echoSequence,
+                          let (index, attempt) = run.probe(forSlot: Int(sequence)),
+                          quoted.destination == run.specs[index].target else { continue }
+                    run.record(index: index, attempt: attempt, outcome: .icmpError, now: now,
+                               icmpError: ICMPErrorReport(from: sender, type: type, code: code, isICMPv6: family == .inet6))
+                case .echo, .other:
+                    continue
+                }
             }
+            if datagrams.count < ICMPProber.receiveBatch { return }
         }
     }
 }

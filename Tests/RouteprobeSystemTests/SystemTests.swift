@@ -87,6 +87,27 @@ import RouteprobeTestSupport
     }
 }
 
+extension SocketAddressTests {
+    @Test func datagramsGoOutAndComeInBatches() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-batch-\(getpid()).sock").path
+        unlink(path)
+        defer { unlink(path) }
+        let server = try OwnedDescriptor.socket(.unix, .datagram)
+        try server.bind(to: .unix(path: path))
+        let client = try OwnedDescriptor.socket(.unix, .datagram)
+        let payloads: [[UInt8]] = [[1], [2, 2], Array(repeating: 3, count: 300)]
+        #expect(try client.send(payloads.map { (bytes: $0, to: SocketAddress.unix(path: path)) }[...]) == 3, "one call, three datagrams")
+        var buffer = [UInt8](repeating: 0, count: 8 * 128)
+        let received = try server.receive(into: &buffer, slotSize: 128)
+        #expect(received.map(\.length) == [1, 2, 128], "the third is cut at its slot's size")
+        #expect(Array(buffer[0..<1]) == [1] && Array(buffer[128..<130]) == [2, 2] && buffer[256..<384].allSatisfy { $0 == 3 })
+        #expect(try server.receive(into: &buffer, slotSize: 128).isEmpty, "nothing more queued")
+        // A batch to nowhere fails as its first datagram does.
+        let error = #expect(throws: SystemError.self) { _ = try client.send([(bytes: [1], to: SocketAddress.unix(path: path + ".none"))][...]) }
+        #expect(error?.errno == ENOENT)
+    }
+}
+
 @Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)))
 struct NamespaceSocketTests {
     @Test func socketsOpenInsideTheNamespaceAndTalkOverItsLoopback() async throws {
