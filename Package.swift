@@ -119,7 +119,9 @@ let package = Package(
                                                                       .product(name: "Yams", package: "Yams")],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeAgentTests", dependencies: ["RouteprobeAgent", "RouteprobeAlerting", "RouteprobeConfiguration",
-                                                               "RouteprobeProbing", "RouteprobeCore", "RouteprobeTestSupport"]),
+                                                               "RouteprobeProbing", "RouteprobeCore", "RouteprobeTestSupport",
+                                                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                               .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RouteprobeKubernetesTests", dependencies: [
             "RouteprobeKubernetes", "RouteprobeCore", "RouteprobeTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

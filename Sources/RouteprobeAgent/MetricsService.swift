@@ -4,7 +4,8 @@ import RouteprobeSystem
 import ServiceLifecycle
 
 /// The metrics endpoint as a Service: serves `GET /metrics` on its own thread until graceful shutdown.
-/// When the address cannot be bound, the agent says so and probes on without metrics.
+/// When the address cannot be bound, the agent says so and probes on without metrics (the service waits
+/// for the shutdown: one that returned would end the agent's whole ServiceGroup).
 public struct MetricsService: Service {
     private let address: IPAddress
     private let port: UInt16
@@ -28,7 +29,9 @@ public struct MetricsService: Service {
             server = try MetricsServer(address: address, port: port, namespace: namespace, registry: metrics.registry)
             try server.start()
         } catch {
+            // A service that returns ends the whole group: this one waits for the shutdown instead.
             log("cannot serve metrics on \(address) port \(port): \(error); probing goes on without them")
+            try? await gracefulShutdown()
             return
         }
         log("metrics on http://\(SocketAddress.ip(address, port: port))/metrics")

@@ -31,7 +31,9 @@ public struct RouteWatchService: Service {
         do throws(NetlinkError) {
             monitor = try RouteMonitor(families: [.inet, .inet6], namespace: namespace)
         } catch {
+            // A service that returns ends the whole group: without the watch, this one waits for the shutdown.
             log("cannot watch the route table (\(error)); rounds run on the interval only")
+            try? await gracefulShutdown()
             return
         }
         let events = monitor.events()
@@ -48,6 +50,7 @@ public struct RouteWatchService: Service {
                 }
             } catch {
                 log("the route watch stopped (\(error)); rounds run on the interval only")
+                try? await gracefulShutdown()
             }
         } onGracefulShutdown: {
             monitor.stop()

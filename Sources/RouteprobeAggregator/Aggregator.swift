@@ -123,7 +123,9 @@ struct NodeDiscoveryService: Service {
     func run() async throws {
         let client: KubernetesClient
         do { client = try KubernetesClient(endpoint: endpoint) } catch {
+            // A service that returns ends the whole group: the aggregator goes on without discovery.
             log("node discovery is off: \(error.description)")
+            try? await gracefulShutdown()
             return
         }
         let state = self.state, log = self.log
