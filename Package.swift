@@ -72,8 +72,9 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", "RouteprobeSystem", .product(name: "Yams", package: "Yams")]),
-        .target(name: "RouteprobeCommandSupport", dependencies: [
-            "RouteprobeCore", "RouteprobeSystem",
+        .target(name: "RouteprobeCommandSupport", dependencies: ["RouteprobeCore", "RouteprobeSystem"]),
+        .target(name: "RouteprobeRoleCommand", dependencies: [
+            "RouteprobeCommandSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Three executables, one per role, so each carries only what it runs: `routeprobe` (the command
@@ -84,7 +85,6 @@ let package = Package(
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeProbing", "RouteprobeConfiguration",
                 "RouteprobeCommandSupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: releaseLinkerSettings(orderFile: nil)
         ),
@@ -92,7 +92,7 @@ let package = Package(
             name: "routeprobe-agent",
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeProbing", "RouteprobeConfiguration", "RouteprobeAgent",
-                "RouteprobeCommandSupport",
+                "RouteprobeCommandSupport", "RouteprobeRoleCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +104,7 @@ let package = Package(
             name: "routeprobe-aggregator",
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeConfiguration", "RouteprobeAggregator", "RouteprobeKubernetes",
-                "RouteprobeCommandSupport",
+                "RouteprobeCommandSupport", "RouteprobeRoleCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,6 +114,7 @@ let package = Package(
         .target(name: "RouteprobeTestSupport", dependencies: ["RouteprobeCore", "RouteprobeCapture", "RouteprobeProbing"],
                 path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore", "RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeCommandSupportTests", dependencies: ["RouteprobeCommandSupport"]),
         .testTarget(name: "RouteprobeSystemTests", dependencies: ["RouteprobeSystem", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeConfigurationTests", dependencies: ["RouteprobeConfiguration", "RouteprobeCore", "RouteprobeTestSupport",
                                                                       .product(name: "Yams", package: "Yams")],

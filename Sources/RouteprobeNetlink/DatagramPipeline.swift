@@ -32,18 +32,22 @@ final class DatagramPipeline: @unchecked Sendable {
         self.bufferSize = bufferSize
     }
 
-    /// Lets the receiver thread start once the dump proves longer than one datagram: the first datagram is
-    /// read inline, and a dump it ends (a small table, every lookup) never pays for a thread. If no thread
-    /// can be made, receiving goes on inline in `next()`.
+    /// Lets the receiver thread start once the dump proves large: the first datagram is read inline, and
+    /// only when it is a full one (the kernel fills 16-32 kB when it has more to send, a small table fits
+    /// in a few hundred bytes and `NLMSG_DONE` follows) does the rest go to a thread. If no thread can be
+    /// made, receiving goes on inline in `next()`.
     func start() { threadWanted = true }
     private var threadWanted = false
     private var receivedInline = 0
+    private var firstLength = 0
+    /// A first datagram at least this long means a large dump.
+    static let fullDatagram = 8192
 
     /// The next datagram and its length, or nil after the dump's last one. Give the buffer back with
     /// `recycle` once done with it.
     func next() throws(NetlinkError) -> (buffer: [UInt8], length: Int)? {
         if !running {
-            if threadWanted, receivedInline > 0, !ended {
+            if threadWanted, receivedInline > 0, !ended, firstLength >= DatagramPipeline.fullDatagram {
                 threadWanted = false
                 thread = try? SystemThread { self.receiveLoop() }
             }
@@ -120,6 +124,7 @@ final class DatagramPipeline: @unchecked Sendable {
         let length = try transport.receive(into: &buffer)
         if length == 0 { throw NetlinkError.incompleteDump }
         receivedInline += 1
+        if receivedInline == 1 { firstLength = length }
         if DatagramPipeline.endsDump(buffer, length: length) { ended = true }
         return (buffer, length)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RouteprobeCommandSupport
+import RouteprobeRoleCommand
 
 /// The agent's executable: `routeprobe agent` and `routeprobe beacon` run here (the `routeprobe` command
 /// hands them over), so the node's long-running processes carry neither the aggregator's server nor the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RouteprobeCommandSupport
+import RouteprobeRoleCommand
 
 /// The aggregator's executable: `routeprobe aggregator` runs here (the `routeprobe` command hands it over),
 /// with the HTTP server and the Kubernetes client that only the aggregator needs.

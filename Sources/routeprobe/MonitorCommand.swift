@@ -1,4 +1,3 @@
-import ArgumentParser
 import Dispatch
 import Synchronization
 import RouteprobeCommandSupport
@@ -7,26 +6,30 @@ import RouteprobeNetlink
 import RouteprobeSystem
 
 /// `routeprobe monitor`: route changes as they happen, one line each.
-struct MonitorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "monitor",
-        _superCommandName: "routeprobe",
+struct MonitorCommand: Tool {
+    static let tool = ToolDescription(
+        path: ["monitor"],
         abstract: "Print route changes as they happen, like `ip monitor route`.",
         discussion: """
             One line per added or deleted route. If the kernel drops notifications because they came too \
             fast, the table is read again and printed as a resync, so no change is silently lost. Stops on \
             SIGINT or SIGTERM.
-            """
-    )
+            """,
+        options: [
+            ToolOption("json", .flag, help: "Print one iproute2-style JSON object per line (deletions carry \"deleted\":true)."),
+            ToolOption("family", .value(placeholder: "family"), help: "Address family to watch: inet, inet6 or all.", default: "all"),
+            ToolOption("netns", .value(placeholder: "netns"), help: "Watch this network namespace (a name from `ip netns` or a path)."),
+        ])
 
-    @Flag(name: .long, help: "Print one iproute2-style JSON object per line (deletions carry \"deleted\":true).")
-    var json = false
-
-    @Option(name: .long, help: "Address family to watch: inet, inet6 or all.")
-    var family: String = "all"
-
-    @Option(name: .long, help: "Watch this network namespace (a name from `ip netns` or a path).")
+    var json: Bool
+    var family: String
     var netns: String?
+
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        json = line.flag("json")
+        family = line.value("family") ?? "all"
+        netns = line.value("netns")
+    }
 
     func run() throws {
         let families: Set<AddressFamily>

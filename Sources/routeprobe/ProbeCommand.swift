@@ -1,4 +1,3 @@
-import ArgumentParser
 import RouteprobeCommandSupport
 import Foundation
 import RouteprobeConfiguration
@@ -8,10 +7,9 @@ import RouteprobeSystem
 import RouteprobeProbing
 
 /// `routeprobe probe`: probe targets once and say what each failure means.
-struct ProbeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "probe",
-        _superCommandName: "routeprobe",
+struct ProbeCommand: Tool {
+    static let tool = ToolDescription(
+        path: ["probe"],
         abstract: "Probe targets with ICMP and TCP and explain every failure.",
         discussion: """
             For each target: the kernel's route (as `ip route get`), ICMP and/or TCP probes, a capture of the \
@@ -21,75 +19,45 @@ struct ProbeCommand: ParsableCommand {
             against a control probe of that node's host IP, and node names are accepted as targets. \
             Without --icmp or --tcp: ICMP, plus TCP to the map's probePort when a map is given. \
             Exit status: 0 all reachable, 1 any not, 2 usage error.
-            """
-    )
+            """,
+        arguments: [ToolArgument("targets", help: "Addresses, host names, or node names from the cluster map (a node name means its pod targets).",
+                                 repeating: true)],
+        options: [
+            ToolOption("tcp", .value(placeholder: "tcp"), help: "Probe this TCP port: half-open SYNs with CAP_NET_RAW, else a connect() per probe."),
+            ToolOption("icmp", .flag, help: "Probe with ICMP echo (needs CAP_NET_RAW)."),
+            ToolOption("count", .value(placeholder: "count"), help: "Attempts per target.", default: "1"),
+            ToolOption("timeout", .value(placeholder: "timeout"), help: "How long each attempt waits, e.g. 500ms, 2s.", default: "2s"),
+            ToolOption("netns", .value(placeholder: "netns"), help: "Probe from this network namespace (a name from `ip netns` or a path)."),
+            ToolOption("cluster-map", .value(placeholder: "cluster-map"), help: "Cluster map file (YAML or JSON): which node owns which pod CIDR."),
+            ToolOption("capture-dir", .value(placeholder: "capture-dir"), help: "Write the packets of failing flows as pcap files into this directory."),
+            ToolOption("capture", .invertibleFlag, help: "Capture the probe flows with libpcap (needs CAP_NET_RAW).", default: "--capture"),
+            ToolOption("json", .flag, help: "Print a JSON array, one object per target and protocol."),
+        ])
 
-    @Argument(help: "Addresses, host names, or node names from the cluster map (a node name means its pod targets).")
     var targets: [String]
-
-    @Option(name: .long, help: "Probe this TCP port: half-open SYNs with CAP_NET_RAW, else a connect() per probe.")
     var tcp: UInt16?
-
-    @Flag(name: .long, help: "Probe with ICMP echo (needs CAP_NET_RAW).")
-    var icmp = false
-
-    @Option(name: .long, help: "Attempts per target.")
-    var count: Int = 1
-
-    @Option(name: .long, help: "How long each attempt waits, e.g. 500ms, 2s.")
-    var timeout: String = "2s"
-
-    @Option(name: .long, help: "Probe from this network namespace (a name from `ip netns` or a path).")
+    var icmp: Bool
+    var count: Int
+    var timeout: String
     var netns: String?
-
-    @Option(name: .long, help: "Cluster map file (YAML or JSON): which node owns which pod CIDR.")
     var clusterMap: String?
-
-    @Option(name: .long, help: "Write the packets of failing flows as pcap files into this directory.")
     var captureDir: String?
+    var capture: Bool
+    var json: Bool
 
-    @Flag(inversion: .prefixedNo, help: "Capture the probe flows with libpcap (needs CAP_NET_RAW).")
-    var capture = true
-
-    @Flag(name: .long, help: "Print a JSON array, one object per target and protocol.")
-    var json = false
-
-    /// The options of `probe` that take a value, so that their values are not mistaken for targets.
-    private static let optionsWithValues: Set<String> = ["--tcp", "--count", "--timeout", "--netns", "--cluster-map", "--capture-dir"]
-
-    /// With many targets: removes the positional targets from `probe`'s arguments (those after the word
-    /// `probe`) but the first, and returns them all; nil (arguments untouched) for a short list.
-    static func extractTargets(_ arguments: inout [String]) -> [String]? {
-        guard arguments.count > 32 else { return nil }
-        var kept: [String] = [], targets: [String] = []
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            if argument == "--" {
-                targets.append(contentsOf: arguments[(index + 1)...])
-                break
-            }
-            if argument.hasPrefix("-") {
-                kept.append(argument)
-                if optionsWithValues.contains(argument), index + 1 < arguments.count {
-                    kept.append(arguments[index + 1])
-                    index += 1
-                }
-            } else {
-                targets.append(argument)
-            }
-            index += 1
-        }
-        guard let first = targets.first else { return nil }
-        arguments = kept + [first]
-        return targets
-    }
-
-    func validate() throws {
-        if count < 1 || count > 100 { throw ValidationError("--count must be 1 to 100") }
-        if tcp == 0 { throw ValidationError("--tcp must be a port from 1 to 65535") }
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        targets = line.positionals
+        tcp = try line.integer("tcp", in: UInt16(1)...UInt16.max, default: nil, tool: Self.tool)
+        icmp = line.flag("icmp")
+        count = try line.integer("count", in: 1...100, default: 1, tool: Self.tool)!
+        timeout = line.value("timeout") ?? "2s"
+        netns = line.value("netns")
+        clusterMap = line.value("cluster-map")
+        captureDir = line.value("capture-dir")
+        capture = line.flag("capture", default: true)
+        json = line.flag("json")
         guard let parsed = DurationText.parse(timeout), parsed > .zero, parsed <= .seconds(60) else {
-            throw ValidationError("--timeout '\(timeout)' is not a duration such as 500ms or 2s (at most 1m)")
+            throw Self.tool.usage("--timeout '\(timeout)' is not a duration such as 500ms or 2s (at most 1m)")
         }
         _ = parsed
     }
@@ -139,7 +107,7 @@ struct ProbeCommand: ParsableCommand {
         } else {
             writeToStandardOutput(ProbeReportFormat.text(reports))
         }
-        if reports.contains(where: { $0.diagnosis.verdict != .reachable }) { throw ExitCode(1) }
+        if reports.contains(where: { $0.diagnosis.verdict != .reachable }) { throw ExitStatus(1) }
     }
 }
 

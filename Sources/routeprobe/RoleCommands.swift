@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import RouteprobeCommandSupport
 import RouteprobeSystem
@@ -35,20 +34,11 @@ enum RoleExecutable: String {
     }
 }
 
-/// `routeprobe agent`: listed here, run by routeprobe-agent.
-struct AgentRole: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "agent", abstract: "Probe the other nodes' pod CIDRs every interval and alert to syslog when a route is missing.")
-}
-
-/// `routeprobe beacon`: listed here, run by routeprobe-agent.
-struct BeaconRole: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "beacon", abstract: "Answer TCP probes: accept every connection and close it at once.")
-}
-
-/// `routeprobe aggregator`: listed here, run by routeprobe-aggregator.
-struct AggregatorRole: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "aggregator", abstract: "Correlate the agents' reports into findings that name the missing VPC route entry.")
+extension RoleExecutable {
+    /// `routeprobe agent`, `beacon` and `aggregator`: listed in the help here, run by their own executables.
+    static let agentTool = ToolDescription(
+        path: ["agent"], abstract: "Probe the other nodes' pod CIDRs every interval and alert to syslog when a route is missing.")
+    static let beaconTool = ToolDescription(path: ["beacon"], abstract: "Answer TCP probes: accept every connection and close it at once.")
+    static let aggregatorTool = ToolDescription(
+        path: ["aggregator"], abstract: "Correlate the agents' reports into findings that name the missing VPC route entry.")
 }

@@ -1,44 +1,43 @@
-import ArgumentParser
 import RouteprobeCommandSupport
 import RouteprobeCore
 import RouteprobeNetlink
 import RouteprobeSystem
 
 /// `routeprobe route`: a group for single-route questions.
-struct RouteCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "route",
-        _superCommandName: "routeprobe",
-        abstract: "Ask the kernel about one route.",
-        subcommands: [RouteGetCommand.self]
-    )
+enum RouteCommand {
+    static let tool = ToolDescription(path: ["route"], abstract: "Ask the kernel about one route.", subtools: [RouteGetCommand.tool])
 }
 
 /// `routeprobe route get ADDR`: the kernel's own lookup, as `ip route get` does it.
-struct RouteGetCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "get",
+struct RouteGetCommand: Tool {
+    static let tool = ToolDescription(
+        path: ["route", "get"],
         abstract: "Show the route the kernel would use for an address.",
         discussion: """
             Performs one kernel FIB lookup (RTM_GETROUTE), so policy rules, --from and --iif count. --json \
             prints the same fields as `ip -j route get`. Exits 1 when the kernel has no usable route.
-            """
-    )
+            """,
+        arguments: [ToolArgument("address", help: "The destination address (IPv4 or IPv6).")],
+        options: [
+            ToolOption("from", .value(placeholder: "from"), help: "Source address of the flow (selects policy rules that match on 'from')."),
+            ToolOption("iif", .value(placeholder: "iif"), help: "Input interface, to look the route up as if the packet arrived there (needs --from)."),
+            ToolOption("json", .flag, help: "Print iproute2-compatible JSON."),
+            ToolOption("netns", .value(placeholder: "netns"), help: "Look up in this network namespace (a name from `ip netns` or a path)."),
+        ])
 
-    @Argument(help: "The destination address (IPv4 or IPv6).")
     var address: String
-
-    @Option(name: .long, help: "Source address of the flow (selects policy rules that match on 'from').")
     var from: String?
-
-    @Option(name: .long, help: "Input interface, to look the route up as if the packet arrived there (needs --from).")
     var iif: String?
-
-    @Flag(name: .long, help: "Print iproute2-compatible JSON.")
-    var json = false
-
-    @Option(name: .long, help: "Look up in this network namespace (a name from `ip netns` or a path).")
+    var json: Bool
     var netns: String?
+
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        address = line.positionals[0]
+        from = line.value("from")
+        iif = line.value("iif")
+        json = line.flag("json")
+        netns = line.value("netns")
+    }
 
     func run() throws {
         let destination = try parseAddress(address, option: "address")

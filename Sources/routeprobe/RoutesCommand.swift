@@ -1,40 +1,40 @@
-import ArgumentParser
 import RouteprobeCommandSupport
 import RouteprobeCore
 import RouteprobeNetlink
 import RouteprobeSystem
 
 /// `routeprobe routes`: the node's routing tables, for people, for scripts (iproute2's JSON) or as counts.
-struct RoutesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "routes",
-        _superCommandName: "routeprobe",
+struct RoutesCommand: Tool {
+    static let tool = ToolDescription(
+        path: ["routes"],
         abstract: "Show the kernel routing tables.",
         discussion: """
             Reads the tables over netlink. --json prints exactly what `ip -j route show` prints (same keys, \
             values and order), so `routeprobe routes --table all --family inet --json` equals \
             `ip -j -4 route show table all`. --summary reads and parses every route but prints only counts \
             per family, table and type.
-            """
-    )
+            """,
+        options: [
+            ToolOption("table", .value(placeholder: "table"), help: "Table to show: all, main, local, default, a name from /etc/iproute2/rt_tables, or a number.", default: "main"),
+            ToolOption("family", .value(placeholder: "family"), help: "Address family: inet, inet6 or all. Default: inet for one table, all for --table all (as ip does)."),
+            ToolOption("json", .flag, help: "Print iproute2-compatible JSON."),
+            ToolOption("summary", .flag, help: "Print only route counts per family, table and type."),
+            ToolOption("netns", .value(placeholder: "netns"), help: "Read the tables of this network namespace (a name from `ip netns` or a path)."),
+        ])
 
-    @Option(name: .long, help: "Table to show: all, main, local, default, a name from /etc/iproute2/rt_tables, or a number.")
-    var table: String = "main"
-
-    @Option(name: .long, help: "Address family: inet, inet6 or all. Default: inet for one table, all for --table all (as ip does).")
+    var table: String
     var family: String?
-
-    @Flag(name: .long, help: "Print iproute2-compatible JSON.")
-    var json = false
-
-    @Flag(name: .long, help: "Print only route counts per family, table and type.")
-    var summary = false
-
-    @Option(name: .long, help: "Read the tables of this network namespace (a name from `ip netns` or a path).")
+    var json: Bool
+    var summary: Bool
     var netns: String?
 
-    func validate() throws {
-        if json && summary { throw ValidationError("--json and --summary cannot be combined") }
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        table = line.value("table") ?? "main"
+        family = line.value("family")
+        json = line.flag("json")
+        summary = line.flag("summary")
+        netns = line.value("netns")
+        if json && summary { throw Self.tool.usage("--json and --summary cannot be combined") }
     }
 
     func run() throws {

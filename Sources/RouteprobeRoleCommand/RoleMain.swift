@@ -1,23 +1,10 @@
 import ArgumentParser
 import Foundation
+import RouteprobeCommandSupport
 
 extension ParsableCommand {
-    /// Parses `arguments`, runs the command on this thread, and maps every error to one line on stderr:
-    /// usage errors exit 2, failures exit 1. No concurrency runtime starts: the on-demand commands are
-    /// synchronous, and a short command pays for no thread it does not use.
-    /// `prepare` may adjust the parsed command before it runs.
-    public static func runAsRouteprobeCommand(_ arguments: [String],
-                                              prepare: (any ParsableCommand) -> any ParsableCommand = { $0 }) -> Never {
-        do {
-            var command = prepare(try parseAsRoot(arguments))
-            try command.run()
-            Foundation.exit(0)
-        } catch {
-            exitReporting(error)
-        }
-    }
-
-    /// The same for long-running roles, whose commands are asynchronous.
+    /// Parses `arguments` with swift-argument-parser, runs the role's command, and maps every error to one
+    /// line on stderr: usage errors exit 2, failures exit 1.
     public static func runAsRouteprobeService(_ arguments: [String]) async -> Never {
         do {
             let command = try parseAsRoot(arguments)

@@ -1,0 +1,34 @@
+import Foundation
+
+/// An on-demand tool of the `routeprobe` command: its declaration, how it reads its command line, and what
+/// it does.
+public protocol Tool {
+    /// The tool's words, help and options.
+    static var tool: ToolDescription { get }
+    /// Reads and checks the parsed command line; a bad value is a usage error.
+    init(_ line: ToolCommandLine) throws(CommandFailure)
+    /// Does the work. A `CommandFailure` is one line and its status; an `ExitStatus` exits quietly.
+    func run() throws
+}
+
+/// An exit status without a message (the output already said it: "not every target is reachable").
+public struct ExitStatus: Error {
+    public let code: Int32
+    public init(_ code: Int32) { self.code = code }
+}
+
+extension Tool {
+    /// Parses `arguments` (the words after the tool's own), runs the tool, and exits with its status.
+    public static func main(_ arguments: [String]) -> Never {
+        do {
+            try Self(try tool.parse(arguments)).run()
+            Foundation.exit(0)
+        } catch let failure as CommandFailure {
+            failure.report()
+        } catch let status as ExitStatus {
+            Foundation.exit(status.code)
+        } catch {
+            CommandFailure("\(error)").report()
+        }
+    }
+}
