@@ -45,21 +45,34 @@ public struct IPRoute2Names: Sendable {
 
     /// Adds the entries of one file's text (`ID NAME` lines, `#` comments, ids decimal or `0x` hex); later
     /// entries override earlier ones, as in iproute2. Malformed lines are skipped, as iproute2 skips them.
-    public mutating func load(_ text: String, from file: File) {
-        for rawLine in text.split(whereSeparator: { $0 == "\n" }) {
-            let line = rawLine.drop { $0 == " " || $0 == "\t" }
-            if line.isEmpty || line.first == "#" { continue }
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 2 else { continue }
-            let idText = fields[0]
+    public mutating func load(_ text: String, from file: File) { load(bytes: Array(text.utf8), from: file) }
+
+    /// The same for the file's bytes, read as they are: every `routeprobe routes` reads five of these files.
+    public mutating func load(bytes: [UInt8], from file: File) {
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") }
+        var index = 0
+        while index < bytes.count {
+            var end = index
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            defer { index = end + 1 }
+            var cursor = index
+            while cursor < end, isBlank(bytes[cursor]) { cursor += 1 }
+            if cursor == end || bytes[cursor] == UInt8(ascii: "#") { continue }
+            let idStart = cursor
+            while cursor < end, !isBlank(bytes[cursor]) { cursor += 1 }
+            let idBytes = bytes[idStart..<cursor]
+            while cursor < end, isBlank(bytes[cursor]) { cursor += 1 }
+            let nameStart = cursor
+            while cursor < end, !isBlank(bytes[cursor]) { cursor += 1 }
+            guard cursor > nameStart else { continue }
             let id: UInt32?
-            if idText.hasPrefix("0x") || idText.hasPrefix("0X") {
-                id = UInt32(idText.dropFirst(2), radix: 16)
+            if idBytes.count > 2, idBytes.first == UInt8(ascii: "0"), idBytes.dropFirst().first == UInt8(ascii: "x") || idBytes.dropFirst().first == UInt8(ascii: "X") {
+                id = UInt32(String(decoding: idBytes.dropFirst(2), as: UTF8.self), radix: 16)
             } else {
-                id = UInt32(idText)
+                id = UInt32(String(decoding: idBytes, as: UTF8.self))
             }
             guard let id else { continue }
-            let name = String(fields[1])
+            let name = String(decoding: bytes[nameStart..<cursor], as: UTF8.self)
             switch file {
             case .tables: tables[id] = name
             case .protocols where id < 256: protocols[id] = name

@@ -10,7 +10,7 @@ extension IPRoute2Names {
                                          ("rt_realms", .realms), ("rt_dsfield", .dsfield)]
         func load(_ path: String, _ kind: File) {
             guard let bytes = try? Files.read(path) else { return }
-            names.load(String(decoding: bytes, as: UTF8.self), from: kind)
+            names.load(bytes: bytes, from: kind)
         }
         for (file, kind) in sources {
             load("\(directory)/\(file)", kind)

@@ -12,7 +12,7 @@ public enum Files {
         guard fd >= 0 else { throw SystemError.systemCall(call: "open(\(path))", errno: errno) }
         let file = OwnedDescriptor(fd)
         var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = try systemCall("read(\(path))") { chunk.withUnsafeMutableBytes { Glibc.read(file.fd, $0.baseAddress, $0.count) } }
             if count == 0 { return contents }

@@ -26,6 +26,20 @@ import RouteprobeCore
         #expect(names.tableID(named: "other") == RouteTableID(rawValue: 101))
     }
 
+    @Test func nameFilesReadAsIproute2ReadsThem() {
+        var names = IPRoute2Names()
+        names.load(bytes: Array("  # indented comment\r\n200\tpods\r\n0X66\tupper\n  7   spaced   extra words\nx12 bad\n300\n\n99 last".utf8),
+                   from: .tables)
+        #expect(names.tables[200] == "pods", "CR before the newline is not part of the name")
+        #expect(names.tables[0x66] == "upper" && names.tables[7] == "spaced" && names.tables[99] == "last")
+        #expect(names.tables[300] == nil, "an id without a name is skipped")
+        #expect(!names.tables.values.contains("bad"))
+        names.load(bytes: Array("300 big\n".utf8), from: .protocols)
+        #expect(names.protocols[300] == nil, "protocol ids stop at 255")
+        names.load("254 primary\n", from: .tables)
+        #expect(names.tables[254] == "primary", "later entries override the built-in ones")
+    }
+
     @Test func unknownProtocolsAndScopesPrintAsNumbers() {
         let route = Route(family: .inet, destinationAddress: IPAddress("10.0.0.0"), destinationLength: 8,
                           routeProtocol: RouteProtocol(rawValue: 77), scope: RouteScope(rawValue: 99))
