@@ -28,7 +28,6 @@ let package = Package(
         .executable(name: "routeprobe-aggregator", targets: ["routeprobe-aggregator"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -73,10 +72,6 @@ let package = Package(
         ]),
         .target(name: "RouteprobeConfiguration", dependencies: ["RouteprobeCore", "RouteprobeSystem", .product(name: "Yams", package: "Yams")]),
         .target(name: "RouteprobeCommandSupport", dependencies: ["RouteprobeCore", "RouteprobeSystem"]),
-        .target(name: "RouteprobeRoleCommand", dependencies: [
-            "RouteprobeCommandSupport",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
         // Three executables, one per role, so each carries only what it runs: `routeprobe` (the command
         // people type: probe, routes, route get, monitor, vpc-diff; it hands `agent`, `beacon` and
         // `aggregator` over to the other two), `routeprobe-agent` (agent, beacon) and `routeprobe-aggregator`.
@@ -92,8 +87,7 @@ let package = Package(
             name: "routeprobe-agent",
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeProbing", "RouteprobeConfiguration", "RouteprobeAgent",
-                "RouteprobeCommandSupport", "RouteprobeRoleCommand",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RouteprobeCommandSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,8 +98,7 @@ let package = Package(
             name: "routeprobe-aggregator",
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeConfiguration", "RouteprobeAggregator", "RouteprobeKubernetes",
-                "RouteprobeCommandSupport", "RouteprobeRoleCommand",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RouteprobeCommandSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -32,3 +32,29 @@ extension Tool {
         }
     }
 }
+
+/// A long-running role (`agent`, `beacon`): a tool whose work is asynchronous (a ServiceGroup).
+public protocol ServiceTool {
+    /// The role's words, help and options.
+    static var tool: ToolDescription { get }
+    /// Reads and checks the parsed command line; a bad value is a usage error.
+    init(_ line: ToolCommandLine) throws(CommandFailure)
+    /// Runs until stopped. A `CommandFailure` is one line and its status.
+    func run() async throws
+}
+
+extension ServiceTool {
+    /// Parses `arguments` (the words after the role's own), runs the role, and exits with its status.
+    public static func main(_ arguments: [String]) async -> Never {
+        do {
+            try await Self(try tool.parse(arguments)).run()
+            Foundation.exit(0)
+        } catch let failure as CommandFailure {
+            failure.report()
+        } catch let status as ExitStatus {
+            Foundation.exit(status.code)
+        } catch {
+            CommandFailure("\(error)").report()
+        }
+    }
+}

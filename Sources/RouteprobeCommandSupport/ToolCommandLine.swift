@@ -1,8 +1,7 @@
-// The on-demand tools' command lines, declared once: the parser and the help both read the declaration.
-// The tools parse with this instead of swift-argument-parser, whose first parse in a process costs 1.0-1.3 ms
-// of generic metadata and protocol-conformance work for its property wrappers: more than a `routes` of a
-// small table costs in all. The long-running roles, where a millisecond at start does not matter, keep
-// ArgumentParser.
+// Every routeprobe command line, declared once: the parser and the help both read the declaration. This
+// replaces swift-argument-parser, whose first parse in a process cost 1.0-1.3 ms of generic metadata and
+// protocol-conformance work for its property wrappers (more than a `routes` of a small table costs in all),
+// and whose code, touched once at start, stayed resident in the agent for its whole life.
 import Foundation
 
 /// A tool's option.
@@ -144,7 +143,7 @@ public struct ToolDescription: Sendable {
 
     /// The help, in the layout of swift-argument-parser's, so that the tools and the roles read alike.
     public var help: String {
-        var text = "OVERVIEW: \(abstract)\n\n"
+        var text = ToolDescription.wrapped("OVERVIEW: \(abstract)", width: 80, indent: 0) + "\n\n"
         if !discussion.isEmpty { text += ToolDescription.wrapped(discussion, width: 80, indent: 0) + "\n\n" }
         if subtools.isEmpty {
             var usage = "USAGE: \(commandName)"

@@ -1,4 +1,3 @@
-import ArgumentParser
 import RouteprobeCommandSupport
 import Foundation
 import Logging
@@ -10,65 +9,72 @@ import RouteprobeNetlink
 import RouteprobeSystem
 
 /// `routeprobe agent`: the per-node service.
-struct AgentCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "agent",
+struct AgentCommand: ServiceTool {
+    static let tool = ToolDescription(
+        path: ["agent"],
         abstract: "Probe the other nodes' pod CIDRs every interval and alert to syslog when a route is missing.",
         discussion: """
             Each round probes every other node's pod targets (ICMP and TCP to the beacon port) with control \
             probes of their hosts; a problem that holds for --failures-to-open consecutive rounds opens a \
             finding (one syslog alert, RFC 5424), and its resolution sends one more. A route change starts a \
             round at once. Every config file key is also a flag; flags win. Stops on SIGINT or SIGTERM.
-            """
-    )
+            """,
+        options: [
+            ToolOption("config", .value(placeholder: "config"), help: "Config file (YAML or JSON) with the keys below."),
+            ToolOption("node-name", .value(placeholder: "node-name"), help: "This node's name in the cluster map (default: $NODE_NAME, as the downward API sets it)."),
+            ToolOption("cluster-map", .value(placeholder: "cluster-map"), help: "Cluster map file: which node owns which pod CIDR."),
+            ToolOption("interval", .value(placeholder: "interval"), help: "Time between round starts.",
+                       default: DurationText.format(AgentConfiguration.Defaults.interval)),
+            ToolOption("timeout", .value(placeholder: "timeout"), help: "Probe timeout.", default: DurationText.format(AgentConfiguration.Defaults.timeout)),
+            ToolOption("failures-to-open", .value(placeholder: "failures-to-open"), help: "Consecutive failed rounds before a finding opens.",
+                       default: String(AgentConfiguration.Defaults.failuresToOpen)),
+            ToolOption("syslog", .value(placeholder: "syslog"), help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT.", default: "local"),
+            ToolOption("metrics-listen", .value(placeholder: "metrics-listen"), help: "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 0.0.0.0:9701."),
+            ToolOption("capture-dir", .value(placeholder: "capture-dir"), help: "Write pcap files of failing flows here."),
+            ToolOption("netns", .value(placeholder: "netns"), help: "Work inside this network namespace (for labs)."),
+            ToolOption("aggregator", .value(placeholder: "aggregator"), help: "Aggregator base URL, e.g. http://routeprobe-aggregator:9800: register, follow its probe plan, post reports."),
+            ToolOption("token-file", .value(placeholder: "token-file"), help: "File holding the aggregator's bearer token (required with --aggregator)."),
+            ToolOption("node-ip", .value(placeholder: "node-ip"), help: "This node's host IP, registered with the aggregator (default: from the cluster map)."),
+            ToolOption("pod-cidr", .value(placeholder: "pod-cidr"), help: "A pod CIDR of this node, registered with the aggregator; repeat for several (default: from the cluster map)."),
+            ToolOption("pod-target", .value(placeholder: "pod-target"), help: "An address in this node's pod CIDR worth probing (its beacon); repeat for several."),
+            ToolOption("instance-id", .value(placeholder: "instance-id"), help: "The cloud's id of this node's machine (i-0abc...), as VPC route entries name it (default: from the cluster map)."),
+        ])
 
-    @Option(name: .long, help: "Config file (YAML or JSON) with the keys below.")
     var config: String?
-
-    @Option(name: .long, help: "This node's name in the cluster map (default: $NODE_NAME, as the downward API sets it).")
     var nodeName: String?
-
-    @Option(name: .long, help: "Cluster map file: which node owns which pod CIDR.")
     var clusterMap: String?
-
-    @Option(name: .long, help: "Time between round starts (default \(DurationText.format(AgentConfiguration.Defaults.interval))).")
     var interval: String?
-
-    @Option(name: .long, help: "Probe timeout (default \(DurationText.format(AgentConfiguration.Defaults.timeout))).")
     var timeout: String?
-
-    @Option(name: .long, help: "Consecutive failed rounds before a finding opens (default \(AgentConfiguration.Defaults.failuresToOpen)).")
     var failuresToOpen: Int?
-
-    @Option(name: .long, help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT (default local).")
     var syslog: String?
-
-    @Option(name: .long, help: "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 0.0.0.0:9701.")
     var metricsListen: String?
-
-    @Option(name: .long, help: "Write pcap files of failing flows here.")
     var captureDir: String?
-
-    @Option(name: .long, help: "Work inside this network namespace (for labs).")
     var netns: String?
-
-    @Option(name: .long, help: "Aggregator base URL, e.g. http://routeprobe-aggregator:9800: register, follow its probe plan, post reports.")
     var aggregator: String?
-
-    @Option(name: .long, help: "File holding the aggregator's bearer token (required with --aggregator).")
     var tokenFile: String?
-
-    @Option(name: .long, help: "This node's host IP, registered with the aggregator (default: from the cluster map).")
     var nodeIP: String?
-
-    @Option(name: .long, help: "A pod CIDR of this node, registered with the aggregator; repeat for several (default: from the cluster map).")
-    var podCIDR: [String] = []
-
-    @Option(name: .long, help: "An address in this node's pod CIDR worth probing (its beacon); repeat for several.")
-    var podTarget: [String] = []
-
-    @Option(name: .long, help: "The cloud's id of this node's machine (i-0abc...), as VPC route entries name it (default: from the cluster map).")
+    var podCIDR: [String]
+    var podTarget: [String]
     var instanceID: String?
+
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        config = line.value("config")
+        nodeName = line.value("node-name")
+        clusterMap = line.value("cluster-map")
+        interval = line.value("interval")
+        timeout = line.value("timeout")
+        failuresToOpen = try line.integer("failures-to-open", in: AgentConfiguration.Defaults.failuresToOpenRange, default: nil, tool: Self.tool)
+        syslog = line.value("syslog")
+        metricsListen = line.value("metrics-listen")
+        captureDir = line.value("capture-dir")
+        netns = line.value("netns")
+        aggregator = line.value("aggregator")
+        tokenFile = line.value("token-file")
+        nodeIP = line.value("node-ip")
+        podCIDR = line.values("pod-cidr")
+        podTarget = line.values("pod-target")
+        instanceID = line.value("instance-id")
+    }
 
     func run() async throws {
         var flags = AgentSettings()

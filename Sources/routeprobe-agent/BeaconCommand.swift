@@ -1,4 +1,3 @@
-import ArgumentParser
 import RouteprobeCommandSupport
 import Logging
 import RouteprobeAgent
@@ -6,18 +5,17 @@ import RouteprobeProbing
 import ServiceLifecycle
 
 /// `routeprobe beacon`: the responder every pod CIDR runs, so probes have a known target.
-struct BeaconCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "beacon",
+struct BeaconCommand: ServiceTool {
+    static let tool = ToolDescription(
+        path: ["beacon"],
         abstract: "Answer TCP probes: accept every connection and close it at once.",
-        discussion: "Runs in the pod network (a DaemonSet pod). Offers nothing else. Stops on SIGINT or SIGTERM."
-    )
+        discussion: "Runs in the pod network (a DaemonSet pod). Offers nothing else. Stops on SIGINT or SIGTERM.",
+        options: [ToolOption("listen", .value(placeholder: "listen"), help: "TCP port to listen on (all addresses, IPv4 and IPv6).", default: "9700")])
 
-    @Option(name: .long, help: "TCP port to listen on (all addresses, IPv4 and IPv6).")
-    var listen: UInt16 = 9700
+    var listen: UInt16
 
-    func validate() throws {
-        if listen == 0 { throw ValidationError("--listen must be a port from 1 to 65535") }
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        listen = try line.integer("listen", in: UInt16(1)...UInt16.max, default: 9700, tool: Self.tool)!
     }
 
     func run() async throws {

@@ -1,4 +1,3 @@
-import ArgumentParser
 import RouteprobeCommandSupport
 import Foundation
 import Logging
@@ -9,9 +8,9 @@ import RouteprobeKubernetes
 import ServiceLifecycle
 
 /// `routeprobe aggregator`: correlates the agents' reports into cluster findings.
-struct AggregatorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "aggregator",
+struct AggregatorCommand: ServiceTool {
+    static let tool = ToolDescription(
+        path: ["aggregator"],
         abstract: "Plan the agents' probes, correlate their reports, and name the missing VPC route entries.",
         discussion: """
             Agents started with --aggregator URL --token-file FILE register, fetch their probe plan (each pod \
@@ -21,50 +20,56 @@ struct AggregatorCommand: AsyncParsableCommand {
             with one syslog alert each. HTTP: /api/v1/register, /api/v1/plan/NODE, /api/v1/reports, \
             /api/v1/findings, /api/v1/matrix (all with the bearer token), /metrics, /healthz and / (the page). \
             State lives in memory and is rebuilt from the agents after a restart. Stops on SIGINT or SIGTERM.
-            """
-    )
+            """,
+        options: [
+            ToolOption("listen", .value(placeholder: "listen"), help: "Address and port to listen on.", default: "0.0.0.0:9800"),
+            ToolOption("token-file", .value(placeholder: "token-file"), help: "File holding the bearer token agents must present (required)."),
+            ToolOption("cluster-map", .value(placeholder: "cluster-map"), help: "Cluster map file: nodes known before they register (optional)."),
+            ToolOption("sources-per-cidr", .value(placeholder: "sources-per-cidr"), help: "Sources that probe each pod CIDR (K).", default: "3"),
+            ToolOption("full-mesh", .flag, help: "Every node probes every other node (small clusters)."),
+            ToolOption("syslog", .value(placeholder: "syslog"), help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT.", default: "local"),
+            ToolOption("vpc-route-table", .value(placeholder: "vpc-route-table"), help: "VPC route table JSON (aws ec2 describe-route-tables, Alibaba DescribeRouteEntryList); re-read when it changes."),
+            ToolOption("window", .value(placeholder: "window"), help: "Reports older than this no longer count.", default: "30s"),
+            ToolOption("evaluation-interval", .value(placeholder: "evaluation-interval"), help: "How often findings are evaluated.", default: "1s"),
+            ToolOption("max-body-bytes", .value(placeholder: "max-body-bytes"), help: "Largest request body accepted, in bytes.", default: "1048576"),
+            ToolOption("kubernetes", .flag, help: "Discover nodes from the API server with the pod's service account (in a cluster)."),
+            ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "Discover nodes from the API server of this kubeconfig file (outside a cluster)."),
+            ToolOption("kube-context", .value(placeholder: "kube-context"), help: "The kubeconfig context to use (default: its current-context)."),
+            ToolOption("events", .flag, help: "Create Events (VpcRouteMissing, PodCIDRUnreachable) on the affected Node; needs --kubernetes or --kubeconfig and deploy/optional/events-rbac.yaml."),
+        ])
 
-    @Option(name: .long, help: "Address and port to listen on (default 0.0.0.0:9800).")
-    var listen: String = "0.0.0.0:9800"
-
-    @Option(name: .long, help: "File holding the bearer token agents must present (required).")
+    var listen: String
     var tokenFile: String
-
-    @Option(name: .long, help: "Cluster map file: nodes known before they register (optional).")
     var clusterMap: String?
-
-    @Option(name: .long, help: "Sources that probe each pod CIDR (K, default 3).")
-    var sourcesPerCidr: Int = 3
-
-    @Flag(name: .long, help: "Every node probes every other node (small clusters).")
-    var fullMesh = false
-
-    @Option(name: .long, help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT (default local).")
-    var syslog: String = "local"
-
-    @Option(name: .long, help: "VPC route table JSON (aws ec2 describe-route-tables, Alibaba DescribeRouteEntryList); re-read when it changes.")
+    var sourcesPerCidr: Int
+    var fullMesh: Bool
+    var syslog: String
     var vpcRouteTable: String?
-
-    @Option(name: .long, help: "Reports older than this no longer count (default 30s).")
-    var window: String = "30s"
-
-    @Option(name: .long, help: "How often findings are evaluated (default 1s).")
-    var evaluationInterval: String = "1s"
-
-    @Option(name: .long, help: "Largest request body accepted, in bytes (default 1048576).")
-    var maxBodyBytes: Int = 1 << 20
-
-    @Flag(name: .long, help: "Discover nodes from the API server with the pod's service account (in a cluster).")
-    var kubernetes = false
-
-    @Option(name: .long, help: "Discover nodes from the API server of this kubeconfig file (outside a cluster).")
+    var window: String
+    var evaluationInterval: String
+    var maxBodyBytes: Int
+    var kubernetes: Bool
     var kubeconfig: String?
-
-    @Option(name: .long, help: "The kubeconfig context to use (default: its current-context).")
     var kubeContext: String?
+    var events: Bool
 
-    @Flag(name: .long, help: "Create Events (VpcRouteMissing, PodCIDRUnreachable) on the affected Node; needs --kubernetes or --kubeconfig and deploy/optional/events-rbac.yaml.")
-    var events = false
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        listen = line.value("listen") ?? "0.0.0.0:9800"
+        guard let tokenFile = line.value("token-file") else { throw Self.tool.usage("missing '--token-file <token-file>'") }
+        self.tokenFile = tokenFile
+        clusterMap = line.value("cluster-map")
+        sourcesPerCidr = try line.integer("sources-per-cidr", in: 1...50, default: 3, tool: Self.tool)!
+        fullMesh = line.flag("full-mesh")
+        syslog = line.value("syslog") ?? "local"
+        vpcRouteTable = line.value("vpc-route-table")
+        window = line.value("window") ?? "30s"
+        evaluationInterval = line.value("evaluation-interval") ?? "1s"
+        maxBodyBytes = try line.integer("max-body-bytes", in: 1024...Int(Int32.max), default: 1 << 20, tool: Self.tool)!
+        kubernetes = line.flag("kubernetes")
+        kubeconfig = line.value("kubeconfig")
+        kubeContext = line.value("kube-context")
+        events = line.flag("events")
+    }
 
     func run() async throws {
         guard let (parsedAddress, parsedPort) = IPAddress.parseEndpoint(listen) else {
@@ -82,8 +87,6 @@ struct AggregatorCommand: AsyncParsableCommand {
         if let clusterMap {
             do { map = try ClusterMapFile.load(path: clusterMap) } catch { throw CommandFailure.usage(error.description) }
         }
-        if !(1...50).contains(sourcesPerCidr) { throw CommandFailure.usage("--sources-per-cidr must be 1 to 50") }
-        if maxBodyBytes < 1024 { throw CommandFailure.usage("--max-body-bytes must be at least 1024") }
         guard let destination = SyslogDestination(syslog) else {
             throw CommandFailure.usage("--syslog '\(syslog)' must be local, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT")
         }

@@ -1,18 +1,19 @@
-import ArgumentParser
+import Foundation
 import RouteprobeCommandSupport
-import RouteprobeRoleCommand
 
 /// The aggregator's executable: `routeprobe aggregator` runs here (the `routeprobe` command hands it over),
 /// with the HTTP server and the Kubernetes client that only the aggregator needs.
 @main
-struct RouteprobeAggregatorMain: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "routeprobe",
-        abstract: "The cluster role of routeprobe: the aggregator.",
-        subcommands: [AggregatorCommand.self]
-    )
+enum RouteprobeAggregatorMain {
+    static let root = ToolDescription(path: [], abstract: "The cluster role of routeprobe: the aggregator.",
+                                      subtools: [AggregatorCommand.tool])
 
     static func main() async {
-        await runAsRouteprobeService(Array(CommandLine.arguments.dropFirst()))
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch arguments.first {
+        case "aggregator": await AggregatorCommand.main(Array(arguments.dropFirst()))
+        case nil, "--help", "-h": root.printHelpAndExit()
+        case let other?: root.usage("unknown role '\(other)'").report()
+        }
     }
 }
