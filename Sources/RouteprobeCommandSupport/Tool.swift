@@ -23,12 +23,8 @@ extension Tool {
         do {
             try Self(try tool.parse(arguments)).run()
             Foundation.exit(0)
-        } catch let failure as CommandFailure {
-            failure.report()
-        } catch let status as ExitStatus {
-            Foundation.exit(status.code)
         } catch {
-            CommandFailure("\(error)").report()
+            exitAfterReporting(error)
         }
     }
 }
@@ -49,12 +45,18 @@ extension ServiceTool {
         do {
             try await Self(try tool.parse(arguments)).run()
             Foundation.exit(0)
-        } catch let failure as CommandFailure {
-            failure.report()
-        } catch let status as ExitStatus {
-            Foundation.exit(status.code)
         } catch {
-            CommandFailure("\(error)").report()
+            exitAfterReporting(error)
         }
+    }
+}
+
+/// How a tool or role ends on an error: a `CommandFailure` prints its one line and exits with its status,
+/// an `ExitStatus` exits quietly with its code, anything else is a one-line failure.
+func exitAfterReporting(_ error: any Error) -> Never {
+    switch error {
+    case let failure as CommandFailure: failure.report()
+    case let status as ExitStatus: Foundation.exit(status.code)
+    default: CommandFailure("\(error)").report()
     }
 }

@@ -13,14 +13,14 @@ struct AgentLabTests {
     }
 
     /// Syslog lines as fields: VERSION|FACILITY|SEVERITY|HOSTNAME|APP|PROCID|MSGID|SD|MSG.
-    func records(_ collector: Rsyslog, atLeast count: Int, timeout: TimeInterval, where matches: ([String]) -> Bool = { _ in true }) -> [[String]] {
+    func records(_ collector: Rsyslog, atLeast count: Int, timeout: TimeInterval, where matches: ([String]) -> Bool = { _ in true }) async throws -> [[String]] {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let all = collector.lines(atLeast: 0, timeout: 0).map {
                 $0.split(separator: "|", maxSplits: 8, omittingEmptySubsequences: false).map(String.init)
             }.filter { $0.count == 9 && matches($0) }
             if all.count >= count || Date() > deadline { return all }
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 
@@ -32,12 +32,12 @@ struct AgentLabTests {
             defer { for agent in agents where agent.process.isRunning { _ = agent.stop() } }
 
             // A healthy lab: several rounds, no alert at all.
-            usleep(3_500_000)
-            #expect(records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy lab: \(collector.lines(atLeast: 0, timeout: 0))")
+            try await Task.sleep(for: .milliseconds(3500))
+            #expect(try await records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy lab: \(collector.lines(atLeast: 0, timeout: 0))")
 
             // The incident: both sources name the entry within two rounds (plus a probe timeout and slack).
             try lab.run("break-vpc-route", "node-b")
-            let opened = records(collector, atLeast: 2, timeout: 5) { $0[6] == "vpcRouteMissing" && $0[7].contains("state=\"open\"") }
+            let opened = try await records(collector, atLeast: 2, timeout: 5) { $0[6] == "vpcRouteMissing" && $0[7].contains("state=\"open\"") }
             #expect(Set(opened.map { $0[3] }) == ["node-a", "node-c"], "agents: \(agents.map(\.log))")
             for record in opened {
                 #expect(record[2] == "3")
@@ -46,9 +46,9 @@ struct AgentLabTests {
             }
 
             try lab.run("restore-vpc-route", "node-b")
-            let resolved = records(collector, atLeast: 2, timeout: 5) { $0[7].contains("state=\"resolved\"") }
+            let resolved = try await records(collector, atLeast: 2, timeout: 5) { $0[7].contains("state=\"resolved\"") }
             #expect(Set(resolved.map { $0[3] }) == ["node-a", "node-c"])
-            #expect(records(collector, atLeast: 99, timeout: 0) { $0[6] == "vpcRouteMissing" && $0[7].contains("state=\"open\"") }.count == 2,
+            #expect(try await records(collector, atLeast: 99, timeout: 0) { $0[6] == "vpcRouteMissing" && $0[7].contains("state=\"open\"") }.count == 2,
                     "each finding opened exactly once")
 
             // Shutdown: SIGTERM stops each agent within 2 s.
@@ -66,16 +66,16 @@ struct AgentLabTests {
             defer { collector.stop() }
             let agent = try agentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath)
             defer { _ = agent.stop() }
-            usleep(1_500_000)
+            try await Task.sleep(for: .milliseconds(1500))
             try lab.run("node-down", "node-c")
-            let down = records(collector, atLeast: 1, timeout: 6) { $0[6] == "nodeUnreachable" }
+            let down = try await records(collector, atLeast: 1, timeout: 6) { $0[6] == "nodeUnreachable" }
             #expect(down.count == 1, "agent: \(agent.log)")
             #expect(down.first?[7].contains("nextHopNode=\"node-c\"") == true)
             #expect(down.first?[7].contains("cidr=") == false, "a down node is about the node, not a CIDR")
             #expect(down.first?[2] == "4", "warning")
-            #expect(records(collector, atLeast: 99, timeout: 0) { $0[6] == "vpcRouteMissing" }.isEmpty)
+            #expect(try await records(collector, atLeast: 99, timeout: 0) { $0[6] == "vpcRouteMissing" }.isEmpty)
             try lab.run("node-up", "node-c")
-            let back = records(collector, atLeast: 1, timeout: 6) { $0[6] == "nodeUnreachable" && $0[7].contains("state=\"resolved\"") }
+            let back = try await records(collector, atLeast: 1, timeout: 6) { $0[6] == "nodeUnreachable" && $0[7].contains("state=\"resolved\"") }
             #expect(back.count == 1)
         }
     }
@@ -86,15 +86,15 @@ struct AgentLabTests {
             defer { collector.stop() }
             let agents = try ["node-a", "node-c"].map { try agentProcess(lab: lab, node: $0, syslogSocket: collector.socketPath) }
             defer { for agent in agents { _ = agent.stop() } }
-            usleep(2_500_000)
-            #expect(records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy host-gw lab")
+            try await Task.sleep(for: .milliseconds(2500))
+            #expect(try await records(collector, atLeast: 1, timeout: 0).isEmpty, "alerts in a healthy host-gw lab")
             try ip("-n", lab.namespace("node-a"), "route", "del", "172.16.1.0/24")
-            let found = records(collector, atLeast: 1, timeout: 5) { $0[6] == "kernelRouteMissing" }
+            let found = try await records(collector, atLeast: 1, timeout: 5) { $0[6] == "kernelRouteMissing" }
             #expect(found.count == 1, "agents: \(agents.map(\.log))")
             #expect(found.first?[3] == "node-a")
             #expect(found.first?[7].contains("cidr=\"172.16.1.0/24\" nextHopNode=\"node-b\"") == true)
-            usleep(1_500_000)
-            let everything = records(collector, atLeast: 99, timeout: 0)
+            try await Task.sleep(for: .milliseconds(1500))
+            let everything = try await records(collector, atLeast: 99, timeout: 0)
             #expect(everything.allSatisfy { $0[3] == "node-a" }, "node-c raised nothing: \(everything)")
             #expect(!everything.contains { $0[6] == "vpcRouteMissing" }, "the fall-through to the VPC is not blamed on the VPC")
         }
@@ -109,7 +109,7 @@ struct AgentLabTests {
             let agent = try agentProcess(lab: lab, node: "node-a", syslogSocket: collector.socketPath,
                                          extra: ["--metrics-listen", "127.0.0.1:9701"])
             defer { _ = agent.stop() }
-            usleep(2_500_000)
+            try await Task.sleep(for: .milliseconds(2500))
             let (status, body) = try fetch(lab.namespace("node-a"), "http://127.0.0.1:9701/metrics")
             #expect(status == 200, "\(body) / \(agent.log)")
             #expect(body.contains(#"routeprobe_probe_success{target="172.16.1.12",protocol="icmp"} 1"#))
@@ -125,7 +125,7 @@ struct AgentLabTests {
             #expect(routes.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 3 } == true, "\(String(describing: routes))")
 
             try lab.run("break-vpc-route", "node-b")
-            _ = records(collector, atLeast: 1, timeout: 6) { $0[6] == "vpcRouteMissing" }
+            _ = try await records(collector, atLeast: 1, timeout: 6) { $0[6] == "vpcRouteMissing" }
             let (_, broken) = try fetch(lab.namespace("node-a"), "http://127.0.0.1:9701/metrics")
             #expect(broken.contains(#"routeprobe_findings_open{kind="vpcRouteMissing"} 1"#), "\(broken)")
             #expect(broken.contains(#"routeprobe_probe_success{target="172.16.1.12",protocol="icmp"} 0"#))

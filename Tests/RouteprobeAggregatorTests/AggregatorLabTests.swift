@@ -38,12 +38,12 @@ struct AggregatorLabTests {
     }
 
     /// Polls the findings until `matches` holds (or the timeout passes) and returns the last ones seen.
-    func awaitFindings(_ lab: Lab, timeout: TimeInterval = 8, _ matches: ([[String: Any]]) -> Bool) throws -> [[String: Any]] {
+    func awaitFindings(_ lab: Lab, timeout: TimeInterval = 8, _ matches: ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let current = (try? findings(lab)) ?? []
             if matches(current) || Date() > deadline { return current }
-            usleep(200_000)
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
 
@@ -56,13 +56,13 @@ struct AggregatorLabTests {
             defer { collector.stop() }
             let server = try aggregator(lab, token: token, syslog: "unix:\(collector.socketPath)")
             defer { server.stop() }
-            usleep(500_000)
+            try await Task.sleep(for: .milliseconds(500))
             let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:\(collector.socketPath)") }
             defer { agents.forEach { $0.stop() } }
 
             // Healthy: every source reports, the matrix fills, no finding opens.
             let (_, matrixBody) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token)
-            usleep(3_000_000)
+            try await Task.sleep(for: .milliseconds(3000))
             #expect(try findings(lab).isEmpty, "healthy lab: \(server.log)")
             let (status, matrixText) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token)
             #expect(status == 200, "\(matrixBody)")
@@ -73,7 +73,7 @@ struct AggregatorLabTests {
 
             // 1. The incident: every source agrees, n/n, and rsyslogd gets the cluster alert.
             try lab.run("break-vpc-route", "node-b")
-            var found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+            var found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
             var finding = found.first { $0["kind"] as? String == "vpcRouteMissing" }
             #expect(finding?["cidr"] as? String == "172.16.1.0/24", "\(found) \(server.log)")
             #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")
@@ -87,46 +87,46 @@ struct AggregatorLabTests {
             #expect(alert?.contains("VPC route entry missing: 172.16.1.0/24 -> node-b (192.168.0.50)") == true,
                     "\(collector.lines(atLeast: 0, timeout: 0))")
             try lab.run("restore-vpc-route", "node-b")
-            found = try awaitFindings(lab) { $0.isEmpty }
+            found = try await awaitFindings(lab) { $0.isEmpty }
             #expect(found.isEmpty, "resolved after the restore: \(found)")
             #expect(collector.lines(atLeast: 6, timeout: 5).contains { $0.contains("state=\"resolved\"") && $0.contains("sources=\"node-a,node-c\"") })
 
             // 2. node-b's entry points at node-c: node-c sees the packets arrive.
             try lab.run("misroute", "node-b", "node-c")
-            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteWrongNextHop" } }
+            found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteWrongNextHop" } }
             finding = found.first { $0["kind"] as? String == "vpcRouteWrongNextHop" }
             #expect((finding?["actualNextHop"] as? [String: Any])?["node"] as? String == "node-c", "\(found)")
             #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")
             #expect(kinds(found) == ["vpcRouteWrongNextHop"], "only the wrong next hop, not also a missing route: \(found)")
             try lab.run("restore-vpc-route", "node-b")
-            #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
+            #expect(try await awaitFindings(lab) { $0.isEmpty }.isEmpty)
 
             // 3. The router rejects node-c's CIDR with ICMP unreachable.
             try lab.run("reject", "node-c")
-            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "rejectedByRouter" } }
+            found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "rejectedByRouter" } }
             finding = found.first { $0["kind"] as? String == "rejectedByRouter" }
             #expect(finding?["cidr"] as? String == "172.16.2.0/24", "\(found)")
             #expect((finding?["evidence"] as? [String: Any])?["router"] as? String == "192.168.0.253")
             try lab.run("restore-vpc-route", "node-c")
-            #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
+            #expect(try await awaitFindings(lab) { $0.isEmpty }.isEmpty)
 
             // 4. node-c is down: about the node, not a route.
             try lab.run("node-down", "node-c")
-            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "nodeUnreachable" } }
+            found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "nodeUnreachable" } }
             finding = found.first { $0["kind"] as? String == "nodeUnreachable" }
             #expect((finding?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-c", "\(found)")
             #expect(!kinds(found).contains("vpcRouteMissing"), "\(found)")
             try lab.run("node-up", "node-c")
-            #expect(try awaitFindings(lab, timeout: 25) { $0.isEmpty }.isEmpty, "node-c's agent reports again after the partition")
+            #expect(try await awaitFindings(lab, timeout: 25) { $0.isEmpty }.isEmpty, "node-c's agent reports again after the partition")
 
             // 5. Only node-a fails (the VPC drops its host traffic to pods): a source-side problem on node-a.
             try lab.run("block-source", "node-a")
-            found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "sourceLocal" } }
+            found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "sourceLocal" } }
             finding = found.first { $0["kind"] as? String == "sourceLocal" }
             #expect(finding?["sources"] as? [String] == ["node-a"], "\(found)")
             #expect(!kinds(found).contains("vpcRouteMissing"), "one failing source of two is not a VPC route: \(found)")
             try lab.run("unblock-source", "node-a")
-            #expect(try awaitFindings(lab) { $0.isEmpty }.isEmpty)
+            #expect(try await awaitFindings(lab) { $0.isEmpty }.isEmpty)
 
             // The aggregator's alerts: each cluster finding opened once and resolved once.
             let cluster = collector.lines(atLeast: 0, timeout: 0).filter { $0.contains("scope=\"cluster\"") }
@@ -147,13 +147,13 @@ struct AggregatorLabTests {
             // The map makes node-b a known target although its own agent never gets in.
             var server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock", extra: ["--cluster-map", lab.mapPath])
             defer { server.stop() }
-            usleep(500_000)
+            try await Task.sleep(for: .milliseconds(500))
             let agents = try ["node-a", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
             defer { agents.forEach { $0.stop() } }
             let intruder = try agent(lab, "node-b", token: wrong, syslog: "unix:/nonexistent/syslog.sock")
             defer { intruder.stop() }
             try lab.run("break-vpc-route", "node-b")
-            var found = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+            var found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
             #expect(kinds(found) == ["vpcRouteMissing"], "\(found) \(server.log)")
             let (_, health) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/healthz")
             #expect(health.contains("\"registered\":2"), "the agent with the wrong token is not registered: \(health)")
@@ -162,7 +162,7 @@ struct AggregatorLabTests {
             // Restart: the new process knows nothing; the agents register again and the finding comes back.
             #expect(server.stop() != nil)
             server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock", extra: ["--cluster-map", lab.mapPath])
-            found = try awaitFindings(lab, timeout: 10) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+            found = try await awaitFindings(lab, timeout: 10) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
             #expect(found.first?["sources"] as? [String] == ["node-a", "node-c"], "\(found) \(server.log)")
             #expect(agents.allSatisfy { $0.log.components(separatedBy: "registered with the aggregator").count == 3 },
                     "each agent registered twice: \(agents.map(\.log))")
@@ -207,11 +207,11 @@ struct AggregatorLabTests {
             let token = try TokenFile(Self.token)
             let server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock")
             defer { server.stop() }
-            usleep(500_000)
+            try await Task.sleep(for: .milliseconds(500))
             let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
             defer { agents.forEach { $0.stop() } }
             try lab.run("break-vpc-route", "node-b")
-            _ = try awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
+            _ = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
 
             let png = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)page.png").path
             defer { try? FileManager.default.removeItem(atPath: png) }
@@ -248,7 +248,7 @@ struct AggregatorLabTests {
             defer { server.stop() }
             let url = "http://127.0.0.1:9800"
             var up = false
-            for _ in 0..<50 where !up { up = (try? httpRequest(in: namespace, "\(url)/healthz"))?.status == 200; if !up { usleep(100_000) } }
+            for _ in 0..<50 where !up { up = (try? httpRequest(in: namespace, "\(url)/healthz"))?.status == 200; if !up { try await Task.sleep(for: .milliseconds(100)) } }
             #expect(up, "\(server.log)")
 
             var answer = try httpRequest(in: namespace, "\(url)/api/v1/findings")

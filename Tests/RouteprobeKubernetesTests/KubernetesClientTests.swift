@@ -295,7 +295,7 @@ struct AggregatorDiscoveryTests {
                     let answer = try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:9800/api/v1/register", token: "t", body: registration)
                     plan = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
                     if plan["probeNodes"] as? [String] == ["node-b", "node-d"] { break }
-                    usleep(200_000)
+                    try await Task.sleep(for: .milliseconds(200))
                 }
                 #expect(plan["probeNodes"] as? [String] == ["node-b", "node-d"], "listed, then watched: node-d added, node-c deleted: \(plan) \(aggregator.log)")
                 let cluster = (plan["cluster"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
@@ -316,7 +316,7 @@ struct AggregatorDiscoveryTests {
                     let body = try httpRequest(in: namespace, "http://127.0.0.1:9800/api/v1/findings", token: "t").body
                     let findings = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["findings"] as? [[String: Any]]
                     message = findings?.first?["message"] as? String ?? ""
-                    usleep(200_000)
+                    try await Task.sleep(for: .milliseconds(200))
                 }
                 #expect(message.contains("The VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing, 2/2 sources agree"), "\(message)")
                 // --events: the finding became a Warning Event on node-b, created through the API.
@@ -325,7 +325,7 @@ struct AggregatorDiscoveryTests {
                     let bodies = server.posted.withLock { $0 }.filter { $0.path == "/api/v1/namespaces/default/events" }.map(\.body)
                     event = bodies.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
                         .first { $0["reason"] as? String == "VpcRouteMissing" } ?? [:]
-                    if event.isEmpty { usleep(200_000) }
+                    if event.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
                 }
                 #expect((event["involvedObject"] as? [String: Any])?["name"] as? String == "node-b", "\(event)")
                 #expect((event["involvedObject"] as? [String: Any])?["kind"] as? String == "Node")
