@@ -112,22 +112,27 @@ extension SocketAddressTests {
 struct NamespaceSocketTests {
     @Test func socketsOpenInsideTheNamespaceAndTalkOverItsLoopback() async throws {
         try await withLabNamespace { name in
+            // An address only the lab namespace has: binding to it works inside and nowhere else, so a
+            // socket that ignored `in:` would fail here instead of passing on the root namespace's loopback.
+            try ip("-n", name, "address", "add", "192.168.77.1/32", "dev", "lo")
             let namespace = NetworkNamespace(name)
-            let loopback = IPAddress("127.0.0.1")!
+            let address = IPAddress("192.168.77.1")!
+            let outside = try OwnedDescriptor.socket(.inet, .datagram)
+            #expect(throws: SystemError.self, "the address is not this process's own") { try outside.bind(to: .ip(address, port: 0)) }
             let server = try OwnedDescriptor.socket(.inet, .datagram, in: namespace)
-            try server.bind(to: .ip(loopback, port: 0))
+            try server.bind(to: .ip(address, port: 0))
             let bound = try server.localAddress()
-            #expect(bound.ipAddress == loopback && (bound.port ?? 0) > 0)
+            #expect(bound.ipAddress == address && (bound.port ?? 0) > 0)
             let client = try OwnedDescriptor.socket(.inet, .datagram, in: namespace)
             try client.send([1, 2, 3], to: bound)
             var poller = PollSet([server.fd])
             #expect(try poller.wait(milliseconds: 1000) == 1)
             var buffer = [UInt8](repeating: 0, count: 16)
             let received = try #require(try server.receive(into: &buffer))
-            #expect(received.length == 3 && received.sender?.ipAddress == loopback)
-            // A listener in the namespace: its port is not open in this process's own namespace.
-            let listener = try OwnedDescriptor.listening(on: loopback, port: 0, in: namespace)
-            #expect(try listener.localAddress().port != 0)
+            #expect(received.length == 3 && received.sender?.ipAddress == address)
+            // A listener opened in the namespace binds the namespace's address too.
+            let listener = try OwnedDescriptor.listening(on: address, port: 0, in: namespace)
+            #expect(try listener.localAddress().ipAddress == address)
         }
     }
 }
