@@ -103,8 +103,8 @@ public struct ReachabilityCheck: Sendable {
         let scheduler = ProbeScheduler(options: options, echoIdentifier: echoIdentifier, probers: environment.probers(echoIdentifier))
         var running: (any FlowCapture)? = nil
         let devices = Set(routes.values.compactMap(\.device))
+        let flows = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier, localHardwareAddresses: links.compactMap(\.macAddress))
         if capture, let opener = environment.capture, !devices.isEmpty {
-            let flows = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier)
             running = try opener.start(devices: devices.sorted(), filter: flows.filter)
         }
         let results = try scheduler.run(specs + controlSpecs)
@@ -115,8 +115,7 @@ public struct ReachabilityCheck: Sendable {
         var problems: [CaptureProblem] = []
         if let running {
             (captured, problems) = running.stop()
-            let matched = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier,
-                                     localHardwareAddresses: links.compactMap(\.macAddress)).evidence(from: captured)
+            let matched = flows.evidence(from: captured)
             evidence = matched.evidence.map { Optional($0) }
             flowOfPacket = matched.flowOfPacket
         }
