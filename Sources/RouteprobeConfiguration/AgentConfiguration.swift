@@ -142,13 +142,7 @@ public struct AgentConfiguration: Sendable {
             throw ConfigurationError("--aggregator '\(url)' must be an http:// or https:// URL, e.g. http://routeprobe-aggregator:9800")
         }
         guard let tokenPath = settings.tokenFile else { throw ConfigurationError("--token-file is required with --aggregator") }
-        let token: String
-        do {
-            token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw ConfigurationError("cannot read --token-file \(tokenPath): \((error as NSError).localizedDescription)")
-        }
-        if token.isEmpty { throw ConfigurationError("--token-file \(tokenPath) is empty") }
+        let token = try BearerTokenFile.read(tokenPath)
         let own = map.node(named: nodeName)
         let ip: IPAddress
         if let text = settings.nodeIP {

@@ -76,13 +76,7 @@ struct AggregatorCommand: ServiceTool {
             throw CommandFailure.usage("--listen '\(listen)' must be ADDR:PORT, e.g. 0.0.0.0:9800 or [::]:9800")
         }
         let token: String
-        do {
-            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw CommandFailure.usage("cannot read --token-file \(tokenFile): \((error as NSError).localizedDescription)")
-        }
-        if token.isEmpty { throw CommandFailure.usage("--token-file \(tokenFile) is empty") }
-        if token.contains(where: { $0.isWhitespace }) { throw CommandFailure.usage("--token-file \(tokenFile): the token must be one word") }
+        do { token = try BearerTokenFile.read(tokenFile) } catch { throw CommandFailure.usage(error.description) }
         var map: ClusterMap? = nil
         if let clusterMap {
             do { map = try ClusterMapFile.load(path: clusterMap) } catch { throw CommandFailure.usage(error.description) }
