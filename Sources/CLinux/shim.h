@@ -38,4 +38,13 @@ extern int mallopt(int param, int value);
 /// One malloc arena for every thread (M_ARENA_MAX 1); 1 on success.
 static inline int routeprobe_use_one_malloc_arena(void) { return mallopt(ROUTEPROBE_M_ARENA_MAX, 1); }
 
+// getauxval(3) is declared in <sys/auxv.h>, which Swift's Glibc module does not include; the two entries read.
+extern unsigned long getauxval(unsigned long type);
+#define ROUTEPROBE_AT_PHDR 3    // where the main program's program headers are mapped
+#define ROUTEPROBE_AT_PHNUM 5   // how many there are
+
+/// The main program's program headers and their count (the kernel's auxiliary vector).
+static inline const void *routeprobe_program_headers(void) { return (const void *)getauxval(ROUTEPROBE_AT_PHDR); }
+static inline unsigned long routeprobe_program_header_count(void) { return getauxval(ROUTEPROBE_AT_PHNUM); }
+
 #endif

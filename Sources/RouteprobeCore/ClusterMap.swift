@@ -63,14 +63,18 @@ public struct ClusterMap: Sendable, Hashable, Codable {
     }
 
     /// The node whose pod CIDR holds `address` (the longest matching CIDR wins).
-    public func owner(of address: IPAddress) -> Node? {
-        var best: (node: Node, length: Int)? = nil
-        for node in nodes {
-            for cidr in node.podCIDRs where cidr.contains(address) && cidr.length > (best?.length ?? -1) {
-                best = (node, cidr.length)
+    public func owner(of address: IPAddress) -> Node? { ownerIndex(of: address).map { nodes[$0] } }
+
+    /// The position in `nodes` of `owner(of:)`. An agent asks for every probe of every round: walking the
+    /// nodes by position copies none of them (a copy retains its name and its lists).
+    public func ownerIndex(of address: IPAddress) -> Int? {
+        var best: (index: Int, length: Int)? = nil
+        for index in nodes.indices {
+            for cidr in nodes[index].podCIDRs where cidr.contains(address) && cidr.length > (best?.length ?? -1) {
+                best = (index, cidr.length)
             }
         }
-        return best?.node
+        return best?.index
     }
 
     /// The node with host IP `address`.

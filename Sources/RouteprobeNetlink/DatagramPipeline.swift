@@ -1,7 +1,6 @@
 // A two-thread dump reader: a receiver thread keeps the kernel producing the next datagram while the
 // caller's thread decodes the previous one, so a large dump costs about max(kernel, decode) instead of
 // their sum. Buffers cycle through a small pool; nothing is copied.
-import Foundation
 import RouteprobeSystem
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +11,7 @@ final class DatagramPipeline: @unchecked Sendable {
     // @unchecked Sendable: every field below `condition` is read and written only while holding it; the
     // transport is used only by the receiver thread until `finish()` has joined it.
     private let transport: any NetlinkTransport
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     private var free: [[UInt8]] = []
     /// Buffers are made only when needed: a small dump uses one or two, a large one up to `depth`.
     private var buffersMade = 0

@@ -72,10 +72,22 @@ public struct ProbeScheduler: Sendable {
         }
         if let last = groups.indices.last { outcomes[last].value = probe(last) }
         for (_, thread) in threads { thread.join() }
-        var results = [ProbeResult?](repeating: nil, count: specs.count)
-        for (group, outcome) in outcomes.enumerated() {
-            for (position, result) in try outcome.value.get().enumerated() { results[groups[group].positions[position]] = result }
+        let answered = try outcomes.map { outcome throws(ProbeError) in try outcome.value.get() }
+        for (group, results) in answered.enumerated() where results.count != groups[group].positions.count {
+            throw ProbeError.invalid("the \(groups[group].prober.probeProtocol.rawValue) prober answered \(results.count) of \(groups[group].positions.count) probes")
         }
-        return results.map { $0! }
+        if answered.count == 1 { return answered[0] }
+        // Each group's positions rise, so the results interleave back in one pass, without a second array.
+        var next = [Int](repeating: 0, count: groups.count)
+        var groupOf: [ProbeProtocol: Int] = [:]
+        for (group, positions) in groups.map(\.positions).enumerated() { groupOf[specs[positions[0]].probeProtocol] = group }
+        var results: [ProbeResult] = []
+        results.reserveCapacity(specs.count)
+        for spec in specs {
+            let group = groupOf[spec.probeProtocol]!
+            results.append(answered[group][next[group]])
+            next[group] += 1
+        }
+        return results
     }
 }

@@ -5,21 +5,50 @@ import RouteprobeCapture
 import RouteprobeCore
 
 /// Everything routeprobe learned about one probe of one target.
+///
+/// An agent holds a round's reports at once (2,000 at 1,000 targets), so the parts most reports share or
+/// lack are held by reference: the owner and its control probe, the same for every target of one node,
+/// and the capture's evidence, which only a capturing round has. 464 bytes a report became 224.
 public struct TargetReport: Sendable {
-    /// What was probed.
-    public var spec: ProbeSpec
+    /// The owner of the target's pod CIDR with the control probe of its host, shared by its targets' reports.
+    public final class Owner: Sendable {
+        public let node: ClusterMap.Node
+        public let control: ProbeResult?
+        public init(node: ClusterMap.Node, control: ProbeResult?) {
+            self.node = node
+            self.control = control
+        }
+    }
+    private final class Captured: Sendable {
+        let evidence: CaptureEvidence
+        init(_ evidence: CaptureEvidence) { self.evidence = evidence }
+    }
+
     /// The kernel's route for it.
-    public var route: RouteView
+    public let route: RouteView
     /// The probe's result.
-    public var result: ProbeResult
-    /// What the capture saw, when one ran.
-    public var evidence: CaptureEvidence?
-    /// The node owning the target's pod CIDR.
-    public var owner: ClusterMap.Node?
-    /// The control probe of the owner's host IP.
-    public var control: ProbeResult?
+    public let result: ProbeResult
     /// The verdict and its sentence.
-    public var diagnosis: Diagnosis
+    public let diagnosis: Diagnosis
+    private let shared: Owner?
+    private let captured: Captured?
+
+    public init(route: RouteView, result: ProbeResult, evidence: CaptureEvidence?, owner: Owner?, diagnosis: Diagnosis) {
+        self.route = route
+        self.result = result
+        self.diagnosis = diagnosis
+        self.shared = owner
+        self.captured = evidence.map(Captured.init)
+    }
+
+    /// What was probed.
+    public var spec: ProbeSpec { result.spec }
+    /// What the capture saw, when one ran.
+    public var evidence: CaptureEvidence? { captured?.evidence }
+    /// The node owning the target's pod CIDR.
+    public var owner: ClusterMap.Node? { shared?.node }
+    /// The control probe of the owner's host IP.
+    public var control: ProbeResult? { shared?.control }
 
     /// The target's pod CIDR, when the owner is known.
     public var cidr: IPPrefix? { owner?.podCIDRs.first { $0.contains(spec.target) } }
@@ -75,11 +104,15 @@ public struct ReachabilityCheck: Sendable {
         let text = RouteText(names: names, interfaceNames: linksByIndex.mapValues(\.name))
         let localNode = clusterMap?.nodes.first { localAddresses.contains($0.ip) }
 
-        var routes: [IPAddress: RouteView] = [:]
-        var options = self.options
         var targets: [IPAddress] = []
         var seen = Set<IPAddress>()
         for spec in specs where seen.insert(spec.target).inserted { targets.append(spec.target) }
+        // Sized once, for the distinct targets: a table that grows by doubling holds the old and the new
+        // storage at once, and at 1,000 targets that was a third of a round's peak heap.
+        var routes: [IPAddress: RouteView] = [:]
+        routes.reserveCapacity(targets.count)
+        var options = self.options
+        options.sourceAddresses.reserveCapacity(targets.count)
         for (target, answer) in zip(targets, try routing.routes(to: targets)) {
             switch answer {
             case .success(let route):
@@ -93,9 +126,12 @@ public struct ReachabilityCheck: Sendable {
         }
 
         // Control probes: the host IP of each target's owner, so "node down" and "route missing" differ.
+        let ownerIndices = specs.map { clusterMap?.ownerIndex(of: $0.target) }   // looked up once per spec
         var controls: [IPAddress: ClusterMap.Node] = [:]
-        for spec in specs {
-            guard let owner = clusterMap?.owner(of: spec.target), owner.ip != spec.target, owner != localNode else { continue }
+        for (spec, index) in zip(specs, ownerIndices) {
+            guard let clusterMap, let index else { continue }
+            let owner = clusterMap.nodes[index]
+            guard owner.ip != spec.target, owner != localNode else { continue }
             controls[owner.ip] = owner
         }
         let controlSpecs = controls.keys.sorted().map { ProbeSpec(target: $0, probeProtocol: .icmp) }
@@ -109,7 +145,7 @@ public struct ReachabilityCheck: Sendable {
         }
         let results = try scheduler.run(specs + controlSpecs)
         let controlResults = Dictionary(uniqueKeysWithValues: zip(controlSpecs.map(\.target), results[specs.count...]))
-        var evidence = [CaptureEvidence?](repeating: nil, count: specs.count)
+        var evidence: [CaptureEvidence?] = []   // filled when a capture ran; a round without one keeps none
         var captured: [CapturedPacket] = []
         var flowOfPacket: [Int?] = []
         var problems: [CaptureProblem] = []
@@ -121,13 +157,22 @@ public struct ReachabilityCheck: Sendable {
         }
 
         var reports: [TargetReport] = []
-        reports.reserveCapacity(specs.count)   // 464 bytes each: growing by doubling would copy a megabyte at 2,000 probes
+        reports.reserveCapacity(specs.count)   // growing by doubling would hold two copies at the peak
+        var owners: [Int: TargetReport.Owner] = [:]   // by position in the map's nodes
         for index in specs.indices {
             let spec = specs[index]
-            let owner = clusterMap?.owner(of: spec.target)
-            let control = owner.flatMap { controlResults[$0.ip] }
+            let shared = ownerIndices[index].flatMap { position -> TargetReport.Owner? in
+                if let known = owners[position] { return known }
+                guard let node = clusterMap?.nodes[position] else { return nil }
+                let made = TargetReport.Owner(node: node, control: controlResults[node.ip])
+                owners[position] = made
+                return made
+            }
+            let owner = shared?.node
+            let control = shared?.control
             let route = routes[spec.target]!
-            let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: evidence[index],
+            let seenByCapture = evidence.isEmpty ? nil : evidence[index]
+            let diagnosis = Diagnosis.diagnose(route: route, result: results[index], evidence: seenByCapture,
                                                owner: owner, control: control)
             if diagnosis.verdict != .reachable, let writer = environment.evidence, running != nil {
                 let flowPackets = captured.indices.filter { flowOfPacket[$0] == index }.map { captured[$0] }
@@ -136,8 +181,8 @@ public struct ReachabilityCheck: Sendable {
                     evidence[index]?.pcapPath = try writer.write(flowPackets, linkType: linkType, name: name)
                 }
             }
-            reports.append(TargetReport(spec: spec, route: route, result: results[index], evidence: evidence[index],
-                                        owner: owner, control: control, diagnosis: diagnosis))
+            reports.append(TargetReport(route: route, result: results[index], evidence: evidence.isEmpty ? nil : evidence[index],
+                                        owner: shared, diagnosis: diagnosis))
         }
         return Outcome(reports: reports, captureProblems: problems)
     }

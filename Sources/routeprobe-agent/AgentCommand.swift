@@ -98,10 +98,6 @@ struct AgentCommand: ServiceTool {
             throw CommandFailure.usage(error.description)
         }
         let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe agent: \(line)\n") }
-        // The round thread allocates a round's reports and frees them; the others allocate little: one arena
-        // keeps the memory a round freed for the next round instead of one arena per thread (0.7 MB at 1,000
-        // targets).
-        Memory.useOneArena()
         let agent = Agent(configuration: configuration, log: log)
         // The group owns SIGTERM and SIGINT and shuts the services down gracefully, the rounds first.
         unblockStopSignals()
@@ -109,6 +105,8 @@ struct AgentCommand: ServiceTool {
         logger.logLevel = .warning
         let group = ServiceGroup(services: agent.services, gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
+        // Start-up is over: the YAML parser and Foundation, which read the configuration, ran for the last time.
+        Memory.releaseProgramCode()
         try await group.run()
     }
 }

@@ -117,4 +117,20 @@ struct CheckOnFakesTests {
         let scheduler = ProbeScheduler(options: ProbeOptions(), probers: ProberRegistry())
         #expect(throws: ProbeError.invalid("no prober for icmp probes")) { try scheduler.run([icmp(pod)]) }
     }
+
+    @Test("a prober that answers fewer probes than it was given is a clear error, not a crash or a shifted result")
+    func shortProber() {
+        struct Forgetful: Prober {
+            let probeProtocol = ProbeProtocol.tcp
+            func probe(_ specs: [ProbeSpec], options: ProbeOptions) throws(ProbeError) -> [ProbeResult] {
+                specs.dropLast().map { ProbeResult(spec: $0, outcome: .reply, rttNanoseconds: 1, sent: 1, received: 1) }
+            }
+        }
+        var registry = ProberRegistry()
+        registry.register(Forgetful())
+        registry.register(FakeNode("node-a").environment.probers(1)[.icmp]!)
+        let scheduler = ProbeScheduler(options: ProbeOptions(), probers: registry)
+        let specs = [icmp(pod), ProbeSpec(target: pod, probeProtocol: .tcp, port: 9700), ProbeSpec(target: pod, probeProtocol: .tcp, port: 9701)]
+        #expect(throws: ProbeError.invalid("the tcp prober answered 1 of 2 probes")) { try scheduler.run(specs) }
+    }
 }
