@@ -129,6 +129,9 @@ findings
 matrix
 echo "the cloud's route table, compared with the cluster map:"
 "$routeprobe" vpc-diff --routes "$WORK/vpc-table.json" --cluster-map "$WORK/cluster-map.yaml" | sed 's/^/  /' || true
+echo "the same table as Azure prints it (az network route-table route list; kubenet routes are named after their nodes):"
+lab vpc-table --format azure > "$WORK/vpc-table-azure.json"
+"$routeprobe" vpc-diff --routes "$WORK/vpc-table-azure.json" --cluster-map "$WORK/cluster-map.yaml" | sed 's/^/  /' || true
 
 say "the entry is restored: the finding resolves"
 lab restore-vpc-route node-b

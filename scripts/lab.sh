@@ -8,7 +8,8 @@
 #   scripts/lab.sh block-source NODE | unblock-source NODE   the VPC drops NODE's host traffic to pod CIDRs
 #                                                     (as a security group or network ACL on one node would)
 #   scripts/lab.sh map [--prefix P]                     prints the cluster map of the lab (YAML)
-#   scripts/lab.sh vpc-table [--prefix P]               prints the VPC router's table as AWS's JSON
+#   scripts/lab.sh vpc-table [--format aws|azure|gcp] [--prefix P]
+#                                                      prints the VPC router's table as that cloud's CLI would
 #
 # Topology: namespace ${P}vpc is the VPC router (192.168.0.253 on the bridge vpcbr). Node i is namespace
 # ${P}node-X (node-a 192.168.0.193, node-b 192.168.0.50, node-c 192.168.0.60, then .61 ...), with pod CIDR
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
         --nodes) NODES=$2; shift 2 ;;
         --mode) MODE=$2; shift 2 ;;
         --routeprobe) ROUTEPROBE=$2; shift 2 ;;
+        --format) FORMAT=$2; shift 2 ;;
         *) arguments+=("$1"); shift ;;
     esac
 done
@@ -166,24 +168,54 @@ cluster_map() {
 
 # The VPC router's table as `aws ec2 describe-route-tables` prints it: each route via a node becomes an
 # entry with that node's instance id, blackholes keep AWS's "blackhole" state, the subnet is "local".
-vpc_table() {
+vpc_table() {   # the VPC router's table in the JSON shape of $FORMAT's CLI (aws, azure or gcp)
     local i ids=""
-    for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do ids+="$(node_ip $i)=i-lab-$(node_name $i) "; done
+    case "${FORMAT:-aws}" in aws|azure|gcp) ;; *) fail "--format must be aws, azure or gcp" ;; esac
+    for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do ids+="$(node_ip $i)=$(node_name $i) "; done
     ip -n "$vpc" -j route show | python3 -c '
 import json, sys
-ids = dict(pair.split("=") for pair in sys.argv[1].split())
-routes = []
+names = dict(pair.split("=") for pair in sys.argv[1].split())
+cloud = sys.argv[2]
+entries = []
 for route in json.load(sys.stdin):
     destination = route["dst"] if "/" in route["dst"] else route["dst"] + "/32"
     if route.get("type") in ("blackhole", "unreachable", "prohibit"):
         continue
-    if "gateway" in route:
-        routes.append({"DestinationCidrBlock": destination, "InstanceId": ids.get(route["gateway"], "i-unknown-" + route["gateway"]),
-                       "Origin": "CreateRoute", "State": "active"})
-    else:
-        routes.append({"DestinationCidrBlock": destination, "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"})
-print(json.dumps({"RouteTables": [{"RouteTableId": "rtb-lab", "VpcId": "vpc-lab", "Routes": routes}]}, indent=2))
-' "$ids"
+    entries.append((destination, route.get("gateway")))
+if cloud == "aws":
+    routes = []
+    for destination, gateway in entries:
+        if gateway:
+            routes.append({"DestinationCidrBlock": destination, "InstanceId": "i-lab-" + names[gateway] if gateway in names else "i-unknown-" + gateway,
+                           "Origin": "CreateRoute", "State": "active"})
+        else:
+            routes.append({"DestinationCidrBlock": destination, "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"})
+    print(json.dumps({"RouteTables": [{"RouteTableId": "rtb-lab", "VpcId": "vpc-lab", "Routes": routes}]}, indent=2))
+elif cloud == "azure":   # az network route-table route list: kubenet routes named after their nodes
+    table = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/lab/providers/Microsoft.Network/routeTables/lab-routetable"
+    routes = []
+    for destination, gateway in entries:
+        name = names.get(gateway, "route-" + destination.replace(".", "-").replace("/", "-")) if gateway else "vnet-local"
+        route = {"addressPrefix": destination, "id": table + "/routes/" + name, "name": name, "provisioningState": "Succeeded",
+                 "resourceGroup": "lab", "type": "Microsoft.Network/routeTables/routes"}
+        route.update({"nextHopType": "VirtualAppliance", "nextHopIpAddress": gateway} if gateway else {"nextHopType": "VnetLocal"})
+        routes.append(route)
+    print(json.dumps(routes, indent=2))
+else:                    # gcloud compute routes list --format=json: one k8s-node-route per node, to its instance
+    base = "https://www.googleapis.com/compute/v1/projects/lab"
+    routes = []
+    for destination, gateway in entries:
+        name = "kubernetes-" + destination.replace(".", "-").replace("/", "-")
+        route = {"kind": "compute#route", "name": name, "destRange": destination, "network": base + "/global/networks/lab", "priority": 1000}
+        if gateway in names:
+            route.update({"description": "k8s-node-route", "nextHopInstance": base + "/zones/lab-a/instances/" + names[gateway]})
+        elif gateway:
+            route.update({"description": "", "nextHopIp": gateway})
+        else:
+            route.update({"description": "Default local route to the subnetwork " + destination + ".", "nextHopNetwork": base + "/global/networks/lab"})
+        routes.append(route)
+    print(json.dumps(routes, indent=2))
+' "$ids" "${FORMAT:-aws}"
 }
 
 need() { [ $# -ge "$1" ] || fail "$command needs $2"; }

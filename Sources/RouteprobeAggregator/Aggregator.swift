@@ -90,7 +90,8 @@ struct AggregatorEvaluator: Service {
                 for case .opened(let finding) in events { Task { await reporter.report(finding) } }
             }
             let counts = state.counts
-            metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting)
+            metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting,
+                                     capacity: state.vpcCapacity)
             try? await Task.sleep(for: configuration.evaluationInterval)
         }
         await reporter?.client.shutdown()
@@ -103,9 +104,9 @@ struct AggregatorEvaluator: Service {
         guard modified != stamp || (modified == nil && problem == nil) else { return }
         stamp = modified
         do throws(ConfigurationError) {
-            let entries = try VPCRouteTableFile.load(path: path)
-            state.setVPCRouteTable(entries)
-            log("VPC route table \(path): \(entries.count) entries")
+            let table = try VPCRouteTableFile.load(path: path)
+            state.setVPCRouteTable(table)
+            log("VPC route table \(path): \(table.entries.count) entries (\(table.cloud.displayName))")
             problem = nil
         } catch {
             if problem != error.description { log("\(error.description); keeping the last table") }

@@ -17,6 +17,8 @@ public struct AggregatorConfiguration: Sendable {
     public var syslog: SyslogDestination
     /// The VPC route table file to compare with the cluster, re-read when it changes.
     public var vpcRouteTablePath: String?
+    /// The route table's limit of entries; nil: the cloud's default (`VPCCloud.defaultRouteLimit`).
+    public var routeTableLimit: Int?
     /// Reports older than this no longer count; registrations not renewed by a report for this long expire.
     public var window: Duration
     /// How often inference runs.

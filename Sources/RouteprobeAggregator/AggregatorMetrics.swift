@@ -11,6 +11,8 @@ public final class AggregatorMetrics: Sendable {
     private let inferenceDuration: DurationHistogram
     private let registered: Gauge
     private let reporting: Gauge
+    private let tableEntries: Gauge
+    private let tableLimit: Gauge
 
     /// Builds the metrics with every series present from the start.
     public init() {
@@ -20,6 +22,8 @@ public final class AggregatorMetrics: Sendable {
         inferenceDuration = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_inference_seconds", unitName: "", helpText: "Time one inference over all reports took."), buckets: [.milliseconds(1), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)])
         registered = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_registered", unitName: "", helpText: "Nodes whose agents are registered."))
         reporting = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_reporting", unitName: "", helpText: "Nodes with a report inside the window."))
+        tableEntries = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_entries", unitName: "", helpText: "Entries of the imported VPC route table that count against its limit (the fullest table; GCP: the project's routes); 0 without a table."))
+        tableLimit = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_limit", unitName: "", helpText: "The VPC route table's limit of entries (--route-table-limit or the cloud's default); 0 without a table."))
         for status in [400, 401, 404, 413] { rejected(status: status, count: 0) }
         for kind in Finding.Kind.allCases { setOpen(0, kind: kind) }
     }
@@ -38,8 +42,10 @@ public final class AggregatorMetrics: Sendable {
             .set(Int64(count))
     }
 
-    func recordEvaluation(nanoseconds: UInt64, open: [Finding], registered: Int, reporting: Int) {
+    func recordEvaluation(nanoseconds: UInt64, open: [Finding], registered: Int, reporting: Int, capacity: VPCRouteDiff.Capacity?) {
         inferenceDuration.record(.nanoseconds(Int64(nanoseconds)))
+        tableEntries.set(Int64(capacity?.used ?? 0))
+        tableLimit.set(Int64(capacity?.limit ?? 0))
         self.registered.set(Int64(registered))
         self.reporting.set(Int64(reporting))
         for kind in Finding.Kind.allCases { setOpen(open.filter { $0.kind == kind }.count, kind: kind) }

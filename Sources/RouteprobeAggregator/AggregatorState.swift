@@ -44,7 +44,7 @@ public final class AggregatorState: Sendable {
         var book: PlanBook
         var plans: [String: ProbePlan] = [:]
         var tracker: FindingTracker
-        var vpcEntries: [VPCRouteEntry]?
+        var vpcTable: VPCRouteTable?
         var vpcDiff: VPCRouteDiff?
         var vpcDiffStale = false
         /// The cluster map, rebuilt only when a node registers, changes or expires.
@@ -130,6 +130,7 @@ public final class AggregatorState: Sendable {
     private static func node(named name: String, in state: Inner) -> ClusterMap.Node? {
         guard var node = state.members[name]?.registration.clusterNode else { return state.fileNodes[name] }
         if node.instanceID == nil { node.instanceID = state.fileNodes[name]?.instanceID }
+        if node.uid == nil { node.uid = state.fileNodes[name]?.uid }
         return node
     }
 
@@ -184,9 +185,9 @@ public final class AggregatorState: Sendable {
     }
 
     /// Replaces the imported VPC route table comparison (nil: none).
-    public func setVPCRouteTable(_ entries: [VPCRouteEntry]?) {
+    public func setVPCRouteTable(_ table: VPCRouteTable?) {
         inner.withLock { state in
-            state.vpcEntries = entries
+            state.vpcTable = table
             state.vpcDiffStale = true
         }
     }
@@ -224,7 +225,7 @@ public final class AggregatorState: Sendable {
             // Compared again only when the table or the nodes changed: O(CIDRs x entries).
             if state.vpcDiffStale {
                 let cluster = Self.cluster(of: &state)
-                state.vpcDiff = state.vpcEntries.map { VPCRouteDiff(entries: $0, cluster: cluster) }
+                state.vpcDiff = state.vpcTable.map { VPCRouteDiff(table: $0, cluster: cluster, limit: configuration.routeTableLimit) }
                 state.vpcDiffStale = false
             }
             return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets)
@@ -258,6 +259,9 @@ public final class AggregatorState: Sendable {
     public var counts: (registered: Int, reporting: Int, accepted: Int) {
         inner.withLock { ($0.members.count, $0.reports.count, $0.reportsAccepted) }
     }
+
+    /// The imported VPC route table's fill as of the last evaluation; nil without a table.
+    public var vpcCapacity: VPCRouteDiff.Capacity? { inner.withLock { $0.vpcDiff?.capacity } }
 
     /// Sources x pod CIDRs from the latest reports: the best outcome of each source's probes of each CIDR.
     public func matrix(now: UInt64) -> (sources: [String], cidrs: [(cidr: IPPrefix, node: String)], cells: [MatrixCell]) {

@@ -121,11 +121,16 @@ public struct ClusterInference: Sendable {
                 message: "\(source) cannot reach \(list), which \(others) other source\(others == 1 ? "" : "s") reach: the problem is on \(source) (its uplink, firewall or security group), not in the VPC route table.",
                 remediation: Finding.remediation(kind: .sourceLocal, source: source, cidr: nil, owner: nil)))
         }
-        for problem in vpcTable?.problems ?? [] where problem.kind == .stale || problem.kind == .overlap {
-            let stale = problem.kind == .stale
-            let kind: Finding.Kind = stale ? .vpcRouteStale : .vpcRouteOverlap
+        // What the imported table alone says: entries that point nowhere, hide each other, disagree or are not
+        // provisioned, and a table close to its limit (one finding, whatever its count: the subject stays).
+        let tableKinds: [VPCRouteDiff.Problem.Kind: Finding.Kind] = [
+            .stale: .vpcRouteStale, .overlap: .vpcRouteOverlap, .conflict: .vpcRouteConflict,
+            .notProvisioned: .vpcRouteNotProvisioned, .nearlyFull: .vpcRouteTableNearlyFull,
+        ]
+        for problem in vpcTable?.problems ?? [] {
+            guard let kind = tableKinds[problem.kind] else { continue }
             findings.append(Finding(
-                kind: kind, scope: .cluster, subject: problem.message, cidr: problem.cidr,
+                kind: kind, scope: .cluster, subject: kind == .vpcRouteTableNearlyFull ? "route-table" : problem.message, cidr: problem.cidr,
                 expectedNextHop: nil, actualNextHop: problem.actualNextHop, sources: [],
                 evidence: Finding.Evidence(agreeing: 0, probing: 0, vpcTable: problem.message, basis: .vpcTable),
                 message: "The imported VPC route table: \(problem.message).",

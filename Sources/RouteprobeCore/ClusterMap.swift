@@ -12,17 +12,21 @@ public struct ClusterMap: Sendable, Hashable, Codable {
         public var podTargets: [IPAddress]
         /// The cloud's id of the node's machine (`i-0abc...`), as VPC route entries name their next hop; optional.
         public var instanceID: String?
+        /// The Node object's `metadata.uid`, which GCP route names carry; optional.
+        public var uid: String?
 
         /// Builds a node.
-        public init(name: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [], instanceID: String? = nil) {
+        public init(name: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [], instanceID: String? = nil,
+                    uid: String? = nil) {
             self.name = name
             self.ip = ip
             self.podCIDRs = podCIDRs
             self.podTargets = podTargets
             self.instanceID = instanceID
+            self.uid = uid
         }
 
-        enum CodingKeys: String, CodingKey { case name, ip, podCIDRs, podTargets, instanceID }
+        enum CodingKeys: String, CodingKey { case name, ip, podCIDRs, podTargets, instanceID, uid }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -31,6 +35,7 @@ public struct ClusterMap: Sendable, Hashable, Codable {
             podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
             podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
             instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
+            uid = try container.decodeIfPresent(String.self, forKey: .uid)
         }
 
         /// The addresses to probe in this node's pod network: `podTargets`, else the first address of each CIDR.

@@ -26,13 +26,20 @@ public struct Finding: Sendable, Hashable, Codable {
         case vpcRouteStale
         /// Two VPC route entries overlap.
         case vpcRouteOverlap
+        /// Two VPC route entries for one CIDR have different next hops.
+        case vpcRouteConflict
+        /// The cloud has not finished provisioning a VPC route entry (Azure `Updating`, `Failed`; Alibaba `Pending`).
+        case vpcRouteNotProvisioned
+        /// The VPC route table holds 90% of its limit or more: new nodes will soon get no route.
+        case vpcRouteTableNearlyFull
 
         /// The one severity table: what breaks pods' traffic is an error, the rest a warning.
         public var severity: SyslogMessage.Severity {
             switch self {
             case .vpcRouteMissing, .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter:
                 return .error
-            case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap:
+            case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
+                 .vpcRouteTableNearlyFull:
                 return .warning
             }
         }
@@ -193,6 +200,9 @@ public struct Finding: Sendable, Hashable, Codable {
         case .sourceLocal: return "source-side problem on \(source)"
         case .vpcRouteStale: return "stale VPC route entry"
         case .vpcRouteOverlap: return "overlapping VPC route entries"
+        case .vpcRouteConflict: return "conflicting VPC route entries"
+        case .vpcRouteNotProvisioned: return "VPC route entry not provisioned"
+        case .vpcRouteTableNearlyFull: return "VPC route table nearly full"
         }
     }
 }
@@ -237,6 +247,12 @@ extension Finding {
             return "Delete the VPC route entry \(target) (its next hop is no longer a node)."
         case .vpcRouteOverlap:
             return "Remove one of the overlapping VPC route entries; the longer prefix wins and hides the other."
+        case .vpcRouteConflict:
+            return "Keep one VPC route entry for \(target): the one whose next hop is the node that owns it."
+        case .vpcRouteNotProvisioned:
+            return "Look at the entry \(target) in the cloud's console: retry its provisioning, or delete it and let the cloud controller manager recreate it."
+        case .vpcRouteTableNearlyFull:
+            return "Raise the route table's limit (a quota request) or delete entries no node needs, before a new node gets no route."
         }
     }
 }

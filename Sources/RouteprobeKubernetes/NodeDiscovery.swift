@@ -1,6 +1,6 @@
 import RouteprobeCore
 
-/// The cluster map from Node objects: each node's name, InternalIP, pod CIDRs and machine id.
+/// The cluster map from Node objects: each node's name, InternalIP, pod CIDRs, machine id and UID.
 public enum NodeDiscovery {
     /// Nodes without an InternalIP or a pod CIDR are left out (and named in `skipped`): routeprobe has
     /// nothing to probe or to expect for them.
@@ -22,7 +22,8 @@ public enum NodeDiscovery {
                 skipped.append("\(node.metadata.name): no spec.podCIDR")
                 continue
             }
-            result.append(ClusterMap.Node(name: node.metadata.name, ip: ip, podCIDRs: cidrs, instanceID: node.instanceID))
+            result.append(ClusterMap.Node(name: node.metadata.name, ip: ip, podCIDRs: cidrs, instanceID: node.instanceID,
+                                          uid: node.metadata.uid))
         }
         return (result, skipped)
     }

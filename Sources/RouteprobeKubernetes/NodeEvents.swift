@@ -20,7 +20,8 @@ public struct NodeEvents: Sendable {
         switch kind {
         case .vpcRouteMissing: return "VpcRouteMissing"
         case .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter: return "PodCIDRUnreachable"
-        case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap: return nil
+        case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
+             .vpcRouteTableNearlyFull: return nil
         }
     }
 

@@ -28,7 +28,8 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("sources-per-cidr", .value(placeholder: "sources-per-cidr"), help: "Sources that probe each pod CIDR (K).", default: "3"),
             ToolOption("full-mesh", .flag, help: "Every node probes every other node (small clusters)."),
             ToolOption("syslog", .value(placeholder: "syslog"), help: "Where alerts go: local (/dev/log), unix:PATH, udp:HOST:PORT or tcp:HOST:PORT.", default: "local"),
-            ToolOption("vpc-route-table", .value(placeholder: "vpc-route-table"), help: "VPC route table JSON (aws ec2 describe-route-tables, Alibaba DescribeRouteEntryList); re-read when it changes."),
+            ToolOption("vpc-route-table", .value(placeholder: "vpc-route-table"), help: "VPC route table JSON as the cloud CLI prints it (AWS, Alibaba Cloud, Azure or GCP; see vpc-diff --help); re-read when it changes."),
+            ToolOption("route-table-limit", .value(placeholder: "route-table-limit"), help: "The route table's limit of entries (default: the cloud's: AWS 50, Alibaba Cloud 200, Azure 400, GCP 250)."),
             ToolOption("window", .value(placeholder: "window"), help: "Reports older than this no longer count.", default: "30s"),
             ToolOption("evaluation-interval", .value(placeholder: "evaluation-interval"), help: "How often findings are evaluated.", default: "1s"),
             ToolOption("max-body-bytes", .value(placeholder: "max-body-bytes"), help: "Largest request body accepted, in bytes.", default: "1048576"),
@@ -45,6 +46,7 @@ struct AggregatorCommand: ServiceTool {
     var fullMesh: Bool
     var syslog: String
     var vpcRouteTable: String?
+    var routeTableLimit: Int?
     var window: String
     var evaluationInterval: String
     var maxBodyBytes: Int
@@ -62,6 +64,7 @@ struct AggregatorCommand: ServiceTool {
         fullMesh = line.flag("full-mesh")
         syslog = line.value("syslog") ?? "local"
         vpcRouteTable = line.value("vpc-route-table")
+        routeTableLimit = try line.integer("route-table-limit", in: 1...1_000_000, default: nil, tool: Self.tool)
         window = line.value("window") ?? "30s"
         evaluationInterval = line.value("evaluation-interval") ?? "1s"
         maxBodyBytes = try line.integer("max-body-bytes", in: 1024...Int(Int32.max), default: 1 << 20, tool: Self.tool)!
@@ -111,6 +114,7 @@ struct AggregatorCommand: ServiceTool {
             evaluationInterval: evaluation, maximumBodyBytes: maxBodyBytes,
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
+        configuration.routeTableLimit = routeTableLimit
         let aggregator = Aggregator(configuration: configuration) { line in
             writeToStandardOutput("routeprobe aggregator: \(line)\n")
         }

@@ -136,8 +136,3 @@ struct AgentRoundsOnFakesTests {
         #expect(finding.kind == .nodeUnreachable && finding.expectedNextHop?.node == "node-b")
     }
 }
-
-extension Array {
-    /// The one element, nil when there are none or several.
-    var only: Element? { count == 1 ? first : nil }
-}

@@ -21,6 +21,37 @@ struct AggregatorStateTests {
         ])
     }
 
+    @Test("a VPC route table at 90% of its limit opens one finding that stays one as its count changes; its fill is reported")
+    func routeTableNearlyFull() throws {
+        var configuration = AggregatorConfiguration(token: "t", sourcesPerCIDR: 2, window: .seconds(10))
+        configuration.routeTableLimit = 5
+        let state = AggregatorState(configuration: configuration, now: 0)
+        for index in 0...3 { _ = state.register(registration(index), now: 0) }
+        func table(_ count: Int) -> VPCRouteTable {
+            VPCRouteTable(cloud: .aws, entries: (0..<count).map {
+                VPCRouteEntry(destination: IPPrefix("172.16.\($0).0/24")!, nextHopID: "i-\($0)", nextHopType: "Instance", table: "rtb-1")
+            })
+        }
+        state.setVPCRouteTable(table(4))
+        // After the first window: until the agents had one, the table alone is not judged.
+        _ = state.evaluate(now: 11 * Self.second, wallSeconds: 1000)
+        #expect(state.vpcCapacity == VPCRouteDiff.Capacity(used: 4, limit: 5))
+        #expect(!state.findings.contains { $0.kind == .vpcRouteTableNearlyFull }, "4 of 5 is 80%")
+        state.setVPCRouteTable(VPCRouteTable(cloud: .aws, entries: table(4).entries + [
+            VPCRouteEntry(destination: IPPrefix("10.0.0.0/16")!, nextHopID: nil, nextHopType: "local", table: "rtb-1")]))
+        let (events, _) = state.evaluate(now: 12 * Self.second, wallSeconds: 1001)
+        let full = try #require(state.findings.first { $0.kind == .vpcRouteTableNearlyFull })
+        #expect(events.count == 1 && full.kind.severity == .warning)
+        #expect(full.message.contains("the AWS route table holds 5 of 5 entries in the route table: a new node gets no route"))
+        // One more entry changes the message, not the finding.
+        state.setVPCRouteTable(VPCRouteTable(cloud: .aws, entries: table(4).entries + [
+            VPCRouteEntry(destination: IPPrefix("10.0.0.0/16")!, nextHopID: nil, nextHopType: "local", table: "rtb-1"),
+            VPCRouteEntry(destination: IPPrefix("0.0.0.0/0")!, nextHopID: nil, nextHopType: "igw-1", table: "rtb-1")]))
+        let (again, _) = state.evaluate(now: 13 * Self.second, wallSeconds: 1002)
+        #expect(again.isEmpty && state.findings.filter { $0.kind == .vpcRouteTableNearlyFull }.count == 1)
+        #expect(state.vpcCapacity == VPCRouteDiff.Capacity(used: 6, limit: 5))
+    }
+
     @Test("plans follow registrations; reports from unknown nodes are refused; findings open, gain the VPC table, expire")
     func lifecycle() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", sourcesPerCIDR: 2, window: .seconds(10)), now: 0)
@@ -43,9 +74,10 @@ struct AggregatorStateTests {
         #expect(finding?.evidence.basis == .probes)
 
         // The VPC table has no entry for 172.16.1.0/24 either: both agree.
-        state.setVPCRouteTable([VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-0", nextHopType: "Instance"),
-                                VPCRouteEntry(destination: IPPrefix("172.16.2.0/24")!, nextHopID: "i-2", nextHopType: "Instance"),
-                                VPCRouteEntry(destination: IPPrefix("172.16.3.0/24")!, nextHopID: "i-3", nextHopType: "Instance")])
+        state.setVPCRouteTable(VPCRouteTable(cloud: .aws, entries: [
+            VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-0", nextHopType: "Instance"),
+            VPCRouteEntry(destination: IPPrefix("172.16.2.0/24")!, nextHopID: "i-2", nextHopType: "Instance"),
+            VPCRouteEntry(destination: IPPrefix("172.16.3.0/24")!, nextHopID: "i-3", nextHopType: "Instance")]))
         (events, _) = state.evaluate(now: 3 * Self.second, wallSeconds: 1001)
         #expect(events.isEmpty, "the same finding, not a new one")
         finding = state.findings.first

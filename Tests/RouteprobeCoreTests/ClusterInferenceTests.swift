@@ -146,7 +146,7 @@ struct ClusterInferenceTests {
         let entries = [VPCRouteEntry(destination: IPPrefix("172.16.0.0/24")!, nextHopID: "i-aaa", nextHopType: "Instance"),
                        VPCRouteEntry(destination: IPPrefix("172.16.2.0/24")!, nextHopID: "i-ccc", nextHopType: "Instance"),
                        VPCRouteEntry(destination: IPPrefix("172.16.3.0/24")!, nextHopID: "i-ddd", nextHopType: "Instance")]
-        let withTable = ClusterInference(cluster: cluster, vpcTable: VPCRouteDiff(entries: entries, cluster: cluster))
+        let withTable = ClusterInference(cluster: cluster, vpcTable: VPCRouteDiff(table: VPCRouteTable(cloud: .aws, entries: entries), cluster: cluster))
         let findings = withTable.findings(reports: ["node-a", "node-c"].map { report($0, [podProbe(.timeout, verdict: .vpcRouteMissing)]) })
         let finding = try #require(findings.only)
         #expect(finding.evidence.basis == .probesAndVPCTable)
@@ -332,7 +332,7 @@ struct VPCRouteDiffTests {
             VPCRouteEntry(destination: IPPrefix("172.16.9.0/24")!, nextHopID: "i-gone", nextHopType: "Instance"),
             VPCRouteEntry(destination: IPPrefix("172.16.0.0/23")!, nextHopID: "i-aaa", nextHopType: "Instance"),
         ]
-        let diff = VPCRouteDiff(entries: entries, cluster: cluster)
+        let diff = VPCRouteDiff(table: VPCRouteTable(cloud: .aws, entries: entries), cluster: cluster)
         let byKind = Dictionary(grouping: diff.problems, by: \.kind)
         #expect(byKind[.wrongNextHop]?.map(\.cidr) == [IPPrefix("172.16.1.0/24")!])
         #expect(byKind[.wrongNextHop]?.first?.actualNextHop == .init(node: "node-c", ip: IPAddress("192.168.0.60")))
@@ -341,6 +341,70 @@ struct VPCRouteDiffTests {
         #expect(byKind[.overlap]?.count == 2, "172.16.0.0/23 overlaps both 172.16.0.0/24 and 172.16.1.0/24")
         #expect(diff.status(of: IPPrefix("172.16.0.0/24")!)?.isMissing == false)
         #expect(diff.status(of: IPPrefix("172.16.0.0/24")!)?.isWrongNextHop == false)
+    }
+
+    private func entry(_ cidr: String, _ hop: String?, name: String? = nil, table: String? = nil, uid: String? = nil,
+                       managed: Bool = true) -> VPCRouteEntry {
+        VPCRouteEntry(destination: IPPrefix(cidr)!, nextHopID: hop, nextHopType: hop == nil ? "gateway" : "instance", table: table,
+                      name: name, namedNodeUID: uid, clusterManaged: managed)
+    }
+
+    @Test("capacity: at 90% the problem says how many more nodes fit, counting a node's pod CIDRs; the fullest table counts")
+    func capacity() {
+        let nodes = (0..<4).map { index in
+            ClusterMap.Node(name: "n\(index)", ip: IPAddress("10.0.0.\(index + 1)")!,
+                            podCIDRs: [IPPrefix("10.4.\(index).0/24")!, IPPrefix("fd00:4:\(index)::/64")!])
+        }
+        let map = ClusterMap(nodes: nodes)
+        let own = nodes.flatMap { node in node.podCIDRs.map { entry($0.description, node.name, table: "rt-1") } }
+        let filler = (0..<10).map { entry("192.168.\($0).0/24", nil, table: "rt-1") }
+        let other = (0..<30).map { entry("172.20.\($0).0/24", nil, table: "rt-2") }
+        let diff = VPCRouteDiff(table: VPCRouteTable(cloud: .azure, entries: own + filler + other), cluster: map, limit: 33)
+        #expect(diff.capacity == .init(used: 30, limit: 33), "the fullest table, not the sum")
+        let problem = diff.problems.first { $0.kind == .nearlyFull }
+        #expect(problem?.message == "the Azure route table holds 30 of 33 entries in the route table: room for 1 more node")
+        #expect(problem?.cidr == nil)
+        #expect(!VPCRouteDiff(table: VPCRouteTable(cloud: .azure, entries: own), cluster: map).problems.contains { $0.kind == .nearlyFull })
+        let gcp = VPCRouteDiff(table: VPCRouteTable(cloud: .gcp, entries: own + filler + other), cluster: map)
+        #expect(gcp.capacity == .init(used: 48, limit: 250), "GCP counts the project's routes")
+    }
+
+    @Test("a conflict is reported once and the owner's entry decides the CIDR's status")
+    func conflict() {
+        let map = ClusterMap(nodes: [ClusterMap.Node(name: "a", ip: IPAddress("10.0.0.1")!, podCIDRs: [IPPrefix("10.4.0.0/24")!]),
+                                     ClusterMap.Node(name: "b", ip: IPAddress("10.0.0.2")!, podCIDRs: [IPPrefix("10.4.1.0/24")!])])
+        let entries = [entry("10.4.0.0/24", "b"), entry("10.4.0.0/24", "a"), entry("10.4.0.0/24", "a"), entry("10.4.1.0/24", "b")]
+        let diff = VPCRouteDiff(table: VPCRouteTable(cloud: .aws, entries: entries), cluster: map)
+        #expect(diff.problems.map(\.kind) == [.conflict])
+        #expect(diff.problems.first?.message == "two VPC route entries for 10.4.0.0/24: 10.4.0.0/24 -> b and 10.4.0.0/24 -> a")
+        #expect(diff.status(of: IPPrefix("10.4.0.0/24")!)?.isWrongNextHop == false)
+        let same = VPCRouteDiff(table: VPCRouteTable(cloud: .aws, entries: [entry("10.4.0.0/24", "a"), entry("10.4.0.0/24", "a"),
+                                                                           entry("10.4.1.0/24", "b")]), cluster: map)
+        #expect(same.problems.isEmpty, "the same CIDR twice with the same next hop (two subnets' tables) is no conflict")
+    }
+
+    @Test("GCP: a route's UID names its node when the instance name does not; another network's routes do not count")
+    func gcpMatching() {
+        let map = ClusterMap(nodes: [ClusterMap.Node(name: "a", ip: IPAddress("10.0.0.1")!, podCIDRs: [IPPrefix("10.4.0.0/24")!], uid: "u-a"),
+                                     ClusterMap.Node(name: "b", ip: IPAddress("10.0.0.2")!, podCIDRs: [IPPrefix("10.4.1.0/24")!], uid: "u-b")])
+        let entries = [entry("10.4.0.0/24", "a", table: "net-1"), entry("10.4.1.0/24", "vm-17", table: "net-1", uid: "u-b"),
+                       entry("10.9.0.0/24", "x", table: "net-2"), entry("10.4.1.0/24", "y", table: "net-2")]
+        let diff = VPCRouteDiff(table: VPCRouteTable(cloud: .gcp, entries: entries), cluster: map)
+        #expect(diff.problems.isEmpty, "\(diff.problems.map(\.message))")
+        #expect(diff.status(of: IPPrefix("10.4.1.0/24")!)?.isWrongNextHop == false)
+        // On another cloud the same entries are all this cluster's: net-2's are stale, and 10.4.1.0/24 conflicts.
+        let aws = VPCRouteDiff(table: VPCRouteTable(cloud: .aws, entries: entries), cluster: map)
+        #expect(Set(aws.problems.map(\.kind)) == [.stale, .conflict])
+    }
+
+    @Test("Azure: a route named after a node of the map is not stale even when its next hop is no node; it is that node's wrong next hop")
+    func azureNamedRoute() {
+        let map = ClusterMap(nodes: [ClusterMap.Node(name: "a", ip: IPAddress("10.0.0.1")!, podCIDRs: [IPPrefix("10.4.0.0/24")!])])
+        var route = entry("10.4.0.0/24", "10.0.0.9", name: "a")
+        route.namedNode = "a"
+        let diff = VPCRouteDiff(table: VPCRouteTable(cloud: .azure, entries: [route]), cluster: map)
+        #expect(diff.problems.map(\.kind) == [.wrongNextHop])
+        #expect(diff.problems.first?.message == "the VPC route entry a (10.4.0.0/24 -> 10.0.0.9) points to 10.0.0.9 instead of a (10.0.0.1)")
     }
 }
 
@@ -371,11 +435,6 @@ struct WireSchemaTests {
         #expect(NodeRegistration(node: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!],
                                  podTargets: [IPAddress("172.16.2.12")!]).problem?.contains("outside") == true)
     }
-}
-
-extension Array {
-    /// The only element, or nil when there are none or several.
-    var only: Element? { count == 1 ? first : nil }
 }
 
 @Suite("Incremental plan book")

@@ -101,7 +101,7 @@ struct KubernetesClientTests {
             let (map, skipped) = NodeDiscovery.clusterNodes(from: nodes)
             #expect(map.map(\.name) == ["node-a", "node-b", "node-c"])
             #expect(map[1] == ClusterMap.Node(name: "node-b", ip: IPAddress("192.168.0.50")!, podCIDRs: [IPPrefix("172.16.1.0/24")!],
-                                              instanceID: "i-0b0b0b0b0b0b0b0b0"))
+                                              instanceID: "i-0b0b0b0b0b0b0b0b0", uid: "uid-node-b"))
             #expect(skipped == ["node-new: no spec.podCIDR"])
         }
         let uris = server.requests.withLock { $0 }

@@ -117,9 +117,14 @@ public struct Lab: Sendable {
     public func namespace(_ name: String) -> String { prefix + name }
 
     /// Runs a lab command (`break-vpc-route node-b`, ...).
-    public func run(_ arguments: String...) throws {
+    public func run(_ arguments: String...) throws { _ = try output(arguments) }
+
+    /// Runs a lab command and returns what it printed (`vpc-table --format azure`, ...).
+    @discardableResult
+    public func output(_ arguments: [String]) throws -> String {
         let result = try runProgram(packageRoot.appendingPathComponent("scripts/lab.sh").path, arguments + ["--prefix", prefix])
         guard result.status == 0 else { throw LabError("lab.sh \(arguments.joined(separator: " ")): \(result.standardError)") }
+        return result.standardOutput
     }
 }
 
