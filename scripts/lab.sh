@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The routeprobe test lab: a VPC and its nodes in network namespaces, with the incident's addresses.
 #
-#   scripts/lab.sh up [--nodes N] [--mode vpc|hostgw] [--prefix P] [--routeprobe PATH]
+#   scripts/lab.sh up [--nodes N] [--mode vpc|hostgw] [--dual-stack] [--prefix P] [--routeprobe PATH]
+#                      --dual-stack: every node and pod also gets an IPv6 (ULA) address and pod CIDR, the VPC
+#                      router an IPv6 table (fd00:172:16:N::/64 via the node, a blackhole for fd00:172:16::/48)
 #   scripts/lab.sh down | status                       [--prefix P]
-#   scripts/lab.sh break-vpc-route NODE | restore-vpc-route NODE | misroute NODE OTHER | reject NODE
+#   scripts/lab.sh break-vpc-route NODE | restore-vpc-route NODE   [--family 4|6, default 4]
+#   scripts/lab.sh misroute NODE OTHER | reject NODE
 #   scripts/lab.sh node-down NODE | node-up NODE | break-kernel-route ON_NODE NODE   [--prefix P]
 #   scripts/lab.sh block-source NODE | unblock-source NODE   the VPC drops NODE's host traffic to pod CIDRs
 #                                                     (as a security group or network ACL on one node would)
@@ -36,6 +39,8 @@ while [ $# -gt 0 ]; do
         --mode) MODE=$2; shift 2 ;;
         --routeprobe) ROUTEPROBE=$2; shift 2 ;;
         --format) FORMAT=$2; shift 2 ;;
+        --dual-stack) DUAL_STACK=1; shift ;;
+        --family) FAMILY=$2; shift 2 ;;
         *) arguments+=("$1"); shift ;;
     esac
 done
@@ -49,6 +54,9 @@ STATE=/run/routeprobe-lab/$PREFIX
 letters=(a b c d e f g h i j k l m n o p q r s t u v w x y z)
 node_name() { local i=$1; if [ "$i" -lt 26 ]; then echo "node-${letters[$i]}"; else echo "node-$i"; fi; }
 node_ip() { case $1 in 0) echo 192.168.0.193 ;; 1) echo 192.168.0.50 ;; *) echo "192.168.0.$((58 + $1))" ;; esac; }
+# On a dual-stack lab: the node's IPv6 address ends in its IPv4 address's last number, as hex digits.
+node_ip6() { local v4; v4=$(node_ip "$1"); echo "fd00:192:168::${v4##*.}"; }
+dual_stack() { [ -e "$STATE/dual-stack" ]; }
 # The index of a node given by name (node-b) or number.
 node_index() {
     local name=$1 i
@@ -67,9 +75,11 @@ up() {
         swift build >/dev/null   # all three executables: `routeprobe beacon` runs in routeprobe-agent
         ROUTEPROBE=$(swift build --show-bin-path)/routeprobe
     fi
+    [ -z "${DUAL_STACK:-}" ] || [ "$MODE" = vpc ] || fail "--dual-stack needs --mode vpc"
     mkdir -p "$STATE"
     echo "$NODES" > "$STATE/nodes"
     echo "$MODE" > "$STATE/mode"
+    [ -n "${DUAL_STACK:-}" ] && touch "$STATE/dual-stack"
     local vpc=${PREFIX}vpc
     ip netns add "$vpc"
     ip -n "$vpc" link set lo up
@@ -82,6 +92,12 @@ up() {
     ip -n "$vpc" addr add 192.168.0.253/24 dev vpcbr
     ip -n "$vpc" link set vpcbr up
     ip -n "$vpc" route add blackhole 172.16.0.0/16
+    if dual_stack; then
+        # Addresses without duplicate address detection (nodad): usable at once, not seconds later.
+        in_ns "$vpc" sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.icmp.ratelimit=0
+        ip -n "$vpc" addr add fd00:192:168::253/64 dev vpcbr nodad
+        ip -n "$vpc" route add blackhole fd00:172:16::/48
+    fi
     local i j
     for ((i = 0; i < NODES; i++)); do
         local name; name=$(node_name $i)
@@ -109,6 +125,15 @@ up() {
         ip -n "$pod" link set eth0 up
         ip -n "$pod" route add default via "172.16.$i.1"
         [ "$MODE" = vpc ] && ip -n "$vpc" route add "172.16.$i.0/24" via "$ip"
+        if dual_stack; then
+            in_ns "$node" sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.conf.all.accept_redirects=0 net.ipv6.icmp.ratelimit=0
+            ip -n "$node" addr add "$(node_ip6 $i)/64" dev eth0 nodad
+            ip -n "$node" route add default via fd00:192:168::253
+            ip -n "$node" addr add "fd00:172:16:$i::1/64" dev cni0 nodad
+            ip -n "$pod" addr add "fd00:172:16:$i::12/64" dev eth0 nodad
+            ip -n "$pod" route add default via "fd00:172:16:$i::1"
+            ip -n "$vpc" route add "fd00:172:16:$i::/64" via "$(node_ip6 $i)"
+        fi
         # The beacon in the pod, holding none of this script's descriptors (a caller waiting for this
         # script's output must not wait for the beacon too).
         start_daemon "$STATE/beacon-$i.log" ip netns exec "$pod" "$ROUTEPROBE" beacon --listen 9700
@@ -130,7 +155,7 @@ up() {
             sleep 0.05
         done
     done
-    echo "lab $PREFIX is up: $NODES nodes, $MODE mode"
+    echo "lab $PREFIX is up: $NODES nodes, $MODE mode$(dual_stack && echo ", dual stack")"
 }
 
 down() {
@@ -159,9 +184,15 @@ cluster_map() {
     echo "nodes:"
     for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do
         echo "  - name: $(node_name $i)"
-        echo "    ip: $(node_ip $i)"
-        echo "    podCIDRs: [172.16.$i.0/24]"
-        echo "    podTargets: [172.16.$i.12]"
+        if dual_stack; then
+            echo "    ips: [$(node_ip $i), $(node_ip6 $i)]"
+            echo "    podCIDRs: [172.16.$i.0/24, \"fd00:172:16:$i::/64\"]"
+            echo "    podTargets: [172.16.$i.12, \"fd00:172:16:$i::12\"]"
+        else
+            echo "    ip: $(node_ip $i)"
+            echo "    podCIDRs: [172.16.$i.0/24]"
+            echo "    podTargets: [172.16.$i.12]"
+        fi
         echo "    instanceID: i-lab-$(node_name $i)"
     done
 }
@@ -171,31 +202,43 @@ cluster_map() {
 vpc_table() {   # the VPC router's table in the JSON shape of $FORMAT's CLI (aws, azure or gcp)
     local i ids=""
     case "${FORMAT:-aws}" in aws|azure|gcp) ;; *) fail "--format must be aws, azure or gcp" ;; esac
-    for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do ids+="$(node_ip $i)=$(node_name $i) "; done
-    ip -n "$vpc" -j route show | python3 -c '
+    for ((i = 0; i < $(cat "$STATE/nodes"); i++)); do
+        ids+="$(node_ip $i)=$(node_name $i) "
+        dual_stack && ids+="$(node_ip6 $i)=$(node_name $i) "
+    done
+    { ip -n "$vpc" -j route show; if dual_stack; then ip -n "$vpc" -j -6 route show; else echo "[]"; fi; } | python3 -c '
 import json, sys
 names = dict(pair.split("=") for pair in sys.argv[1].split())
 cloud = sys.argv[2]
 entries = []
-for route in json.load(sys.stdin):
-    destination = route["dst"] if "/" in route["dst"] else route["dst"] + "/32"
-    if route.get("type") in ("blackhole", "unreachable", "prohibit"):
+decoder, text, routes = json.JSONDecoder(), sys.stdin.read(), []
+position = 0
+while position < len(text.rstrip()):   # one JSON list per family
+    while text[position].isspace(): position += 1
+    value, position = decoder.raw_decode(text, position)
+    routes += value
+for route in routes:
+    destination = route["dst"] if "/" in route["dst"] else route["dst"] + ("/128" if ":" in route["dst"] else "/32")
+    if route.get("type") in ("blackhole", "unreachable", "prohibit") or destination.startswith(("fe80:", "ff")):
         continue
     entries.append((destination, route.get("gateway")))
 if cloud == "aws":
     routes = []
     for destination, gateway in entries:
+        key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
         if gateway:
-            routes.append({"DestinationCidrBlock": destination, "InstanceId": "i-lab-" + names[gateway] if gateway in names else "i-unknown-" + gateway,
+            routes.append({key: destination, "InstanceId": "i-lab-" + names[gateway] if gateway in names else "i-unknown-" + gateway,
                            "Origin": "CreateRoute", "State": "active"})
         else:
-            routes.append({"DestinationCidrBlock": destination, "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"})
+            routes.append({key: destination, "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"})
     print(json.dumps({"RouteTables": [{"RouteTableId": "rtb-lab", "VpcId": "vpc-lab", "Routes": routes}]}, indent=2))
 elif cloud == "azure":   # az network route-table route list: kubenet routes named after their nodes
     table = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/lab/providers/Microsoft.Network/routeTables/lab-routetable"
     routes = []
     for destination, gateway in entries:
-        name = names.get(gateway, "route-" + destination.replace(".", "-").replace("/", "-")) if gateway else "vnet-local"
+        name = names.get(gateway, "route-" + destination.replace(".", "-").replace("/", "-").replace(":", "-")) if gateway else "vnet-local"
+        if gateway in names and ":" in destination:   # the cloud provider names a dual-stack route NODE____CIDR
+            name += "____" + destination.replace(":", "").replace(".", "").replace("/", "")
         route = {"addressPrefix": destination, "id": table + "/routes/" + name, "name": name, "provisioningState": "Succeeded",
                  "resourceGroup": "lab", "type": "Microsoft.Network/routeTables/routes"}
         route.update({"nextHopType": "VirtualAppliance", "nextHopIpAddress": gateway} if gateway else {"nextHopType": "VnetLocal"})
@@ -205,7 +248,7 @@ else:                    # gcloud compute routes list --format=json: one k8s-nod
     base = "https://www.googleapis.com/compute/v1/projects/lab"
     routes = []
     for destination, gateway in entries:
-        name = "kubernetes-" + destination.replace(".", "-").replace("/", "-")
+        name = "kubernetes-" + destination.replace(".", "-").replace("/", "-").replace(":", "-")
         route = {"kind": "compute#route", "name": name, "destRange": destination, "network": base + "/global/networks/lab", "priority": 1000}
         if gateway in names:
             route.update({"description": "k8s-node-route", "nextHopInstance": base + "/zones/lab-a/instances/" + names[gateway]})
@@ -226,8 +269,18 @@ case "$command" in
     status) status ;;
     map) [ -d "$STATE" ] || fail "lab $PREFIX is down"; cluster_map ;;
     vpc-table) [ -d "$STATE" ] || fail "lab $PREFIX is down"; vpc_table ;;
-    break-vpc-route) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route del "172.16.$i.0/24" ;;
-    restore-vpc-route) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$i")" ;;
+    break-vpc-route) need 1 NODE; i=$(node_index "$1")
+        case "${FAMILY:-4}" in
+            4) ip -n "$vpc" route del "172.16.$i.0/24" ;;
+            6) dual_stack || fail "--family 6 needs a dual-stack lab"; ip -n "$vpc" route del "fd00:172:16:$i::/64" ;;
+            *) fail "--family must be 4 or 6" ;;
+        esac ;;
+    restore-vpc-route) need 1 NODE; i=$(node_index "$1")
+        case "${FAMILY:-4}" in
+            4) ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$i")" ;;
+            6) dual_stack || fail "--family 6 needs a dual-stack lab"; ip -n "$vpc" route replace "fd00:172:16:$i::/64" via "$(node_ip6 "$i")" ;;
+            *) fail "--family must be 4 or 6" ;;
+        esac ;;
     misroute) need 2 "NODE OTHER"; i=$(node_index "$1"); j=$(node_index "$2"); ip -n "$vpc" route replace "172.16.$i.0/24" via "$(node_ip "$j")" ;;
     reject) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" route replace unreachable "172.16.$i.0/24" ;;
     node-down) need 1 NODE; i=$(node_index "$1"); ip -n "$vpc" link set "vpc-$i" down ;;

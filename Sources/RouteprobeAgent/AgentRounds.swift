@@ -141,8 +141,7 @@ public final class AgentRounds: @unchecked Sendable {
         var agentReport: AgentReport? = nil
         if let aggregator {
             let others = map.nodes.filter { $0.name != node }
-            let stray = strayTraffic?.collect(watching: others.flatMap(\.podCIDRs).filter { $0.address.family == .inet },
-                                              peers: others.map(\.ip)) ?? []
+            let stray = strayTraffic?.collect(watching: others.flatMap(\.podCIDRs), peers: others.flatMap(\.addresses)) ?? []
             let report = AgentReport(node: node, round: completed, planGeneration: generation, openAfter: configuration.failuresToOpen,
                                      results: reports.map { reported($0, failedRounds: streaks[$0.spec] ?? 0) },
                                      localFindings: kernel, strayTraffic: stray)

@@ -38,7 +38,14 @@ public struct ProbeFlows: Sendable {
         if !ports.isEmpty {
             // SYNs towards a probed port, SYN-ACKs and RSTs coming back from it; not our own closing RSTs.
             for port in ports {
-                clauses.append("(tcp and ((dst port \(port) and tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn) or (src port \(port) and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)))")
+                if families.contains(.inet) {
+                    clauses.append("(tcp and ((dst port \(port) and tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn) or (src port \(port) and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)))")
+                }
+                // libpcap's tcp[...] reads IPv4 only: over IPv6 the TCP header follows the fixed header (our SYNs
+                // and their answers carry no extension headers), ports at 40 and 42, flags at 53.
+                if families.contains(.inet6) {
+                    clauses.append("(ip6 and ip6[6] = 6 and ((ip6[42:2] = \(port) and ip6[53] & 0x12 = 0x02) or (ip6[40:2] = \(port) and ip6[53] & 0x06 != 0)))")
+                }
             }
         }
         return clauses.joined(separator: " or ")

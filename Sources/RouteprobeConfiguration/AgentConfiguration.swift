@@ -145,10 +145,20 @@ public struct AgentConfiguration: Sendable {
         let token = try BearerTokenFile.read(tokenPath)
         let own = map.node(named: nodeName)
         let ip: IPAddress
+        var otherIP: IPAddress? = nil
         if let text = settings.nodeIP {
-            ip = try address(text, flag: "node-ip")
+            // A dual-stack node gives both, `IPv4,IPv6`, as the downward API's status.hostIPs lists them.
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count <= 2 else { throw ConfigurationError("--node-ip '\(text)' must be one address, or two (IPv4,IPv6) on a dual-stack node") }
+            ip = try address(parts[0], flag: "node-ip")
+            if parts.count == 2 {
+                let second = try address(parts[1], flag: "node-ip")
+                guard second.family != ip.family else { throw ConfigurationError("--node-ip '\(text)': the two addresses must be of different families") }
+                otherIP = second
+            }
         } else if let own {
             ip = own.ip
+            otherIP = own.otherIP
         } else {
             throw ConfigurationError("--node-ip is required with --aggregator and no cluster map")
         }
@@ -162,7 +172,7 @@ public struct AgentConfiguration: Sendable {
         var targets: [IPAddress] = []
         for text in settings.podTargets ?? [] { targets.append(try address(text, flag: "pod-target")) }
         if targets.isEmpty, settings.podCIDRs?.isEmpty ?? true { targets = own?.podTargets ?? [] }
-        let registration = NodeRegistration(node: nodeName, ip: ip, podCIDRs: cidrs, podTargets: targets,
+        let registration = NodeRegistration(node: nodeName, ip: ip, otherIP: otherIP, podCIDRs: cidrs, podTargets: targets,
                                             instanceID: settings.instanceID ?? own?.instanceID)
         if let problem = registration.problem { throw ConfigurationError("cannot register: \(problem)") }
         return Aggregator(url: url, token: token, registration: registration)

@@ -21,6 +21,8 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     public var node: String
     /// The node's host IP.
     public var ip: IPAddress
+    /// A dual-stack node's host IP of the other family (`otherIP` in JSON, optional).
+    public var otherIP: IPAddress?
     /// The node's pod CIDRs; empty when the aggregator should take them from the API server's Node object.
     public var podCIDRs: [IPPrefix]
     /// Addresses in the pod CIDRs worth probing (the beacon), optional.
@@ -29,16 +31,18 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     public var instanceID: String?
 
     /// Builds a registration.
-    public init(node: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [], instanceID: String? = nil) {
+    public init(node: String, ip: IPAddress, otherIP: IPAddress? = nil, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [],
+                instanceID: String? = nil) {
         self.schema = WireSchema.version
         self.node = node
         self.ip = ip
+        self.otherIP = otherIP
         self.podCIDRs = podCIDRs
         self.podTargets = podTargets
         self.instanceID = instanceID
     }
 
-    enum CodingKeys: String, CodingKey { case schema, node, ip, podCIDRs, podTargets, instanceID }
+    enum CodingKeys: String, CodingKey { case schema, node, ip, otherIP, podCIDRs, podTargets, instanceID }
 
     /// Decodes a registration; `podTargets` and `instanceID` may be left out.
     public init(from decoder: any Decoder) throws {
@@ -46,6 +50,7 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         schema = try container.decode(Int.self, forKey: .schema)
         node = try container.decode(String.self, forKey: .node)
         ip = try container.decode(IPAddress.self, forKey: .ip)
+        otherIP = try container.decodeIfPresent(IPAddress.self, forKey: .otherIP)
         podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
         podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
         instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
@@ -53,13 +58,14 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
 
     /// The registration as a cluster-map node.
     public var clusterNode: ClusterMap.Node {
-        ClusterMap.Node(name: node, ip: ip, podCIDRs: podCIDRs, podTargets: podTargets, instanceID: instanceID)
+        ClusterMap.Node(name: node, ip: ip, otherIP: otherIP, podCIDRs: podCIDRs, podTargets: podTargets, instanceID: instanceID)
     }
 
     /// Why the aggregator cannot accept it, or nil.
     public var problem: String? {
         if schema != WireSchema.version { return "schema \(schema) is not supported (this aggregator speaks \(WireSchema.version))" }
         if let problem = WireSchema.nameProblem(node, what: "node") { return problem }
+        if let otherIP, otherIP.family == ip.family { return "otherIP \(otherIP) is of the same family as ip \(ip)" }
         if podCIDRs.count > 64 { return "\(podCIDRs.count) pod CIDRs (at most 64)" }
         if podTargets.count > 64 { return "\(podTargets.count) pod targets (at most 64)" }
         if let instanceID, let problem = WireSchema.nameProblem(instanceID, what: "instance") { return problem }

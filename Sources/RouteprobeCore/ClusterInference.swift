@@ -50,7 +50,7 @@ public struct ClusterInference: Sendable {
                 guard let cidr = local.cidr else { continue }
                 // The owner as the cluster knows it, not as the report says.
                 let owner = cluster.owner(of: cidr.address)
-                let expected = owner.map(Finding.NextHop.init) ?? local.expectedNextHop
+                let expected = owner.map { Finding.NextHop($0, for: cidr) } ?? local.expectedNextHop
                 let what = local.kind == .kernelRouteMissing ? "has no usable kernel route for" : "routes to the wrong node"
                 findings.append(Finding(
                     kind: local.kind, scope: .cluster, subject: "\(report.node)|\(cidr)", cidr: cidr, expectedNextHop: expected,
@@ -142,7 +142,7 @@ public struct ClusterInference: Sendable {
     private func kernelFinding(from view: SourceView, cidr: IPPrefix, owner: ClusterMap.Node) -> Finding {
         let missing = view.probes.contains { $0.verdict == .kernelRouteMissing }
         let kind: Finding.Kind = missing ? .kernelRouteMissing : .kernelRouteWrong
-        let expected = Finding.NextHop(owner)
+        let expected = Finding.NextHop(owner, for: cidr)
         return Finding(
             kind: kind, scope: .cluster, subject: "\(view.node)|\(cidr)", cidr: cidr, expectedNextHop: expected, sources: [view.node],
             evidence: evidence(of: [view], probing: 1),
@@ -153,7 +153,7 @@ public struct ClusterInference: Sendable {
     /// Every source that decided fails: name what the evidence points at.
     private func inferAllFailing(cidr: IPPrefix, owner: ClusterMap.Node, failing: [SourceView],
                                  stray: [(node: String, packets: Int)]) -> Finding? {
-        let expected = Finding.NextHop(owner)
+        let expected = Finding.NextHop(owner, for: cidr)
         let entry = "\(cidr) -> \(expected.text)"
         let names = failing.map(\.node)
         let agree = "\(failing.count)/\(failing.count) sources agree (\(names.joined(separator: ", ")))"
@@ -216,7 +216,7 @@ public struct ClusterInference: Sendable {
     /// A problem the VPC table shows for a CIDR that probes have not confirmed (no sources, or none fail).
     private func tableOnlyFinding(cidr: IPPrefix, owner: ClusterMap.Node, probed: Bool, failing: Bool) -> Finding? {
         guard let status = vpcTable?.status(of: cidr), !failing else { return nil }
-        let expected = Finding.NextHop(owner)
+        let expected = Finding.NextHop(owner, for: cidr)
         let reach = probed ? " (yet probes reach its pods: the table may be out of date, or another route covers it)" : ""
         if status.isMissing {
             return Finding(

@@ -4,8 +4,10 @@ public struct ClusterMap: Sendable, Hashable, Codable {
     public struct Node: Sendable, Hashable, Codable {
         /// The node's name.
         public var name: String
-        /// The node's host IP.
+        /// The node's host IP (on a dual-stack node, the first of `ips`).
         public var ip: IPAddress
+        /// A dual-stack node's host IP of the other family; nil on a single-stack node.
+        public var otherIP: IPAddress?
         /// The pod CIDRs the VPC should route to this node.
         public var podCIDRs: [IPPrefix]
         /// Addresses inside the pod CIDRs worth probing (beacons, known pods); optional.
@@ -16,27 +18,59 @@ public struct ClusterMap: Sendable, Hashable, Codable {
         public var uid: String?
 
         /// Builds a node.
-        public init(name: String, ip: IPAddress, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [], instanceID: String? = nil,
-                    uid: String? = nil) {
+        public init(name: String, ip: IPAddress, otherIP: IPAddress? = nil, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [],
+                    instanceID: String? = nil, uid: String? = nil) {
             self.name = name
             self.ip = ip
+            self.otherIP = otherIP
             self.podCIDRs = podCIDRs
             self.podTargets = podTargets
             self.instanceID = instanceID
             self.uid = uid
         }
 
-        enum CodingKeys: String, CodingKey { case name, ip, podCIDRs, podTargets, instanceID, uid }
+        enum CodingKeys: String, CodingKey { case name, ip, ips, podCIDRs, podTargets, instanceID, uid }
 
+        /// A node gives `ip`, or on dual stack `ips: [IPv4, IPv6]` (one address of each family), as a Node's
+        /// `status.addresses` list its InternalIPs.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decode(String.self, forKey: .name)
-            ip = try container.decode(IPAddress.self, forKey: .ip)
+            if let ips = try container.decodeIfPresent([IPAddress].self, forKey: .ips) {
+                guard !container.contains(.ip) else {
+                    throw DecodingError.dataCorruptedError(forKey: .ips, in: container, debugDescription: "give ip or ips, not both")
+                }
+                guard let first = ips.first, ips.count <= 2, Set(ips.map(\.family)).count == ips.count else {
+                    throw DecodingError.dataCorruptedError(forKey: .ips, in: container,
+                                                           debugDescription: "ips must hold one or two addresses, at most one of each family")
+                }
+                ip = first
+                otherIP = ips.count == 2 ? ips[1] : nil
+            } else {
+                ip = try container.decode(IPAddress.self, forKey: .ip)
+                otherIP = nil
+            }
             podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
             podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
             instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
             uid = try container.decodeIfPresent(String.self, forKey: .uid)
         }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            if let otherIP { try container.encode([ip, otherIP], forKey: .ips) } else { try container.encode(ip, forKey: .ip) }
+            try container.encode(podCIDRs, forKey: .podCIDRs)
+            try container.encode(podTargets, forKey: .podTargets)
+            try container.encodeIfPresent(instanceID, forKey: .instanceID)
+            try container.encodeIfPresent(uid, forKey: .uid)
+        }
+
+        /// Every host IP of the node: `ip`, then `otherIP`.
+        public var addresses: [IPAddress] { otherIP.map { [ip, $0] } ?? [ip] }
+
+        /// The host IP of `family`, nil when the node has none.
+        public func address(of family: AddressFamily) -> IPAddress? { addresses.first { $0.family == family } }
 
         /// The addresses to probe in this node's pod network: `podTargets`, else the first address of each CIDR.
         public var probeTargets: [IPAddress] {
@@ -83,7 +117,7 @@ public struct ClusterMap: Sendable, Hashable, Codable {
     }
 
     /// The node with host IP `address`.
-    public func node(withIP address: IPAddress) -> Node? { nodes.first { $0.ip == address } }
+    public func node(withIP address: IPAddress) -> Node? { nodes.first { $0.addresses.contains(address) } }
 
     /// The node named `name`.
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
@@ -95,7 +129,7 @@ public struct ClusterMap: Sendable, Hashable, Codable {
         var names = Set<String>(), ips = Set<IPAddress>()
         for node in nodes {
             if !names.insert(node.name).inserted { found.append("node name \(node.name) appears twice") }
-            if !ips.insert(node.ip).inserted { found.append("node IP \(node.ip) appears twice") }
+            for address in node.addresses where !ips.insert(address).inserted { found.append("node IP \(address) appears twice") }
             for target in node.podTargets where !node.podCIDRs.contains(where: { $0.contains(target) }) {
                 found.append("pod target \(target) of \(node.name) is outside its pod CIDRs")
             }

@@ -68,13 +68,15 @@ public struct Diagnosis: Sendable, Hashable {
         let target = result.spec.target
         let how = routeSentence(route)
         let cidr = owner?.podCIDRs.first { $0.contains(target) }
-        let entry = cidr.map { "\($0) -> \(owner!.name) (\(owner!.ip))" }
+        // The owner's host address of the target's family: a dual-stack node's IPv6 pods are reached through its IPv6 address.
+        let host = owner.map { $0.address(of: target.family) ?? $0.ip }
+        let entry = cidr.map { "\($0) -> \(owner!.name) (\(host!))" }
 
         // host-gw style route via a node that does not own the CIDR: wrong even if a detour still delivers.
-        if route.routeClass == .direct, let gateway = route.gateway, let owner, gateway != owner.ip {
+        if route.routeClass == .direct, let gateway = route.gateway, let owner, !owner.addresses.contains(gateway) {
             let state = result.outcome.pathWorks ? "\(target) answers, but \(how)" : "\(target) is not reachable: \(how)"
             return Diagnosis(verdict: .kernelRouteWrong,
-                             message: "\(state), and \(cidr.map(\.description) ?? "its pod CIDR") belongs to \(owner.name) (\(owner.ip)). The node's kernel route points to the wrong node.")
+                             message: "\(state), and \(cidr.map(\.description) ?? "its pod CIDR") belongs to \(owner.name) (\(host!)). The node's kernel route points to the wrong node.")
         }
 
         if result.outcome.pathWorks {
@@ -111,13 +113,13 @@ public struct Diagnosis: Sendable, Hashable {
         // The owner's host is silent too.
         if let owner, let control, !control.outcome.pathWorks {
             return Diagnosis(verdict: .nodeUnreachable,
-                             message: "\(target) is not reachable: \(how); \(leaving); \(owner.name)'s host \(owner.ip) does not answer either. The node is down or partitioned; this is not a route problem.")
+                             message: "\(target) is not reachable: \(how); \(leaving); \(owner.name)'s host \(host!) does not answer either. The node is down or partitioned; this is not a route problem.")
         }
 
         if route.routeClass == .vpc, result.outcome == .timeout, evidence.map({ $0.requestsSeen > 0 }) ?? true {
             if let owner, let control, control.outcome.pathWorks, let entry {
                 return Diagnosis(verdict: .vpcRouteMissing,
-                                 message: "\(target) is not reachable: \(how); \(leaving); \(owner.name)'s host \(owner.ip) answers. The VPC route entry \(entry) is probably missing.")
+                                 message: "\(target) is not reachable: \(how); \(leaving); \(owner.name)'s host \(host!) answers. The VPC route entry \(entry) is probably missing.")
             }
             return Diagnosis(verdict: .unknown,
                              message: "\(target) is not reachable: \(how); \(leaving). Without a cluster map naming its owner, routeprobe cannot tell a missing VPC route from a down node.")

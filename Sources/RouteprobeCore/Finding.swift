@@ -72,6 +72,11 @@ public struct Finding: Sendable, Hashable, Codable {
         /// The next hop of a cluster-map node.
         public init(_ node: ClusterMap.Node) { self.init(node: node.name, ip: node.ip) }
 
+        /// The next hop of a node for one of its pod CIDRs: a dual-stack node's IPv6 CIDR goes to its IPv6 address.
+        public init(_ node: ClusterMap.Node, for cidr: IPPrefix?) {
+            self.init(node: node.name, ip: cidr.flatMap { node.address(of: $0.address.family) } ?? node.ip)
+        }
+
         /// `node-b (192.168.0.50)`.
         public var text: String { ip.map { "\(node) (\($0))" } ?? node }
     }
@@ -219,7 +224,7 @@ extension Finding {
         let cidr = owner?.podCIDRs.first { $0.contains(target) }
         // A down node is about the node, not its CIDR.
         let subjectCIDR = kind == .nodeUnreachable ? nil : cidr
-        let expected = owner.map(NextHop.init)
+        let expected = owner.map { NextHop($0, for: cidr) }
         let what = subjectCIDR?.description ?? owner?.ip.description ?? target.description
         return Finding(kind: kind, scope: .node, subject: "\(source)|\(what)", cidr: subjectCIDR, expectedNextHop: expected,
                        sources: [source], evidence: evidence, message: message,
@@ -229,14 +234,14 @@ extension Finding {
     /// The change that fixes a finding of `kind` about `cidr` and its `owner`.
     public static func remediation(kind: Kind, source: String, cidr: IPPrefix?, owner: ClusterMap.Node?, router: IPAddress? = nil) -> String {
         let target = cidr?.description ?? "the pod CIDR"
-        let hop = owner.map { "\($0.name) (\($0.ip))" } ?? "its owner"
+        let hop = owner.map { NextHop($0, for: cidr).text } ?? "its owner"
         switch kind {
         case .vpcRouteMissing:
             return "Add the VPC route entry \(target) with next hop \(hop), or let the cloud controller manager recreate it."
         case .vpcRouteWrongNextHop:
             return "Change the VPC route entry \(target) to next hop \(hop)."
         case .kernelRouteMissing, .kernelRouteWrong:
-            return "On \(source), restore the route \(target) via \(owner?.ip.description ?? "its owner") (the CNI's host-gw routes), or restart the CNI agent there."
+            return "On \(source), restore the route \(target) via \(owner.map { NextHop($0, for: cidr).ip?.description ?? $0.ip.description } ?? "its owner") (the CNI's host-gw routes), or restart the CNI agent there."
         case .rejectedByRouter:
             return "On router \(router?.description ?? "?"), route \(target) to next hop \(hop)."
         case .nodeUnreachable:

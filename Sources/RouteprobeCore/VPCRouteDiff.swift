@@ -159,7 +159,8 @@ public struct VPCRouteDiff: Sendable, Hashable {
     /// UID (GCP). `limit` overrides the cloud's default limit of entries.
     public init(table: VPCRouteTable, cluster: ClusterMap, limit: Int? = nil) {
         func node(for entry: VPCRouteEntry) -> ClusterMap.Node? {
-            if let id = entry.nextHopID, let member = cluster.nodes.first(where: { $0.instanceID == id || $0.name == id || $0.ip.description == id }) {
+            if let id = entry.nextHopID,
+               let member = cluster.nodes.first(where: { $0.instanceID == id || $0.name == id || $0.addresses.contains { $0.description == id } }) {
                 return member
             }
             if let uid = entry.namedNodeUID { return cluster.nodes.first { $0.uid == uid } }
@@ -186,7 +187,8 @@ public struct VPCRouteDiff: Sendable, Hashable {
         let podCIDRs = cluster.nodes.flatMap(\.podCIDRs)
         for owner in cluster.nodes {
             for cidr in owner.podCIDRs {
-                let expected = Finding.NextHop(node: owner.name, ip: owner.ip)
+                // A dual-stack node's IPv6 pod CIDR is routed to its IPv6 address, where the cloud routes by address.
+                let expected = Finding.NextHop(node: owner.name, ip: owner.address(of: cidr.address.family) ?? owner.ip)
                 let covering = ownEntries.filter { $0.destination.contains(cidr) && $0.destination.address.family == cidr.address.family }
                 let longest = covering.map(\.destination.length).max()
                 // Two entries for one destination are a conflict (reported below); the owner's one counts here.

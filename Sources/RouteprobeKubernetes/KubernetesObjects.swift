@@ -61,6 +61,8 @@ public enum Kubernetes {
         public var podCIDRs: [String] { spec?.podCIDRs ?? spec?.podCIDR.map { [$0] } ?? [] }
         /// The first `InternalIP` address.
         public var internalIP: String? { status?.addresses?.first { $0.type == "InternalIP" }?.address }
+        /// Every InternalIP, in the order the kubelet reports them (a dual-stack node has one of each family).
+        public var internalIPs: [String] { status?.addresses?.filter { $0.type == "InternalIP" }.map(\.address) ?? [] }
         /// The `Ready` condition is `True`.
         public var isReady: Bool { status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } ?? false }
         /// The node role label `node-role.kubernetes.io/control-plane` (or the older `master`) is set.

@@ -13,16 +13,19 @@ public enum NodeDiscovery {
         var result: [ClusterMap.Node] = []
         var skipped: [String] = []
         for node in nodes.sorted(by: { $0.metadata.name < $1.metadata.name }) {
-            guard let ipText = node.internalIP, let ip = IPAddress(ipText) else {
+            // A dual-stack node lists an InternalIP of each family; the first is its primary.
+            let addresses = node.internalIPs.compactMap(IPAddress.init)
+            guard let ip = addresses.first else {
                 skipped.append("\(node.metadata.name): no InternalIP")
                 continue
             }
+            let otherIP = addresses.first { $0.family != ip.family }
             let cidrs = node.podCIDRs.compactMap { text in text.contains("/") ? IPPrefix(text) : nil }
             guard !cidrs.isEmpty else {
                 skipped.append("\(node.metadata.name): no spec.podCIDR")
                 continue
             }
-            result.append(ClusterMap.Node(name: node.metadata.name, ip: ip, podCIDRs: cidrs, instanceID: node.instanceID,
+            result.append(ClusterMap.Node(name: node.metadata.name, ip: ip, otherIP: otherIP, podCIDRs: cidrs, instanceID: node.instanceID,
                                           uid: node.metadata.uid))
         }
         return (result, skipped)

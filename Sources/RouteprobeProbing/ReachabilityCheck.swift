@@ -102,7 +102,7 @@ public struct ReachabilityCheck: Sendable {
         let localAddresses = Set(try routing.localAddresses())
         let linksByIndex = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
         let text = RouteText(names: names, interfaceNames: linksByIndex.mapValues(\.name))
-        let localNode = clusterMap?.nodes.first { localAddresses.contains($0.ip) }
+        let localNode = clusterMap?.nodes.first { node in node.addresses.contains(where: localAddresses.contains) }
 
         var targets: [IPAddress] = []
         var seen = Set<IPAddress>()
@@ -125,14 +125,16 @@ public struct ReachabilityCheck: Sendable {
             }
         }
 
-        // Control probes: the host IP of each target's owner, so "node down" and "route missing" differ.
+        // Control probes: the host IP of each target's owner, of the target's family (a dual-stack node's IPv6
+        // pod is checked against its IPv6 host address), so "node down" and "route missing" differ.
         let ownerIndices = specs.map { clusterMap?.ownerIndex(of: $0.target) }   // looked up once per spec
         var controls: [IPAddress: ClusterMap.Node] = [:]
         for (spec, index) in zip(specs, ownerIndices) {
             guard let clusterMap, let index else { continue }
             let owner = clusterMap.nodes[index]
-            guard owner.ip != spec.target, owner != localNode else { continue }
-            controls[owner.ip] = owner
+            guard !owner.addresses.contains(spec.target), owner != localNode,
+                  let host = owner.address(of: spec.target.family) else { continue }
+            controls[host] = owner
         }
         let controlSpecs = controls.keys.sorted().map { ProbeSpec(target: $0, probeProtocol: .icmp) }
         let echoIdentifier = UInt16.random(in: 1...UInt16.max)
@@ -158,14 +160,15 @@ public struct ReachabilityCheck: Sendable {
 
         var reports: [TargetReport] = []
         reports.reserveCapacity(specs.count)   // growing by doubling would hold two copies at the peak
-        var owners: [Int: TargetReport.Owner] = [:]   // by position in the map's nodes
+        var owners: [Int: TargetReport.Owner] = [:]   // by position in the map's nodes, twice for a dual-stack node
         for index in specs.indices {
             let spec = specs[index]
             let shared = ownerIndices[index].flatMap { position -> TargetReport.Owner? in
-                if let known = owners[position] { return known }
+                let key = position * 2 + (spec.target.family == .inet6 ? 1 : 0)
+                if let known = owners[key] { return known }
                 guard let node = clusterMap?.nodes[position] else { return nil }
-                let made = TargetReport.Owner(node: node, control: controlResults[node.ip])
-                owners[position] = made
+                let made = TargetReport.Owner(node: node, control: node.address(of: spec.target.family).flatMap { controlResults[$0] })
+                owners[key] = made
                 return made
             }
             let owner = shared?.node

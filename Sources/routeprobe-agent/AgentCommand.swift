@@ -34,7 +34,7 @@ struct AgentCommand: ServiceTool {
             ToolOption("netns", .value(placeholder: "netns"), help: "Work inside this network namespace (for labs)."),
             ToolOption("aggregator", .value(placeholder: "aggregator"), help: "Aggregator base URL, e.g. http://routeprobe-aggregator:9800: register, follow its probe plan, post reports."),
             ToolOption("token-file", .value(placeholder: "token-file"), help: "File holding the aggregator's bearer token (required with --aggregator)."),
-            ToolOption("node-ip", .value(placeholder: "node-ip"), help: "This node's host IP, registered with the aggregator (default: from the cluster map)."),
+            ToolOption("node-ip", .value(placeholder: "node-ip"), help: "This node's host IP, registered with the aggregator; IPv4,IPv6 on a dual-stack node (default: from the cluster map)."),
             ToolOption("pod-cidr", .value(placeholder: "pod-cidr"), help: "A pod CIDR of this node, registered with the aggregator; repeat for several (default: from the cluster map)."),
             ToolOption("pod-target", .value(placeholder: "pod-target"), help: "An address in this node's pod CIDR worth probing (its beacon); repeat for several."),
             ToolOption("instance-id", .value(placeholder: "instance-id"), help: "The cloud's id of this node's machine (i-0abc...), as VPC route entries name it (default: from the cluster map)."),

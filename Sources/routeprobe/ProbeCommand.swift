@@ -146,7 +146,7 @@ enum ProbeReportFormat {
                 out.append("\n")
             }
             if let owner = reports[index].owner, let control = reports[index].control {
-                out.append("  control:  "); out.append(owner.name); out.append("'s host "); out.append(owner.ip.description)
+                out.append("  control:  "); out.append(owner.name); out.append("'s host "); out.append(control.spec.target.description)
                 out.append(": "); out.append(control.outcome.rawValue); out.append("\n")
             }
             out.append("  verdict:  "); out.append(reports[index].diagnosis.verdict.rawValue)

@@ -140,6 +140,38 @@ struct AggregatorLabTests {
         }
     }
 
+    @Test("dual stack: the IPv6 entry alone, the IPv4 entry alone, then both, give one, one, then two vpcRouteMissing findings")
+    func dualStackFindingsPerFamily() async throws {
+        try await withLab(dualStack: true) { lab in
+            let token = try TokenFile(Self.token)
+            let server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock")
+            defer { server.stop() }
+            try await Task.sleep(for: .milliseconds(500))
+            let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
+            defer { agents.forEach { $0.stop() } }
+            func missing(_ list: [[String: Any]]) -> [String] {
+                list.filter { $0["kind"] as? String == "vpcRouteMissing" }.compactMap { $0["cidr"] as? String }.sorted()
+            }
+            try await Task.sleep(for: .milliseconds(3000))
+            #expect(try findings(lab).isEmpty, "healthy dual-stack lab: \(server.log)")
+
+            try lab.run("break-vpc-route", "node-b", "--family", "6")
+            var found = try await awaitFindings(lab) { missing($0) == ["fd00:172:16:1::/64"] }
+            #expect(missing(found) == ["fd00:172:16:1::/64"] && found.count == 1, "\(found) \(server.log)")
+            let v6 = found.first { $0["cidr"] as? String == "fd00:172:16:1::/64" }
+            #expect((v6?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")
+
+            try lab.run("restore-vpc-route", "node-b", "--family", "6")
+            try lab.run("break-vpc-route", "node-b")
+            found = try await awaitFindings(lab) { missing($0) == ["172.16.1.0/24"] }
+            #expect(missing(found) == ["172.16.1.0/24"] && found.count == 1, "\(found) \(server.log)")
+
+            try lab.run("break-vpc-route", "node-b", "--family", "6")
+            found = try await awaitFindings(lab) { missing($0) == ["172.16.1.0/24", "fd00:172:16:1::/64"] }
+            #expect(missing(found) == ["172.16.1.0/24", "fd00:172:16:1::/64"] && found.count == 2, "\(found) \(server.log)")
+        }
+    }
+
     @Test func agentsReRegisterAfterARestartAndAWrongTokenIsRefused() async throws {
         try await withLab { lab in
             let token = try TokenFile(Self.token)

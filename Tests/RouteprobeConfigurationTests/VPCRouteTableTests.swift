@@ -235,4 +235,26 @@ struct VPCRouteTableLabTests {
             }
         }
     }
+
+    @Test("dual stack: only node-b's IPv6 entry deleted is the one problem in every format; Azure's NODE____CIDR routes match by IPv6 next hop")
+    func dualStack() async throws {
+        try await withLab(dualStack: true) { lab in
+            let routeprobe = try routeprobeExecutable()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)tables6")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try lab.run("break-vpc-route", "node-b", "--family", "6")
+            for format in ["aws", "azure", "gcp"] {
+                let path = directory.appendingPathComponent("\(format).json").path
+                let table = try lab.output(["vpc-table", "--format", format])
+                try table.write(toFile: path, atomically: true, encoding: .utf8)
+                #expect(table.contains("fd00:172:16"), "\(format) exports the IPv6 entries")
+                let result = try runProgram(routeprobe, ["vpc-diff", "--json", "--routes", path, "--cluster-map", lab.mapPath])
+                let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any] ?? [:]
+                let problems = object["problems"] as? [[String: Any]] ?? []
+                #expect(problems.map { "\($0["kind"] ?? "") \($0["cidr"] ?? "")" } == ["missing fd00:172:16:1::/64"], "\(format): \(problems)")
+                #expect(((problems.first?["expectedNextHop"] as? [String: Any])?["ip"] as? String) == "fd00:192:168::50")
+            }
+        }
+    }
 }

@@ -397,6 +397,20 @@ struct VPCRouteDiffTests {
         #expect(Set(aws.problems.map(\.kind)) == [.stale, .conflict])
     }
 
+    @Test("dual stack: a node's IPv6 CIDR expects its IPv6 address, and an entry to that address is the node's")
+    func dualStackNextHops() {
+        let node = ClusterMap.Node(name: "a", ip: IPAddress("10.0.0.1")!, otherIP: IPAddress("fd00::1"),
+                                   podCIDRs: [IPPrefix("10.4.0.0/24")!, IPPrefix("fd00:4::/64")!])
+        let map = ClusterMap(nodes: [node])
+        let good = VPCRouteDiff(table: VPCRouteTable(cloud: .azure, entries: [entry("10.4.0.0/24", "10.0.0.1"), entry("fd00:4::/64", "fd00::1")]),
+                                cluster: map)
+        #expect(good.problems.isEmpty, "\(good.problems.map(\.message))")
+        let missing = VPCRouteDiff(table: VPCRouteTable(cloud: .azure, entries: [entry("10.4.0.0/24", "10.0.0.1")]), cluster: map)
+        #expect(missing.problems.map(\.message) == ["no VPC route entry for fd00:4::/64; it should point to a (fd00::1)"])
+        #expect(Finding.remediation(kind: .vpcRouteMissing, source: "", cidr: IPPrefix("fd00:4::/64"), owner: node)
+                    == "Add the VPC route entry fd00:4::/64 with next hop a (fd00::1), or let the cloud controller manager recreate it.")
+    }
+
     @Test("Azure: a route named after a node of the map is not stale even when its next hop is no node; it is that node's wrong next hop")
     func azureNamedRoute() {
         let map = ClusterMap(nodes: [ClusterMap.Node(name: "a", ip: IPAddress("10.0.0.1")!, podCIDRs: [IPPrefix("10.4.0.0/24")!])])

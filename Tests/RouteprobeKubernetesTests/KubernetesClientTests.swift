@@ -393,3 +393,25 @@ struct ImpactAnalysisTests {
         #expect(ImpactAnalysis.impacts(of: targets, cidr: IPPrefix("172.16.0.0/24"), node: nil).isEmpty)
     }
 }
+
+@Suite("Node discovery on a dual-stack cluster")
+struct DualStackDiscoveryTests {
+    @Test("a Node with an InternalIP of each family and two pod CIDRs becomes a dual-stack cluster-map node")
+    func bothInternalIPs() throws {
+        let json = #"""
+        {"apiVersion": "v1", "kind": "Node",
+         "metadata": {"name": "node-b", "uid": "1b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e", "resourceVersion": "7"},
+         "spec": {"podCIDR": "172.16.1.0/24", "podCIDRs": ["172.16.1.0/24", "fd00:172:16:1::/64"], "providerID": "aws:///eu-west-1a/i-0b0b0b0b0b0b0b0b0"},
+         "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.50"}, {"type": "InternalIP", "address": "fd00:192:168::50"},
+                                  {"type": "Hostname", "address": "node-b"}],
+                    "conditions": [{"type": "Ready", "status": "True"}]}}
+        """#
+        let node = try JSONDecoder().decode(Kubernetes.Node.self, from: Data(json.utf8))
+        let (map, skipped) = NodeDiscovery.clusterNodes(from: [node])
+        #expect(skipped.isEmpty)
+        let discovered = try #require(map.first)
+        #expect(discovered.addresses == [IPAddress("192.168.0.50")!, IPAddress("fd00:192:168::50")!])
+        #expect(discovered.podCIDRs == [IPPrefix("172.16.1.0/24")!, IPPrefix("fd00:172:16:1::/64")!])
+        #expect(discovered.uid == "1b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e")
+    }
+}

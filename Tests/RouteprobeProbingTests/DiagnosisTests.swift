@@ -98,6 +98,27 @@ import RouteprobeCore
         #expect(map.nodes[1].probeTargets == [IPAddress("172.16.2.1")!])
     }
 
+    @Test("a dual-stack node gives ips: both addresses are its own, and the map written out reads back the same")
+    func dualStackNodes() throws {
+        let map = try ClusterMapFile.parse("""
+            nodes:
+              - name: node-b
+                ips: [192.168.0.50, "fd00:192:168::50"]
+                podCIDRs: [172.16.1.0/24, "fd00:172:16:1::/64"]
+                uid: 0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d
+            """, source: "test")
+        let node = try #require(map.nodes.only)
+        #expect(node.ip == IPAddress("192.168.0.50") && node.otherIP == IPAddress("fd00:192:168::50"))
+        #expect(node.address(of: .inet6) == IPAddress("fd00:192:168::50") && node.uid == "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d")
+        #expect(map.node(withIP: IPAddress("fd00:192:168::50")!)?.name == "node-b")
+        #expect(map.owner(of: IPAddress("fd00:172:16:1::12")!)?.name == "node-b")
+        let again = try JSONDecoder().decode(ClusterMap.self, from: try JSONEncoder().encode(map))
+        #expect(again == map)
+        let registration = NodeRegistration(node: "node-b", ip: node.ip, otherIP: IPAddress("192.168.0.51"), podCIDRs: node.podCIDRs)
+        #expect(registration.problem == "otherIP 192.168.0.51 is of the same family as ip 192.168.0.50")
+        #expect(NodeRegistration(node: "node-b", ip: node.ip, otherIP: node.otherIP, podCIDRs: node.podCIDRs).clusterNode.addresses == node.addresses)
+    }
+
     @Test func readsJSONWithTheSameKeys() throws {
         let map = try ClusterMapFile.parse(#"{"nodes": [{"name": "node-b", "ip": "192.168.0.50", "podCIDRs": ["172.16.1.0/24"]}]}"#, source: "test")
         #expect(map.probePort == ClusterMap.defaultProbePort)
@@ -114,6 +135,10 @@ import RouteprobeCore
         ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    podCIDRs: [172.16.1.0/24]\n    podTargets: [172.16.9.1]\n", "outside its pod CIDRs"),
         ("probePort: 99999\nnodes: []", "probePort"),
         ("{{{", "cluster map test"),
+        ("nodes:\n  - name: a\n    ips: [10.0.0.1, 10.0.0.2]\n", "at most one of each family"),
+        ("nodes:\n  - name: a\n    ips: []\n", "one or two addresses"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    ips: [10.0.0.1, \"fd00::1\"]\n", "give ip or ips, not both"),
+        ("nodes:\n  - name: a\n    ips: [10.0.0.1, \"fd00::1\"]\n  - name: b\n    ips: [10.0.0.2, \"fd00::1\"]\n", "node IP fd00::1 appears twice"),
     ])
     func mistakesAreOneClearLine(text: String, expected: String) {
         let error = #expect(throws: ConfigurationError.self) { _ = try ClusterMapFile.parse(text, source: "test") }

@@ -65,6 +65,30 @@ struct ProbeLabTests {
         }
     }
 
+    @Test("dual stack: node-b's missing IPv6 entry is named for its IPv6 CIDR and host, with the SYN and echo seen leaving; IPv4 still reaches")
+    func aMissingIPv6EntryOnADualStackNode() async throws {
+        try await withLab(dualStack: true) { lab in
+            try lab.run("break-vpc-route", "node-b", "--family", "6")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)captures6").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let result = try probe(lab, ["node-b", "--capture-dir", directory])
+            #expect(result.status == 1)
+            for proto in ["icmp", "tcp"] {
+                let object = try result.object("fd00:172:16:1::12", proto)
+                #expect(object["verdict"] as? String == "vpcRouteMissing", "\(proto): \(object)")
+                #expect((object["message"] as? String)?.contains("fd00:172:16:1::/64 -> node-b (fd00:192:168::50)") == true, "\(object)")
+                #expect((object["control"] as? [String: Any])?["target"] as? String == "fd00:192:168::50")
+                let evidence = try #require(object["evidence"] as? [String: Any])
+                #expect((evidence["sent"] as? Int ?? 0) >= 1, "the capture saw the \(proto) requests leave over IPv6")
+                let pcap = try #require(evidence["pcap"] as? String)
+                let dump = try runProgram("/usr/bin/tcpdump", ["-nr", pcap])
+                #expect(dump.standardOutput.contains("> fd00:172:16:1::12"), "\(dump.standardOutput)")
+                #expect(try result.object("172.16.1.12", proto)["verdict"] as? String == "reachable")
+            }
+        }
+    }
+
     @Test func aRejectingRouterIsNamed() async throws {
         try await withLab { lab in
             try lab.run("reject", "node-b")

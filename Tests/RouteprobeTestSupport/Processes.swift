@@ -129,12 +129,13 @@ public struct Lab: Sendable {
 }
 
 /// Brings a lab up (`--nodes`, `--mode`), runs `body`, and takes the lab down on every path.
-public func withLab<T>(nodes: Int = 3, mode: String = "vpc", _ body: (Lab) async throws -> T) async throws -> T {
+public func withLab<T>(nodes: Int = 3, mode: String = "vpc", dualStack: Bool = false, _ body: (Lab) async throws -> T) async throws -> T {
     let executable = try routeprobeExecutable()
     let prefix = "rpt-" + String(UInt32.random(in: 0x10_0000...0xff_ffff), radix: 16) + "-"
     let script = packageRoot.appendingPathComponent("scripts/lab.sh").path
     defer { _ = try? runProgram(script, ["down", "--prefix", prefix]) }
-    let up = try runProgram(script, ["up", "--prefix", prefix, "--nodes", String(nodes), "--mode", mode, "--routeprobe", executable])
+    let up = try runProgram(script, ["up", "--prefix", prefix, "--nodes", String(nodes), "--mode", mode, "--routeprobe", executable]
+                                    + (dualStack ? ["--dual-stack"] : []))
     guard up.status == 0 else { throw LabError("lab.sh up failed: \(up.standardError)") }
     let map = try runProgram(script, ["map", "--prefix", prefix])
     let mapPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)map.yaml").path
