@@ -49,6 +49,26 @@ struct AggregatorLabTests {
 
     func kinds(_ list: [[String: Any]]) -> [String] { list.compactMap { $0["kind"] as? String }.sorted() }
 
+    /// The aggregator and an agent on each of the lab's three nodes, alerting nowhere (the tests read the API).
+    struct Fleet {
+        let token: TokenFile
+        let server: LabProcess
+        let agents: [LabProcess]
+
+        init(_ tests: AggregatorLabTests, _ lab: Lab) async throws {
+            token = try TokenFile(AggregatorLabTests.token)
+            server = try tests.aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock")
+            try await Task.sleep(for: .milliseconds(500))
+            let token = self.token
+            agents = try ["node-a", "node-b", "node-c"].map { try tests.agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
+        }
+
+        func stop() {
+            agents.forEach { $0.stop() }
+            server.stop()
+        }
+    }
+
     @Test func eachLabFaultBecomesTheRightClusterFinding() async throws {
         try await withLab { lab in
             let token = try TokenFile(Self.token)
@@ -143,32 +163,28 @@ struct AggregatorLabTests {
     @Test("dual stack: the IPv6 entry alone, the IPv4 entry alone, then both, give one, one, then two vpcRouteMissing findings")
     func dualStackFindingsPerFamily() async throws {
         try await withLab(dualStack: true) { lab in
-            let token = try TokenFile(Self.token)
-            let server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock")
-            defer { server.stop() }
-            try await Task.sleep(for: .milliseconds(500))
-            let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
-            defer { agents.forEach { $0.stop() } }
+            let fleet = try await Fleet(self, lab)
+            defer { fleet.stop() }
             func missing(_ list: [[String: Any]]) -> [String] {
                 list.filter { $0["kind"] as? String == "vpcRouteMissing" }.compactMap { $0["cidr"] as? String }.sorted()
             }
             try await Task.sleep(for: .milliseconds(3000))
-            #expect(try findings(lab).isEmpty, "healthy dual-stack lab: \(server.log)")
+            #expect(try findings(lab).isEmpty, "healthy dual-stack lab: \(fleet.server.log)")
 
             try lab.run("break-vpc-route", "node-b", "--family", "6")
             var found = try await awaitFindings(lab) { missing($0) == ["fd00:172:16:1::/64"] }
-            #expect(missing(found) == ["fd00:172:16:1::/64"] && found.count == 1, "\(found) \(server.log)")
+            #expect(missing(found) == ["fd00:172:16:1::/64"] && found.count == 1, "\(found) \(fleet.server.log)")
             let v6 = found.first { $0["cidr"] as? String == "fd00:172:16:1::/64" }
             #expect((v6?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b")
 
             try lab.run("restore-vpc-route", "node-b", "--family", "6")
             try lab.run("break-vpc-route", "node-b")
             found = try await awaitFindings(lab) { missing($0) == ["172.16.1.0/24"] }
-            #expect(missing(found) == ["172.16.1.0/24"] && found.count == 1, "\(found) \(server.log)")
+            #expect(missing(found) == ["172.16.1.0/24"] && found.count == 1, "\(found) \(fleet.server.log)")
 
             try lab.run("break-vpc-route", "node-b", "--family", "6")
             found = try await awaitFindings(lab) { missing($0) == ["172.16.1.0/24", "fd00:172:16:1::/64"] }
-            #expect(missing(found) == ["172.16.1.0/24", "fd00:172:16:1::/64"] && found.count == 2, "\(found) \(server.log)")
+            #expect(missing(found) == ["172.16.1.0/24", "fd00:172:16:1::/64"] && found.count == 2, "\(found) \(fleet.server.log)")
         }
     }
 
@@ -236,12 +252,8 @@ struct AggregatorLabTests {
             return
         }
         try await withLab { lab in
-            let token = try TokenFile(Self.token)
-            let server = try aggregator(lab, token: token, syslog: "unix:/nonexistent/syslog.sock")
-            defer { server.stop() }
-            try await Task.sleep(for: .milliseconds(500))
-            let agents = try ["node-a", "node-b", "node-c"].map { try agent(lab, $0, token: token, syslog: "unix:/nonexistent/syslog.sock") }
-            defer { agents.forEach { $0.stop() } }
+            let fleet = try await Fleet(self, lab)
+            defer { fleet.stop() }
             try lab.run("break-vpc-route", "node-b")
             _ = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
 
