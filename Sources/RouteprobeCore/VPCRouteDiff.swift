@@ -223,8 +223,10 @@ public struct VPCRouteDiff: Sendable, Hashable {
             problems.append(Problem(kind: .stale, cidr: entry.destination, actualNextHop: hop(entry),
                                     message: "the VPC route entry \(describe(entry)) points to no node of the cluster\(entry.active ? "" : " (and is a blackhole)")"))
         }
+        // Overlap hides one entry behind another within a table; across tables (AWS and Alibaba Cloud give each
+        // subnet its own) nothing is hidden, but two tables sending one CIDR to different nodes conflict (below).
         for (index, entry) in ownEntries.enumerated() {
-            for other in ownEntries[(index + 1)...] where entry.destination != other.destination
+            for other in ownEntries[(index + 1)...] where entry.table == other.table && entry.destination != other.destination
                 && (entry.destination.contains(other.destination) || other.destination.contains(entry.destination)) {
                 let (wide, narrow) = entry.destination.length < other.destination.length ? (entry, other) : (other, entry)
                 problems.append(Problem(kind: .overlap, cidr: narrow.destination, actualNextHop: hop(narrow),

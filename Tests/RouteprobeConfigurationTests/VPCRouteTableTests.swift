@@ -132,6 +132,30 @@ struct VPCRouteTableTests {
         #expect(result.standardOutput.hasSuffix("route table: 6/50 entries (AWS, entries in the route table)\n"))
     }
 
+    /// The problems `vpc-diff --json` finds, as "kind cidr" lines.
+    private func problems(_ routes: String, _ map: String) throws -> [String] {
+        let result = try runProgram(try routeprobeExecutable(), ["vpc-diff", "--json", "--routes", fixture(routes), "--cluster-map", fixture(map)])
+        #expect(result.status == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        return (object?["problems"] as? [[String: Any]] ?? []).map { "\($0["kind"] as? String ?? "?") \($0["cidr"] as? String ?? "-")" }
+    }
+
+    @Test("AWS with two route tables: wrong next hop, stale, overlap within a table, conflict across tables")
+    func awsProblems() throws {
+        let found = try problems("aws-describe-route-tables-problems.json", "aws-cluster-map.yaml")
+        #expect(found == ["wrongNextHop 172.16.1.0/24", "stale 172.16.9.0/24", "overlap 172.16.0.0/24", "overlap 172.16.1.0/24",
+                          "conflict 172.16.2.0/24"], "\(found)")
+    }
+
+    @Test("Alibaba Cloud DescribeRouteTables: wrong next hop, stale, overlap, a conflict with a second table, a Pending entry")
+    func alibabaProblems() throws {
+        let found = try problems("alibaba-describe-route-tables-problems.json", "alibaba-cluster-map.yaml")
+        #expect(found == ["wrongNextHop 172.16.1.0/24", "stale 172.16.8.0/24", "overlap 172.16.0.0/24", "overlap 172.16.1.0/24",
+                          "overlap 172.16.2.0/24", "conflict 172.16.0.0/24", "notProvisioned 172.16.2.0/24"], "\(found)")
+        let table = try VPCRouteTableFile.load(path: fixture("alibaba-describe-route-tables-problems.json"))
+        #expect(table.usedEntries == 5, "the system entry is free")
+    }
+
     @Test("routeprobe vpc-diff on Azure: wrong next hop, stale, overlap, not provisioned, missing; matched by IP and route name")
     func cliAzure() throws {
         let result = try runProgram(try routeprobeExecutable(), ["vpc-diff", "--routes", fixture("azure-route-table-route-list.json"),
