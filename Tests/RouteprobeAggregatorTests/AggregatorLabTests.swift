@@ -286,9 +286,15 @@ struct AggregatorLabTests {
         try await withLabNamespace { namespace in
             try ip("-n", namespace, "link", "set", "lo", "up")
             let token = try TokenFile(Self.token)
+            // An Azure table of 3 routes against a limit of 40: its fill is exported as two gauges.
+            let table = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-azure-\(getpid()).json").path
+            try #"[{"name": "a", "addressPrefix": "10.244.0.0/24", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.224.0.4", "provisioningState": "Succeeded"}, {"name": "b", "addressPrefix": "10.244.1.0/24", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.224.0.5", "provisioningState": "Succeeded"}, {"name": "internet", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet", "provisioningState": "Succeeded"}]"#
+                .write(toFile: table, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: table) }
             let server = try LabProcess(namespace: namespace, name: "aggregator",
                                         arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path,
-                                                    "--syslog", "unix:/nonexistent/syslog.sock", "--max-body-bytes", "4096"])
+                                                    "--syslog", "unix:/nonexistent/syslog.sock", "--max-body-bytes", "4096",
+                                                    "--vpc-route-table", table, "--route-table-limit", "40"])
             defer { server.stop() }
             let url = "http://127.0.0.1:9800"
             var up = false
@@ -324,6 +330,8 @@ struct AggregatorLabTests {
             let metrics = try httpRequest(in: namespace, "\(url)/metrics").body
             #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="401"} 2"#), "\(metrics)")
             #expect(metrics.contains(#"routeprobe_aggregator_rejected_requests_total{status="400"} 5"#))
+            #expect(metrics.contains("routeprobe_aggregator_vpc_route_table_entries 3.0\n"), "\(metrics)")
+            #expect(metrics.contains("routeprobe_aggregator_vpc_route_table_limit 40.0\n"))
             let lint = try runProgram("/usr/bin/promtool", ["check", "metrics"], input: metrics)
             #expect(lint.status == 0, "promtool: \(lint.standardOutput) \(lint.standardError)")
         }
