@@ -19,6 +19,8 @@ public struct AggregatorConfiguration: Sendable {
     public var vpcRouteTablePath: String?
     /// The route table's limit of entries; nil: the cloud's default (`VPCCloud.defaultRouteLimit`).
     public var routeTableLimit: Int?
+    /// Registrations accepted when no nodes are known (no cluster map, no API server); beyond it 429.
+    public var maxNodes: Int = 10_000
     /// Reports older than this no longer count; registrations not renewed by a report for this long expire.
     public var window: Duration
     /// How often inference runs.

@@ -24,7 +24,7 @@ public final class AggregatorMetrics: Sendable {
         reporting = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_reporting", unitName: "", helpText: "Nodes with a report inside the window."))
         tableEntries = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_entries", unitName: "", helpText: "Entries of the imported VPC route table that count against its limit (the fullest table; GCP: the project's routes); 0 without a table."))
         tableLimit = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_limit", unitName: "", helpText: "The VPC route table's limit of entries (--route-table-limit or the cloud's default); 0 without a table."))
-        for status in [400, 401, 404, 413] { rejected(status: status, count: 0) }
+        for status in [400, 401, 403, 404, 409, 413, 429] { rejected(status: status, count: 0) }
         for kind in Finding.Kind.allCases { setOpen(0, kind: kind) }
     }
 

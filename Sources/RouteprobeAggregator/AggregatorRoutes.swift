@@ -40,8 +40,11 @@ enum AggregatorRoutes {
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
-            guard let plan = state.register(registration, now: MonotonicClock.nanoseconds()) else {
-                return Rejection.badRequest("registration: node '\(registration.node)' names no pod CIDRs and neither the cluster map nor the API server knows them").response(metrics: metrics)
+            let plan: ProbePlan
+            switch state.register(registration, now: MonotonicClock.nanoseconds()) {
+            case .success(let accepted): plan = accepted
+            case .failure(let refusal):
+                return Rejection(status: .init(code: refusal.status), reason: "registration: \(refusal.reason)").response(metrics: metrics)
             }
             metrics.registrations.increment()
             return encoded(plan)

@@ -6,6 +6,32 @@ import Synchronization
 /// What the aggregator knows, all in memory: registered nodes, the latest report of each, the plan book,
 /// the open findings. Rebuilt from registrations and reports after a restart. Requests touch it only
 /// briefly under one lock; inference runs on a snapshot outside it.
+/// Why a registration is refused, and the HTTP status that says so.
+public struct RegistrationRefusal: Error, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// Nobody knows the node's pod CIDRs (400).
+        case noPodCIDRs
+        /// Nodes are known and this name is none of them (403).
+        case notANode
+        /// No nodes are known and the registry is full (429).
+        case full
+        /// Another registration holds the name with other addresses, or another node owns the pod CIDR (409).
+        case conflict
+    }
+    public let kind: Kind
+    public let reason: String
+
+    /// The HTTP status of the refusal.
+    public var status: Int {
+        switch kind {
+        case .noPodCIDRs: return 400
+        case .notANode: return 403
+        case .full: return 429
+        case .conflict: return 409
+        }
+    }
+}
+
 public final class AggregatorState: Sendable {
     /// The result of ingesting a report.
     public enum IngestResult: Sendable, Equatable {
@@ -40,6 +66,8 @@ public final class AggregatorState: Sendable {
         var fileNodes: [String: ClusterMap.Node]
         var probePort: UInt16
         var members: [String: Member] = [:]
+        /// Which registered node owns which pod CIDR, for the one-owner rule at every registration.
+        var cidrOwners = CIDROwners()
         var reports: [String: StoredReport] = [:]
         var book: PlanBook
         var plans: [String: ProbePlan] = [:]
@@ -77,24 +105,57 @@ public final class AggregatorState: Sendable {
 
     /// Registers (or re-registers) a node and returns its plan. A registration without pod CIDRs takes them
     /// from the node as the map or the API server knows it; nil when nobody knows them.
-    public func register(_ registration: NodeRegistration, now: UInt64) -> ProbePlan? {
+    public func register(_ registration: NodeRegistration, now: UInt64) -> Result<ProbePlan, RegistrationRefusal> {
         inner.withLock { state in
             var registration = registration
-            if registration.podCIDRs.isEmpty {
-                guard let known = state.fileNodes[registration.node], !known.podCIDRs.isEmpty else { return nil }
+            let name = registration.node
+            if !state.fileNodes.isEmpty {
+                // Nodes are known (the cluster map, the API server): only they register, and what the VPC must
+                // route to them comes from there, never from the agent's claim.
+                guard let known = state.fileNodes[name] else {
+                    return .failure(RegistrationRefusal(kind: .notANode,
+                        reason: "'\(name)' is not a node of the cluster (the cluster map or the API server's Nodes); an agent registers under its node's name"))
+                }
+                let claimed = registration.podTargets.filter { target in known.podCIDRs.contains { $0.contains(target) } }
+                registration.ip = known.ip
+                registration.otherIP = known.otherIP ?? registration.otherIP.flatMap { $0.family == known.ip.family ? nil : $0 }
                 registration.podCIDRs = known.podCIDRs
-                if registration.podTargets.isEmpty { registration.podTargets = known.podTargets }
+                registration.podTargets = claimed.isEmpty ? known.podTargets : claimed
+                registration.instanceID = known.instanceID ?? registration.instanceID
+                if registration.podCIDRs.isEmpty { return .failure(RegistrationRefusal(kind: .noPodCIDRs, reason: "node '\(name)' has no pod CIDR")) }
+            } else {
+                guard !registration.podCIDRs.isEmpty else {
+                    return .failure(RegistrationRefusal(kind: .noPodCIDRs,
+                        reason: "node '\(name)' names no pod CIDRs and neither the cluster map nor the API server knows them"))
+                }
+                if state.members[name] == nil, state.members.count >= configuration.maxNodes {
+                    return .failure(RegistrationRefusal(kind: .full,
+                        reason: "the aggregator holds \(state.members.count) nodes, its limit (--max-nodes); give it the cluster map or the API server so that only real nodes register"))
+                }
             }
-            let changed = state.members[registration.node]?.registration != registration
-            state.members[registration.node] = Member(registration: registration, lastSeen: now)
+            if let current = state.members[name]?.registration,
+               current.ip != registration.ip || current.otherIP != registration.otherIP || current.podCIDRs != registration.podCIDRs {
+                return .failure(RegistrationRefusal(kind: .conflict,
+                    reason: "'\(name)' is registered with \(current.ip) and \(current.podCIDRs.map(\.description).joined(separator: ", ")); another registration under its name is refused while that one lasts (it expires two windows after the node's last report)"))
+            }
+            for cidr in registration.podCIDRs {
+                if let (theirs, owner) = state.cidrOwners.overlap(with: cidr, except: name) {
+                    return .failure(RegistrationRefusal(kind: .conflict,
+                        reason: "pod CIDR \(cidr) of '\(name)' overlaps \(theirs) of '\(owner)'; one pod CIDR has one owner"))
+                }
+            }
+            let changed = state.members[name]?.registration != registration
+            state.cidrOwners.set(registration.podCIDRs, of: name, replacing: state.members[name]?.registration.podCIDRs ?? [])
+            state.members[name] = Member(registration: registration, lastSeen: now)
             if changed {
-                state.book.setCIDRs(registration.podCIDRs, of: registration.node)
-                state.book.addSource(registration.node)
+                state.book.setCIDRs(registration.podCIDRs, of: name)
+                state.book.addSource(name)
                 state.plans = [:]
                 state.vpcDiffStale = true
                 state.clusterCache = nil
             }
-            return plan(for: registration.node, in: &state)
+            return plan(for: name, in: &state).map { .success($0) }
+                ?? .failure(RegistrationRefusal(kind: .noPodCIDRs, reason: "no plan for '\(name)'"))
         }
     }
 
@@ -215,6 +276,7 @@ public final class AggregatorState: Sendable {
         let (reports, cluster, diff, critical) = inner.withLock { state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget]) in
             for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
             for (name, member) in state.members where now > member.lastSeen + window * 2 {
+                state.cidrOwners.set([], of: name, replacing: member.registration.podCIDRs)
                 state.members[name] = nil
                 state.book.removeSource(name)
                 if state.fileNodes[name] == nil { state.book.setCIDRs([], of: name) }
@@ -285,5 +347,36 @@ public final class AggregatorState: Sendable {
         let sources = Set(cells.map(\.source)).sorted()
         let cidrs = cluster.nodes.flatMap { node in node.podCIDRs.map { (cidr: $0, node: node.name) } }
         return (sources, cidrs, cells)
+    }
+}
+
+/// The registered pod CIDRs and their owners, asked at every registration whether a new CIDR overlaps one of
+/// another node: O(prefix length) lookups when every CIDR has one length (a cluster's pod CIDRs do), a scan
+/// only of longer prefixes when lengths are mixed. 10,000 registrations stay linear, not quadratic.
+struct CIDROwners {
+    private var owners: [IPPrefix: String] = [:]
+    /// How many registered CIDRs have each length, per family.
+    private var lengths: [AddressFamily: [Int: Int]] = [:]
+
+    mutating func set(_ cidrs: [IPPrefix], of name: String, replacing previous: [IPPrefix]) {
+        for cidr in previous where owners[cidr] == name {
+            owners[cidr] = nil
+            lengths[cidr.family, default: [:]][cidr.length, default: 1] -= 1
+            if lengths[cidr.family]?[cidr.length] == 0 { lengths[cidr.family]?[cidr.length] = nil }
+        }
+        for cidr in cidrs where owners[cidr] == nil {
+            owners[cidr] = name
+            lengths[cidr.family, default: [:]][cidr.length, default: 0] += 1
+        }
+    }
+
+    /// A CIDR of another node than `name` that contains `cidr`, equals it or lies inside it.
+    func overlap(with cidr: IPPrefix, except name: String) -> (IPPrefix, String)? {
+        let present = lengths[cidr.family] ?? [:]
+        for length in present.keys.sorted() where length <= cidr.length {
+            if let wider = IPPrefix(address: cidr.address, length: length), let owner = owners[wider], owner != name { return (wider, owner) }
+        }
+        guard present.keys.contains(where: { $0 > cidr.length }) else { return nil }
+        return owners.first { $0.key.length > cidr.length && cidr.contains($0.key) && $0.value != name }.map { ($0.key, $0.value) }
     }
 }

@@ -33,6 +33,7 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("window", .value(placeholder: "window"), help: "Reports older than this no longer count.", default: "30s"),
             ToolOption("evaluation-interval", .value(placeholder: "evaluation-interval"), help: "How often findings are evaluated.", default: "1s"),
             ToolOption("max-body-bytes", .value(placeholder: "max-body-bytes"), help: "Largest request body accepted, in bytes.", default: "1048576"),
+            ToolOption("max-nodes", .value(placeholder: "max-nodes"), help: "Registrations accepted while no nodes are known (no cluster map, no API server); beyond it 429.", default: "10000"),
             ToolOption("kubernetes", .flag, help: "Discover nodes from the API server with the pod's service account (in a cluster)."),
             ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "Discover nodes from the API server of this kubeconfig file (outside a cluster)."),
             ToolOption("kube-context", .value(placeholder: "kube-context"), help: "The kubeconfig context to use (default: its current-context)."),
@@ -50,6 +51,7 @@ struct AggregatorCommand: ServiceTool {
     var window: String
     var evaluationInterval: String
     var maxBodyBytes: Int
+    var maxNodes: Int
     var kubernetes: Bool
     var kubeconfig: String?
     var kubeContext: String?
@@ -68,6 +70,7 @@ struct AggregatorCommand: ServiceTool {
         window = line.value("window") ?? "30s"
         evaluationInterval = line.value("evaluation-interval") ?? "1s"
         maxBodyBytes = try line.integer("max-body-bytes", in: 1024...Int(Int32.max), default: 1 << 20, tool: Self.tool)!
+        maxNodes = try line.integer("max-nodes", in: 1...1_000_000, default: 10_000, tool: Self.tool)!
         kubernetes = line.flag("kubernetes")
         kubeconfig = line.value("kubeconfig")
         kubeContext = line.value("kube-context")
@@ -115,6 +118,7 @@ struct AggregatorCommand: ServiceTool {
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
         configuration.routeTableLimit = routeTableLimit
+        configuration.maxNodes = maxNodes
         let aggregator = Aggregator(configuration: configuration) { line in
             writeToStandardOutput("routeprobe aggregator: \(line)\n")
         }

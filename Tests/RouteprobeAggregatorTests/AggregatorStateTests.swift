@@ -55,7 +55,7 @@ struct AggregatorStateTests {
     @Test("plans follow registrations; reports from unknown nodes are refused; findings open, gain the VPC table, expire")
     func lifecycle() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", sourcesPerCIDR: 2, window: .seconds(10)), now: 0)
-        let first = try #require(state.register(registration(0), now: 0))
+        let first = try state.register(registration(0), now: 0).get()
         #expect(first.probeNodes.isEmpty, "alone, node-0 has nothing to probe")
         for index in 1...3 { _ = state.register(registration(index), now: 0) }
         let plan = state.plan(for: "node-0")
@@ -108,12 +108,70 @@ struct AggregatorStateTests {
     func registrationFromKnownNode() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
         let bare = NodeRegistration(node: "node-1", ip: IPAddress("192.168.0.11")!, podCIDRs: [])
-        #expect(state.register(bare, now: 0) == nil)
+        #expect(state.register(bare, now: 0).failure?.status == 400)
         state.setKnownNodes([ClusterMap.Node(name: "node-1", ip: IPAddress("192.168.0.11")!, podCIDRs: [IPPrefix("172.16.1.0/24")!]),
                              ClusterMap.Node(name: "node-2", ip: IPAddress("192.168.0.12")!, podCIDRs: [IPPrefix("172.16.2.0/24")!])])
-        let plan = try #require(state.register(bare, now: 0))
+        let plan = try state.register(bare, now: 0).get()
         #expect(plan.probeNodes == ["node-2"])
         #expect(state.cluster.node(named: "node-1")?.podCIDRs == [IPPrefix("172.16.1.0/24")!])
+    }
+
+    @Test("a registration under a registered node's name with other addresses is refused (the hijack), the same one renews")
+    func reRegistrationHijack() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
+        for index in 0...2 { _ = try state.register(registration(index), now: 0).get() }
+        var hijack = registration(1)
+        hijack.podCIDRs = [IPPrefix("172.16.99.0/24")!]
+        hijack.podTargets = []
+        let refused = state.register(hijack, now: Self.second).failure
+        #expect(refused?.status == 409)
+        #expect(refused?.reason.contains("'node-1' is registered with 192.168.0.11 and 172.16.1.0/24") == true, "\(refused?.reason ?? "")")
+        #expect(state.cluster.node(named: "node-1")?.podCIDRs == [IPPrefix("172.16.1.0/24")!], "the real CIDR stays monitored")
+        #expect((try? state.register(registration(1), now: Self.second).get()) != nil, "the node's own renewal is accepted")
+    }
+
+    @Test("one pod CIDR has one owner: a second node claiming it, a wider or a narrower CIDR is 409 naming both")
+    func doubleOwnedCIDR() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
+        _ = try state.register(registration(1), now: 0).get()
+        for claim in ["172.16.1.0/24", "172.16.0.0/16", "172.16.1.128/25"] {
+            let other = NodeRegistration(node: "node-9", ip: IPAddress("192.168.0.99")!, podCIDRs: [IPPrefix(claim)!])
+            let refused = state.register(other, now: 0).failure
+            #expect(refused?.status == 409, "\(claim)")
+            #expect(refused?.reason.contains("overlaps 172.16.1.0/24 of 'node-1'") == true || refused?.reason.contains("of 'node-1'") == true,
+                    "\(refused?.reason ?? "")")
+        }
+        let elsewhere = NodeRegistration(node: "node-9", ip: IPAddress("192.168.0.99")!, podCIDRs: [IPPrefix("172.16.9.0/24")!])
+        #expect((try? state.register(elsewhere, now: 0).get()) != nil)
+        // An expired node's CIDR is free again.
+        _ = state.evaluate(now: 100 * Self.second, wallSeconds: 2000)
+        let heir = NodeRegistration(node: "node-8", ip: IPAddress("192.168.0.98")!, podCIDRs: [IPPrefix("172.16.1.0/24")!])
+        #expect((try? state.register(heir, now: 100 * Self.second).get()) != nil)
+    }
+
+    @Test("with known nodes, a made-up name is 403 and the pod CIDRs are the known node's, whatever the agent claims")
+    func knownNodesOnly() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
+        state.setKnownNodes([ClusterMap.Node(name: "node-1", ip: IPAddress("192.168.0.11")!, podCIDRs: [IPPrefix("172.16.1.0/24")!])])
+        let madeUp = NodeRegistration(node: "node-x", ip: IPAddress("192.168.0.77")!, podCIDRs: [IPPrefix("172.16.77.0/24")!])
+        #expect(state.register(madeUp, now: 0).failure?.status == 403)
+        let lying = NodeRegistration(node: "node-1", ip: IPAddress("192.168.0.66")!, podCIDRs: [IPPrefix("172.16.66.0/24")!])
+        _ = try state.register(lying, now: 0).get()
+        let node = try #require(state.cluster.node(named: "node-1"))
+        #expect(node.podCIDRs == [IPPrefix("172.16.1.0/24")!] && node.ip == IPAddress("192.168.0.11"))
+        #expect(state.cluster.node(named: "node-x") == nil)
+    }
+
+    @Test("without known nodes the registry is capped: beyond --max-nodes a new name is 429, a registered one still renews")
+    func registryCap() throws {
+        var configuration = AggregatorConfiguration(token: "t")
+        configuration.maxNodes = 3
+        let state = AggregatorState(configuration: configuration, now: 0)
+        for index in 0...2 { _ = try state.register(registration(index), now: 0).get() }
+        let refused = state.register(registration(3), now: 0).failure
+        #expect(refused?.status == 429 && refused?.reason.contains("--max-nodes") == true)
+        #expect((try? state.register(registration(2), now: Self.second).get()) != nil)
+        #expect(state.counts.registered == 3)
     }
 
     @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
@@ -143,4 +201,9 @@ struct AggregatorStateTests {
         }
         #expect(coverage.count == 20 && coverage.values.allSatisfy { $0 == 3 }, "\(coverage)")
     }
+}
+
+extension Result {
+    /// The error, nil on success.
+    var failure: Failure? { if case .failure(let error) = self { return error } else { return nil } }
 }
