@@ -75,7 +75,7 @@ say "the fleet: an aggregator (on the VPC network, 192.168.0.253:9800) and an ag
 start_syslog_collector "$WORK/syslog.sock" "$WORK/syslog.txt"
 head -c 24 /dev/urandom | base64 > "$WORK/token"
 lab vpc-table > "$WORK/vpc-table.json"
-ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" \
+ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" --allow-shared-token \
     --syslog "unix:$WORK/syslog.sock" --vpc-route-table "$WORK/vpc-table.json" --evaluation-interval 500ms \
     > "$WORK/aggregator.log" 2>&1 &
 sleep 0.5

@@ -8,6 +8,8 @@ public struct AggregatorConfiguration: Sendable {
     public var listenPort: Int
     /// The bearer token agents must present on /api/v1.
     public var token: String
+    /// Who may call the API, and for which node; `init(token:)` makes `token` the one shared token.
+    public var credentials: AgentCredentials
     /// A cluster map file's content, when one was given (registrations add to it).
     public var clusterMap: ClusterMap?
     /// Sources per pod CIDR (K), or every node probing every node.
@@ -46,6 +48,7 @@ public struct AggregatorConfiguration: Sendable {
         self.listenAddress = listenAddress
         self.listenPort = listenPort
         self.token = token
+        self.credentials = AgentCredentials(shared: token)
         self.clusterMap = clusterMap
         self.sourcesPerCIDR = sourcesPerCIDR
         self.fullMesh = fullMesh

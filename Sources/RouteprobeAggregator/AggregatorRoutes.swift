@@ -32,7 +32,14 @@ enum AggregatorRoutes {
                             body: .init(byteBuffer: ByteBuffer(string: page)))
         }
 
-        let api = router.group("api/v1").add(middleware: BearerTokenMiddleware(token: configuration.token, metrics: metrics))
+        let credentials = configuration.credentials
+        let api = router.group("api/v1").add(middleware: BearerTokenMiddleware(credentials: credentials, metrics: metrics))
+        /// A registration or report for another node than the token's is 403 with the reason.
+        @Sendable func forbidden(_ request: Request, speakingFor node: String) -> Response? {
+            let identity = credentials.identity(ofHeader: request.headers[.authorization] ?? "") ?? .reader
+            guard let reason = AgentCredentials.refusal(identity, speakingFor: node) else { return nil }
+            return Rejection(status: .forbidden, reason: reason).response(metrics: metrics)
+        }
         api.post("register") { request, _ in
             let registration: NodeRegistration
             switch await decode(NodeRegistration.self, from: request, limit: limit) {
@@ -40,6 +47,7 @@ enum AggregatorRoutes {
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
+            if let refusal = forbidden(request, speakingFor: registration.node) { return refusal }
             let plan: ProbePlan
             switch state.register(registration, now: MonotonicClock.nanoseconds()) {
             case .success(let accepted): plan = accepted
@@ -64,6 +72,7 @@ enum AggregatorRoutes {
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = report.problem { return Rejection.badRequest("report: \(problem)").response(metrics: metrics) }
+            if let refusal = forbidden(request, speakingFor: report.node) { return refusal }
             switch state.ingest(report, now: MonotonicClock.nanoseconds()) {
             case .unknownNode:
                 return Rejection(status: .notFound, reason: "node '\(report.node)' is not registered; register again").response(metrics: metrics)
@@ -148,16 +157,12 @@ enum AggregatorRoutes {
 
 /// Refuses requests without `Authorization: Bearer TOKEN` (401), comparing in constant time.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
+    let credentials: AgentCredentials
     let metrics: AggregatorMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let header = request.headers[.authorization] ?? ""
-        let presented = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
-        let expected = Array(token.utf8)
-        var difference = presented.count == expected.count ? 0 : 1
-        for index in 0..<min(presented.count, expected.count) { difference |= Int(presented[index] ^ expected[index]) }
-        guard difference == 0, !expected.isEmpty else {
+        guard credentials.identity(ofHeader: header) != nil else {
             metrics.rejected(status: 401)
             var response = AggregatorRoutes.json(["error": header.isEmpty ? "missing bearer token" : "wrong bearer token"] as [String: any Sendable],
                                                  status: .unauthorized)

@@ -23,7 +23,9 @@ struct AggregatorCommand: ServiceTool {
             """,
         options: [
             ToolOption("listen", .value(placeholder: "listen"), help: "Address and port to listen on.", default: "0.0.0.0:9800"),
-            ToolOption("token-file", .value(placeholder: "token-file"), help: "File holding the bearer token agents must present (required)."),
+            ToolOption("node-tokens", .value(placeholder: "node-tokens"), help: "YAML file of node name -> token: each token registers and reports for its node only."),
+            ToolOption("token-file", .value(placeholder: "token-file"), help: "With --node-tokens: a token that reads the API and speaks for no node. Alone: one token for every node, which needs --allow-shared-token."),
+            ToolOption("allow-shared-token", .flag, help: "Accept --token-file as one token for every node: any holder can speak for any node (labs)."),
             ToolOption("cluster-map", .value(placeholder: "cluster-map"), help: "Cluster map file: nodes known before they register (optional)."),
             ToolOption("sources-per-cidr", .value(placeholder: "sources-per-cidr"), help: "Sources that probe each pod CIDR (K).", default: "3"),
             ToolOption("full-mesh", .flag, help: "Every node probes every other node (small clusters)."),
@@ -41,7 +43,9 @@ struct AggregatorCommand: ServiceTool {
         ])
 
     var listen: String
-    var tokenFile: String
+    var tokenFile: String?
+    var nodeTokens: String?
+    var allowSharedToken: Bool
     var clusterMap: String?
     var sourcesPerCidr: Int
     var fullMesh: Bool
@@ -59,8 +63,18 @@ struct AggregatorCommand: ServiceTool {
 
     init(_ line: ToolCommandLine) throws(CommandFailure) {
         listen = line.value("listen") ?? "0.0.0.0:9800"
-        guard let tokenFile = line.value("token-file") else { throw Self.tool.usage("missing '--token-file <token-file>'") }
-        self.tokenFile = tokenFile
+        tokenFile = line.value("token-file")
+        nodeTokens = line.value("node-tokens")
+        allowSharedToken = line.flag("allow-shared-token")
+        if nodeTokens == nil && tokenFile == nil {
+            throw Self.tool.usage("missing '--node-tokens <node-tokens>' (each token speaks for one node), or in a lab '--token-file <token-file> --allow-shared-token'")
+        }
+        if nodeTokens == nil && !allowSharedToken {
+            throw Self.tool.usage("--token-file alone is one token for every node, and any holder could speak for any node: give --node-tokens, or --allow-shared-token in a lab")
+        }
+        if nodeTokens != nil && allowSharedToken {
+            throw Self.tool.usage("--allow-shared-token and --node-tokens exclude each other")
+        }
         clusterMap = line.value("cluster-map")
         sourcesPerCidr = try line.integer("sources-per-cidr", in: 1...50, default: 3, tool: Self.tool)!
         fullMesh = line.flag("full-mesh")
@@ -81,8 +95,18 @@ struct AggregatorCommand: ServiceTool {
         guard let (parsedAddress, parsedPort) = IPAddress.parseEndpoint(listen) else {
             throw CommandFailure.usage("--listen '\(listen)' must be ADDR:PORT, e.g. 0.0.0.0:9800 or [::]:9800")
         }
-        let token: String
-        do { token = try BearerTokenFile.read(tokenFile) } catch { throw CommandFailure.usage(error.description) }
+        var credentials = AgentCredentials()
+        do {
+            let token = try tokenFile.map { path throws(ConfigurationError) in try BearerTokenFile.read(path) }
+            if let nodeTokens {
+                credentials.nodeTokens = try NodeTokensFile.load(path: nodeTokens)
+                credentials.reader = token
+            } else {
+                credentials.shared = token
+            }
+        } catch {
+            throw CommandFailure.usage(error.description)
+        }
         var map: ClusterMap? = nil
         if let clusterMap {
             do { map = try ClusterMapFile.load(path: clusterMap) } catch { throw CommandFailure.usage(error.description) }
@@ -112,11 +136,15 @@ struct AggregatorCommand: ServiceTool {
         if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
         let (address, port) = (parsedAddress.description, Int(parsedPort))
         var configuration = AggregatorConfiguration(
-            listenAddress: address, listenPort: port, token: token, clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
+            listenAddress: address, listenPort: port, token: credentials.shared ?? "", clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
             fullMesh: fullMesh, syslog: destination, vpcRouteTablePath: vpcRouteTable, window: windowDuration,
             evaluationInterval: evaluation, maximumBodyBytes: maxBodyBytes,
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
+        configuration.credentials = credentials
+        if allowSharedToken {
+            writeToStandardOutput("routeprobe aggregator: warning: --allow-shared-token: any holder of the token can register and report as any node\n")
+        }
         configuration.routeTableLimit = routeTableLimit
         configuration.maxNodes = maxNodes
         let aggregator = Aggregator(configuration: configuration) { line in

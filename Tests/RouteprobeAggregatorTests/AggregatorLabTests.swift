@@ -19,7 +19,7 @@ struct AggregatorLabTests {
 
     func aggregator(_ lab: Lab, token: TokenFile, syslog: String, extra: [String] = []) throws -> LabProcess {
         try LabProcess(namespace: lab.namespace("vpc"), name: "aggregator",
-                       arguments: ["aggregator", "--listen", "192.168.0.253:9800", "--token-file", token.path,
+                       arguments: ["aggregator", "--listen", "192.168.0.253:9800", "--token-file", token.path, "--allow-shared-token",
                                    "--syslog", syslog, "--evaluation-interval", "500ms", "--window", "10s"] + extra)
     }
 
@@ -292,7 +292,7 @@ struct AggregatorLabTests {
                 .write(toFile: table, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: table) }
             let server = try LabProcess(namespace: namespace, name: "aggregator",
-                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path,
+                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path, "--allow-shared-token",
                                                     "--syslog", "unix:/nonexistent/syslog.sock", "--max-body-bytes", "4096",
                                                     "--vpc-route-table", table, "--route-table-limit", "40"])
             defer { server.stop() }
@@ -337,17 +337,60 @@ struct AggregatorLabTests {
         }
     }
 
+    @Test("per-node tokens: a token registers and reports for its node only (403 otherwise), the reader token only reads")
+    func eachTokenSpeaksForOneNode() async throws {
+        try await withLabNamespace { namespace in
+            try ip("-n", namespace, "link", "set", "lo", "up")
+            let tokens = try TokenFile("node-a: token-of-node-a-0001\nnode-b: token-of-node-b-0002\n")
+            let reader = try TokenFile("reader-token-0123456789")
+            let server = try LabProcess(namespace: namespace, name: "aggregator",
+                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--node-tokens", tokens.path,
+                                                    "--token-file", reader.path, "--syslog", "unix:/nonexistent/syslog.sock"])
+            defer { server.stop() }
+            let url = "http://127.0.0.1:9800"
+            var up = false
+            for _ in 0..<50 where !up { up = (try? httpRequest(in: namespace, "\(url)/healthz"))?.status == 200; if !up { try await Task.sleep(for: .milliseconds(100)) } }
+            #expect(up, "\(server.log)")
+            func register(_ node: String, cidr: String, token: String) throws -> (status: Int, body: String) {
+                try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/register", token: token,
+                                body: #"{"schema":2,"node":"\#(node)","ip":"192.168.0.\#(node == "node-a" ? 193 : 50)","podCIDRs":["\#(cidr)"]}"#)
+            }
+            var answer = try register("node-a", cidr: "172.16.0.0/24", token: "token-of-node-a-0001")
+            #expect(answer.status == 200, "\(answer)")
+            answer = try register("node-b", cidr: "172.16.1.0/24", token: "token-of-node-a-0001")
+            #expect(answer.status == 403 && answer.body.contains("this token speaks for node 'node-a', not for 'node-b'"), "\(answer)")
+            answer = try httpRequest(in: namespace, method: "POST", "\(url)/api/v1/reports", token: "token-of-node-a-0001",
+                                     body: #"{"schema":2,"node":"node-b","round":1,"openAfter":2,"results":[],"localFindings":[],"strayTraffic":[]}"#)
+            #expect(answer.status == 403 && answer.body.contains("not for 'node-b'"), "\(answer)")
+            answer = try register("node-b", cidr: "172.16.1.0/24", token: "reader-token-0123456789")
+            #expect(answer.status == 403 && answer.body.contains("this token reads; it speaks for no node"), "\(answer)")
+            answer = try register("node-b", cidr: "172.16.1.0/24", token: "token-of-node-b-0002")
+            #expect(answer.status == 200, "\(answer)")
+            #expect(try httpRequest(in: namespace, "\(url)/api/v1/findings", token: "reader-token-0123456789").status == 200)
+            #expect(try httpRequest(in: namespace, "\(url)/api/v1/findings", token: "token-of-node-c-0003").status == 401)
+        }
+    }
+
     @Test func badAggregatorFlagsAreOneLineAndExitTwo() throws {
         let executable = try routeprobeExecutable()
         let token = try TokenFile(Self.token)
         let empty = try TokenFile("")
-        for (arguments, expected) in [(["aggregator"], "--token-file"),
-                                      (["aggregator", "--token-file", "/nonexistent"], "cannot read --token-file"),
-                                      (["aggregator", "--token-file", empty.path], "is empty"),
-                                      (["aggregator", "--token-file", token.path, "--listen", "everywhere"], "must be ADDR:PORT"),
-                                      (["aggregator", "--token-file", token.path, "--sources-per-cidr", "0"], "1 to 50"),
-                                      (["aggregator", "--token-file", token.path, "--window", "soon"], "not a duration"),
-                                      (["aggregator", "--token-file", token.path, "--vpc-route-table", "/nonexistent"], "cannot read VPC route table"),
+        let shared = ["aggregator", "--allow-shared-token", "--token-file"]
+        let twoNodesOneToken = try TokenFile("node-a: 0123456789abcdef0123\nnode-b: 0123456789abcdef0123\n")
+        let shortToken = try TokenFile("node-a: short\n")
+        for (arguments, expected) in [(["aggregator"], "missing '--node-tokens <node-tokens>'"),
+                                      (["aggregator", "--token-file", token.path], "any holder could speak for any node: give --node-tokens"),
+                                      (["aggregator", "--node-tokens", twoNodesOneToken.path], "node-a and node-b have the same token"),
+                                      (["aggregator", "--node-tokens", shortToken.path], "the token of node-a is shorter than 16 characters"),
+                                      (["aggregator", "--node-tokens", "/nonexistent"], "cannot read --node-tokens"),
+                                      (["aggregator", "--node-tokens", token.path, "--allow-shared-token"], "exclude each other"),
+                                      (shared + ["/nonexistent"], "cannot read --token-file"),
+                                      (shared + [empty.path], "is empty"),
+                                      (shared + [token.path, "--listen", "everywhere"], "must be ADDR:PORT"),
+                                      (shared + [token.path, "--sources-per-cidr", "0"], "1 to 50"),
+                                      (shared + [token.path, "--window", "soon"], "not a duration"),
+                                      (shared + [token.path, "--max-nodes", "0"], "--max-nodes '0' is not a number"),
+                                      (shared + [token.path, "--vpc-route-table", "/nonexistent"], "cannot read VPC route table"),
                                       (["agent", "--node-name", "x", "--aggregator", "ftp://x"], "must be an http:// or https:// URL"),
                                       (["agent", "--node-name", "x", "--aggregator", "http://x:9800"], "--token-file is required")] {
             let result = try runProgram(executable, arguments)

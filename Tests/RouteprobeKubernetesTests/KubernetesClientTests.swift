@@ -286,7 +286,7 @@ struct AggregatorDiscoveryTests {
                 try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
                 let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
                     "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
-                    "--kubeconfig", kubeconfig, "--events", "--syslog", "unix:/nonexistent/syslog.sock"])
+                    "--allow-shared-token", "--kubeconfig", kubeconfig, "--events", "--syslog", "unix:/nonexistent/syslog.sock"])
                 defer { aggregator.stop() }
                 let registration = #"{"schema":2,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"]}"#
                 var plan: [String: Any] = [:]
@@ -350,12 +350,12 @@ struct AggregatorDiscoveryTests {
         for (arguments, expected) in [(["--kubeconfig", "/nonexistent"], "cannot read kubeconfig /nonexistent"),
                                       (["--kubernetes", "--kubeconfig", "/x"], "exclude each other"),
                                       (["--events"], "--events needs --kubernetes or --kubeconfig")] {
-            let result = try runProgram(executable, ["aggregator", "--token-file", token] + arguments)
+            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--allow-shared-token"] + arguments)
             #expect(result.status == 2 && result.standardError.contains(expected), "\(result.standardError)")
         }
         // Outside a cluster, --kubernetes says so (the test process has no KUBERNETES_SERVICE_HOST).
         if ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
-            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--kubernetes"])
+            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--allow-shared-token", "--kubernetes"])
             #expect(result.status == 2 && result.standardError.contains("not in a cluster"), "\(result.standardError)")
         }
     }

@@ -37,7 +37,7 @@ hz=$(getconf CLK_TCK)
 printf "\n(1) ingest: reports every 5 s per node, %s s measured after a 10 s warm-up, 64 connections\n" "$MEASURE"
 printf "    %-7s %-9s %-8s %-9s %-9s %-9s %-9s %-12s %-13s %s\n" nodes reports/s errors p50_ms p99_ms max_ms cpu_% peak_rss_MB inference_ms register_all_s
 for nodes in $COUNTS; do
-    ip netns exec $NS taskset -c 0 "$ROUTEPROBE" aggregator --listen 127.0.0.1:9800 --token-file "$WORK/token" \
+    ip netns exec $NS taskset -c 0 "$ROUTEPROBE" aggregator --listen 127.0.0.1:9800 --token-file "$WORK/token" --allow-shared-token \
         --syslog unix:/nonexistent/syslog.sock --window 30s --evaluation-interval 1s > "$WORK/aggregator-$nodes.log" 2>&1 &
     AGGREGATOR=$!
     for _ in $(seq 50); do ip netns exec $NS curl -sf http://127.0.0.1:9800/healthz > /dev/null && break; sleep 0.1; done
@@ -67,7 +67,7 @@ scripts/lab.sh up --prefix $LAB --routeprobe "$ROUTEPROBE" > /dev/null
 scripts/lab.sh map --prefix $LAB > "$WORK/lab-map.yaml"
 : > "$WORK/lab-syslog.txt"
 start_syslog_collector "$WORK/lab-syslog.sock" "$WORK/lab-syslog.txt" stamped
-ip netns exec ${LAB}vpc "$ROUTEPROBE" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" \
+ip netns exec ${LAB}vpc "$ROUTEPROBE" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" --allow-shared-token \
     --syslog "unix:$WORK/lab-syslog.sock" --evaluation-interval 500ms > "$WORK/lab-aggregator.log" 2>&1 &
 sleep 0.5
 for node in node-a node-b node-c; do
