@@ -52,15 +52,25 @@ public final class AggregatorLink: Sendable {
             }
             problem = text
         }
+        var gate = PlanGate()
+        /// Takes `newPlan` when the gate lets it through; says so either way.
+        func offer(_ newPlan: ProbePlan, _ what: String) {
+            let current = self.currentPlan
+            if gate.adopt(newPlan, over: current) {
+                self.plan.withLock { $0 = newPlan }
+                self.log("\(what): \(Self.describe(newPlan))")
+            } else if let current {
+                self.log(PlanGate.reason(newPlan, over: current))
+            }
+        }
         var iterator = reports.makeAsyncIterator()
         while !Task.isCancelled {
             if !registered {
                 do {
                     let newPlan: ProbePlan = try await self.send(client, method: .POST, path: "/api/v1/register", body: self.registration)
-                    self.plan.withLock { $0 = newPlan }
                     registered = true
                     backoff = .seconds(1)
-                    self.log("registered with the aggregator \(self.baseURL): \(Self.describe(newPlan))")
+                    offer(newPlan, "registered with the aggregator \(self.baseURL)")
                     trouble(nil)
                 } catch {
                     if Task.isCancelled { break }
@@ -78,8 +88,7 @@ public final class AggregatorLink: Sendable {
                 trouble(nil)
                 if answer.planGeneration != self.currentPlan?.generation {
                     let newPlan: ProbePlan = try await self.send(client, method: .GET, path: "/api/v1/plan/\(self.registration.node)", body: String?.none)
-                    self.plan.withLock { $0 = newPlan }
-                    self.log("new probe plan: \(Self.describe(newPlan))")
+                    offer(newPlan, "new probe plan")
                 }
             } catch LinkError.status(404, _) {
                 registered = false

@@ -68,6 +68,9 @@ public final class AggregatorState: Sendable {
         var members: [String: Member] = [:]
         /// Which registered node owns which pod CIDR, for the one-owner rule at every registration.
         var cidrOwners = CIDROwners()
+        /// When each node that registered last reported (its registration, until a first report): kept past
+        /// the registration's expiry, so a silent agent stays a finding until it reports again.
+        var lastReport: [String: UInt64] = [:]
         var reports: [String: StoredReport] = [:]
         var book: PlanBook
         var plans: [String: ProbePlan] = [:]
@@ -144,6 +147,7 @@ public final class AggregatorState: Sendable {
                         reason: "pod CIDR \(cidr) of '\(name)' overlaps \(theirs) of '\(owner)'; one pod CIDR has one owner"))
                 }
             }
+            if state.lastReport[name] == nil { state.lastReport[name] = now }
             let changed = state.members[name]?.registration != registration
             state.cidrOwners.set(registration.podCIDRs, of: name, replacing: state.members[name]?.registration.podCIDRs ?? [])
             state.members[name] = Member(registration: registration, lastSeen: now)
@@ -201,6 +205,8 @@ public final class AggregatorState: Sendable {
         inner.withLock { state in
             let incoming = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             guard incoming != state.fileNodes else { return }
+            // A node gone from the cluster is no silent agent.
+            for name in state.lastReport.keys where !incoming.isEmpty && incoming[name] == nil { state.lastReport[name] = nil }
             for name in state.fileNodes.keys where incoming[name] == nil && state.members[name] == nil {
                 state.book.setCIDRs([], of: name)
             }
@@ -239,6 +245,7 @@ public final class AggregatorState: Sendable {
         inner.withLock { state in
             guard state.members[report.node] != nil else { return .unknownNode }
             state.members[report.node]!.lastSeen = now
+            state.lastReport[report.node] = now
             state.reports[report.node] = StoredReport(report: report, receivedAt: now)
             state.reportsAccepted += 1
             return .accepted(planGeneration: plan(for: report.node, in: &state)?.generation ?? 0)
@@ -273,8 +280,12 @@ public final class AggregatorState: Sendable {
     /// rest and returns what opened and what closed. `now` is monotonic nanoseconds, `wallSeconds` Unix time.
     public func evaluate(now: UInt64, wallSeconds: Int64) -> (events: [FindingEvent], nanoseconds: UInt64) {
         let window = UInt64(configuration.window.components.seconds) * 1_000_000_000
-        let (reports, cluster, diff, critical) = inner.withLock { state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget]) in
+        let (reports, cluster, diff, critical, silent) = inner.withLock {
+            state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget], [(node: String, seconds: UInt64)]) in
             for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
+            // Silent: no report for a window. Without known nodes, a node silent for ten windows is taken as gone.
+            for (name, last) in state.lastReport where state.fileNodes.isEmpty && now > last + window * 10 { state.lastReport[name] = nil }
+            let silent = state.lastReport.filter { now > $0.value + window }.map { (node: $0.key, seconds: (now - $0.value) / 1_000_000_000) }
             for (name, member) in state.members where now > member.lastSeen + window * 2 {
                 state.cidrOwners.set([], of: name, replacing: member.registration.podCIDRs)
                 state.members[name] = nil
@@ -290,7 +301,7 @@ public final class AggregatorState: Sendable {
                 state.vpcDiff = state.vpcTable.map { VPCRouteDiff(table: $0, cluster: cluster, limit: configuration.routeTableLimit) }
                 state.vpcDiffStale = false
             }
-            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets)
+            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets, silent)
         }
         let started = ContinuousClock.now
         let inference = ClusterInference(cluster: cluster, vpcTable: diff)
@@ -307,6 +318,9 @@ public final class AggregatorState: Sendable {
                 findings[index].breaks = breaks
                 findings[index].message += " This breaks the control plane: " + breaks.joined(separator: "; ") + "."
             }
+        }
+        for (node, seconds) in silent.sorted(by: { $0.node < $1.node }) {
+            findings.append(Finding.agentSilent(node: node, seconds: Int64(seconds), lastReportWallSeconds: wallSeconds - Int64(seconds)))
         }
         let elapsed = ContinuousClock.now - started
         let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }

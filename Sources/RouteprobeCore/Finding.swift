@@ -32,6 +32,8 @@ public struct Finding: Sendable, Hashable, Codable {
         case vpcRouteNotProvisioned
         /// The VPC route table holds 90% of its limit or more: new nodes will soon get no route.
         case vpcRouteTableNearlyFull
+        /// A registered agent has not reported for a window: its node's view is missing from the cluster's.
+        case agentSilent
 
         /// The one severity table: what breaks pods' traffic is an error, the rest a warning.
         public var severity: SyslogMessage.Severity {
@@ -39,7 +41,7 @@ public struct Finding: Sendable, Hashable, Codable {
             case .vpcRouteMissing, .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter:
                 return .error
             case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
-                 .vpcRouteTableNearlyFull:
+                 .vpcRouteTableNearlyFull, .agentSilent:
                 return .warning
             }
         }
@@ -208,11 +210,22 @@ public struct Finding: Sendable, Hashable, Codable {
         case .vpcRouteConflict: return "conflicting VPC route entries"
         case .vpcRouteNotProvisioned: return "VPC route entry not provisioned"
         case .vpcRouteTableNearlyFull: return "VPC route table nearly full"
+        case .agentSilent: return "agent silent on \(expectedNextHop?.node ?? "?")"
         }
     }
 }
 
 extension Finding {
+    /// The aggregator's finding about a registered agent that stopped reporting: it names the node and when
+    /// the agent last reported, and closes when reports resume.
+    public static func agentSilent(node: String, seconds: Int64, lastReportWallSeconds: Int64) -> Finding {
+        let since = SyslogMessage.timestamp(seconds: Int(lastReportWallSeconds), microseconds: 0)
+        return Finding(kind: .agentSilent, scope: .cluster, subject: node, cidr: nil, expectedNextHop: NextHop(node: node, ip: nil),
+                       sources: [], evidence: Evidence(agreeing: 0, probing: 0),
+                       message: "The routeprobe agent on \(node) has not reported for \(seconds) s (last at \(since)): its probes are missing from the cluster's view, and what it would see is not alerted here.",
+                       remediation: remediation(kind: .agentSilent, source: node, cidr: nil, owner: nil))
+    }
+
     /// The node-scoped finding a failed probe stands for, if any: a local verdict that names a problem.
     /// - Parameters:
     ///   - verdict: the probe's verdict; `reachable` and `unknown` are no finding.
@@ -258,6 +271,8 @@ extension Finding {
             return "Look at the entry \(target) in the cloud's console: retry its provisioning, or delete it and let the cloud controller manager recreate it."
         case .vpcRouteTableNearlyFull:
             return "Raise the route table's limit (a quota request) or delete entries no node needs, before a new node gets no route."
+        case .agentSilent:
+            return "Look at the routeprobe agent on \(source): kubectl -n routeprobe get pods -o wide --field-selector spec.nodeName=\(source), then its logs and restarts."
         }
     }
 }

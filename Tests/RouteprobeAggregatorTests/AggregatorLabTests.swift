@@ -337,6 +337,25 @@ struct AggregatorLabTests {
         }
     }
 
+    @Test("an agent killed is agentSilent after the window (10 s here), naming its node; started again, the finding resolves")
+    func aKilledAgentIsSilent() async throws {
+        try await withLab { lab in
+            let fleet = try await Fleet(self, lab)
+            defer { fleet.stop() }
+            try await Task.sleep(for: .milliseconds(3000))
+            #expect(try findings(lab).isEmpty, "\(fleet.server.log)")
+            _ = fleet.agents[1].stop()
+            var found = try await awaitFindings(lab, timeout: 20) { $0.contains { $0["kind"] as? String == "agentSilent" } }
+            let silent = found.first { $0["kind"] as? String == "agentSilent" }
+            #expect((silent?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b", "\(found) \(fleet.server.log)")
+            #expect((silent?["message"] as? String)?.contains("The routeprobe agent on node-b has not reported for") == true)
+            let again = try agent(lab, "node-b", token: fleet.token, syslog: "unix:/nonexistent/syslog.sock")
+            defer { again.stop() }
+            found = try await awaitFindings(lab, timeout: 10) { !$0.contains { $0["kind"] as? String == "agentSilent" } }
+            #expect(!found.contains { $0["kind"] as? String == "agentSilent" }, "\(found)")
+        }
+    }
+
     @Test("per-node tokens: a token registers and reports for its node only (403 otherwise), the reader token only reads")
     func eachTokenSpeaksForOneNode() async throws {
         try await withLabNamespace { namespace in

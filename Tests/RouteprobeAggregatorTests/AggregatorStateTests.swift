@@ -90,14 +90,20 @@ struct AggregatorStateTests {
 
         // Nothing reports for longer than the window: the reports expire, and the finding now rests on the
         // table alone (the same id, still open); once the table is gone too it closes after two evaluations.
+        // Every agent is now silent: one agentSilent finding each, besides.
+        func routeFindings() -> [Finding] { state.findings.filter { $0.kind != .agentSilent } }
         (events, _) = state.evaluate(now: 12 * Self.second, wallSeconds: 1010)
-        #expect(events.isEmpty)
-        finding = state.findings.first
+        let openedKinds: [Finding.Kind] = events.compactMap { event in
+            if case .opened(let opened) = event { return opened.kind } else { return nil }
+        }
+        #expect(openedKinds == Array(repeating: Finding.Kind.agentSilent, count: 4), "\(openedKinds)")
+        finding = routeFindings().first
         #expect(finding?.evidence.basis == .vpcTable && finding?.sources == [] && finding?.since == 1000)
+        #expect(Set(state.findings.filter { $0.kind == .agentSilent }.compactMap(\.expectedNextHop?.node)) == ["node-0", "node-1", "node-2", "node-3"])
         state.setVPCRouteTable(nil)
         _ = state.evaluate(now: 13 * Self.second, wallSeconds: 1011)
         (events, _) = state.evaluate(now: 14 * Self.second, wallSeconds: 1012)
-        #expect(events.count == 1 && state.findings.isEmpty)
+        #expect(events.count == 1 && routeFindings().isEmpty)
         // Registrations not renewed for two windows expire too; their nodes must register again.
         _ = state.evaluate(now: 40 * Self.second, wallSeconds: 1040)
         #expect(state.counts.registered == 0)
@@ -172,6 +178,34 @@ struct AggregatorStateTests {
         #expect(refused?.status == 429 && refused?.reason.contains("--max-nodes") == true)
         #expect((try? state.register(registration(2), now: Self.second).get()) != nil)
         #expect(state.counts.registered == 3)
+    }
+
+    @Test("an agent that stops reporting is agentSilent after a window, stays so past its registration's expiry, and closes when it reports again")
+    func silentAgent() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", window: .seconds(10)), now: 0)
+        for index in 0...2 { _ = try state.register(registration(index), now: 0).get() }
+        func report(_ index: Int, at second: UInt64) { _ = state.ingest(AgentReport(node: "node-\(index)", round: 1, results: []), now: second * Self.second) }
+        for second: UInt64 in [1, 5, 9] { for index in 0...2 { report(index, at: second) } }
+        _ = state.evaluate(now: 10 * Self.second, wallSeconds: 1_000)
+        #expect(state.findings.isEmpty)
+        // node-2 goes quiet after second 9; the others keep reporting.
+        var opened: [FindingEvent] = []
+        for second in stride(from: 13, through: 45, by: 4) {
+            report(0, at: UInt64(second)); report(1, at: UInt64(second))
+            opened += state.evaluate(now: UInt64(second) * Self.second, wallSeconds: 1_000 + Int64(second) - 10).events
+        }
+        let silent = try #require(state.findings.only)
+        #expect(silent.kind == .agentSilent && silent.subject == "agent silent on node-2" && silent.kind.severity == .warning)
+        #expect(silent.message.contains("The routeprobe agent on node-2 has not reported for 36 s (last at 1970-01-01T00:16:39.000000Z)"),
+                "\(silent.message)")
+        #expect(opened.count == 1, "one alert, not one per evaluation")
+        #expect(state.counts.registered == 2, "its registration expired (two windows) and the finding stayed")
+        // It comes back: register, report, and the finding closes.
+        _ = try state.register(registration(2), now: 46 * Self.second).get()
+        report(2, at: 46)
+        _ = state.evaluate(now: 47 * Self.second, wallSeconds: 1_037)
+        let (closing, _) = state.evaluate(now: 48 * Self.second, wallSeconds: 1_038)
+        #expect(state.findings.isEmpty && closing.count == 1)
     }
 
     @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
