@@ -337,6 +337,43 @@ struct AggregatorLabTests {
         }
     }
 
+    @Test("never blind: the aggregator on node-a's host network still hears every source when node-a's own VPC entry is deleted")
+    func neverBlindOnTheHostNetwork() async throws {
+        try await withLab { lab in
+            let token = try TokenFile(Self.token)
+            let url = "http://192.168.0.193:9800"
+            let server = try LabProcess(namespace: lab.namespace("node-a"), name: "aggregator",
+                                        arguments: ["aggregator", "--listen", "192.168.0.193:9800", "--token-file", token.path, "--allow-shared-token",
+                                                    "--syslog", "unix:/nonexistent/syslog.sock", "--evaluation-interval", "500ms", "--window", "10s"])
+            defer { server.stop() }
+            try await Task.sleep(for: .milliseconds(500))
+            let agents = try ["node-a", "node-b", "node-c"].map { node in
+                try LabProcess(namespace: lab.namespace(node), name: "agent",
+                               arguments: ["agent", "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
+                                           "--syslog", "unix:/nonexistent/syslog.sock", "--aggregator", url, "--token-file", token.path])
+            }
+            defer { agents.forEach { $0.stop() } }
+            func open() throws -> [[String: Any]] {
+                let (status, body) = try httpRequest(in: lab.namespace("node-a"), "\(url)/api/v1/findings", token: Self.token)
+                guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else { return [] }
+                return object["findings"] as? [[String: Any]] ?? []
+            }
+            try await Task.sleep(for: .milliseconds(3000))
+            try lab.run("break-vpc-route", "node-a")
+            var found: [[String: Any]] = []
+            for _ in 0..<40 {
+                found = try open()
+                if found.contains(where: { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 }) { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let missing = found.first { $0["kind"] as? String == "vpcRouteMissing" }
+            #expect(missing?["cidr"] as? String == "172.16.0.0/24", "\(found) \(server.log)")
+            #expect(Set(missing?["sources"] as? [String] ?? []) == ["node-b", "node-c"], "every source that probes node-a's pods reports")
+            let (status, body) = try httpRequest(in: lab.namespace("node-a"), "\(url)/api/v1/matrix", token: Self.token)
+            #expect(status == 200 && body.contains("node-b") && body.contains("node-c"))
+        }
+    }
+
     @Test("an agent killed is agentSilent after the window (10 s here), naming its node; started again, the finding resolves")
     func aKilledAgentIsSilent() async throws {
         try await withLab { lab in

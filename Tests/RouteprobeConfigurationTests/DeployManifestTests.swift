@@ -70,7 +70,7 @@ struct DeployManifestTests {
         #expect(Set(manifests) == Set(resources), "listed: \(resources), present: \(manifests)")
     }
 
-    @Test("the agent runs on every node's host network with NET_RAW and NET_ADMIN only; the beacon and aggregator have no privileges")
+    @Test("the agent runs on every node's host network with NET_RAW and NET_ADMIN only; the beacon and aggregator have no capabilities, the aggregator is on its node's network")
     func privileges() throws {
         let agent = try #require(try documents("agent-daemonset.yaml").first)
         let pod = try #require(((agent["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
@@ -90,7 +90,10 @@ struct DeployManifestTests {
         for name in ["beacon-daemonset.yaml", "aggregator.yaml"] {
             for document in try documents(name) where ["DaemonSet", "Deployment"].contains(document["kind"] as? String ?? "") {
                 let spec = try #require(((document["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
-                #expect(spec["hostNetwork"] == nil, "\(name)")
+                // The beacon lives in the pod network it stands for; the aggregator on the node's network, so
+                // that a missing pod-CIDR entry of its own node cannot cut the reports (never blind).
+                #expect(spec["hostNetwork"] as? Bool == (name == "aggregator.yaml" ? true : nil), "\(name)")
+                if name == "aggregator.yaml" { #expect(spec["dnsPolicy"] as? String == "ClusterFirstWithHostNet") }
                 #expect((spec["securityContext"] as? [String: Any])?["runAsNonRoot"] as? Bool == true, "\(name)")
                 let drop = ((((spec["containers"] as? [[String: Any]])?.first?["securityContext"]) as? [String: Any])?["capabilities"] as? [String: Any])?["drop"] as? [String]
                 #expect(drop == ["ALL"], "\(name)")
