@@ -97,3 +97,6 @@ with open(target, "w") as f:
     f.write("".join(name + "\n" for name in ordered))
 print(f"{len(rounds)} functions of rounds, then {len(start_up - rounds)} of start-up, written to {target}")
 PY
+# SwiftPM does not know the list is an input of the link: touch a source of the executable so that the next
+# build links it again with the new order (a clean build, as CI's, always does).
+touch Sources/routeprobe-agent/AgentMain.swift

@@ -69,8 +69,14 @@ public struct ClusterMap: Sendable, Hashable, Codable {
         /// Every host IP of the node: `ip`, then `otherIP`.
         public var addresses: [IPAddress] { otherIP.map { [ip, $0] } ?? [ip] }
 
+        /// True when `address` is one of the node's host IPs (asked per probe: no array is made).
+        public func hasAddress(_ address: IPAddress) -> Bool { ip == address || otherIP == address }
+
         /// The host IP of `family`, nil when the node has none.
-        public func address(of family: AddressFamily) -> IPAddress? { addresses.first { $0.family == family } }
+        public func address(of family: AddressFamily) -> IPAddress? {
+            if ip.family == family { return ip }
+            return otherIP.flatMap { $0.family == family ? $0 : nil }
+        }
 
         /// The addresses to probe in this node's pod network: `podTargets`, else the first address of each CIDR.
         public var probeTargets: [IPAddress] {
@@ -117,7 +123,7 @@ public struct ClusterMap: Sendable, Hashable, Codable {
     }
 
     /// The node with host IP `address`.
-    public func node(withIP address: IPAddress) -> Node? { nodes.first { $0.addresses.contains(address) } }
+    public func node(withIP address: IPAddress) -> Node? { nodes.first { $0.hasAddress(address) } }
 
     /// The node named `name`.
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }

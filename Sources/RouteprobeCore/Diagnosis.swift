@@ -73,7 +73,7 @@ public struct Diagnosis: Sendable, Hashable {
         let entry = cidr.map { "\($0) -> \(owner!.name) (\(host!))" }
 
         // host-gw style route via a node that does not own the CIDR: wrong even if a detour still delivers.
-        if route.routeClass == .direct, let gateway = route.gateway, let owner, !owner.addresses.contains(gateway) {
+        if route.routeClass == .direct, let gateway = route.gateway, let owner, !owner.hasAddress(gateway) {
             let state = result.outcome.pathWorks ? "\(target) answers, but \(how)" : "\(target) is not reachable: \(how)"
             return Diagnosis(verdict: .kernelRouteWrong,
                              message: "\(state), and \(cidr.map(\.description) ?? "its pod CIDR") belongs to \(owner.name) (\(host!)). The node's kernel route points to the wrong node.")

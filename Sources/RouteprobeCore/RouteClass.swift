@@ -63,7 +63,7 @@ public struct RouteView: Sendable, Hashable {
         } else if let gateway = view.gateway {
             // Via a node's own IP: host-gw style, direct. Via anything else: the VPC router decides.
             view.routeClass = map?.node(withIP: gateway) != nil ? .direct : .vpc
-        } else if let localNode, localNode.podCIDRs.contains(where: { $0.contains(target) }) || localNode.addresses.contains(target) {
+        } else if let localNode, localNode.podCIDRs.contains(where: { $0.contains(target) }) || localNode.hasAddress(target) {
             view.routeClass = .local
         } else {
             view.routeClass = .direct

@@ -132,7 +132,7 @@ public struct ReachabilityCheck: Sendable {
         for (spec, index) in zip(specs, ownerIndices) {
             guard let clusterMap, let index else { continue }
             let owner = clusterMap.nodes[index]
-            guard !owner.addresses.contains(spec.target), owner != localNode,
+            guard !owner.hasAddress(spec.target), owner != localNode,
                   let host = owner.address(of: spec.target.family) else { continue }
             controls[host] = owner
         }
