@@ -105,6 +105,25 @@ make_veth_targets() {   # PROBER TARGET TARGETS_PREFIX
     ip netns exec "$target" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_echo_ignore_broadcasts=0
 }
 
+# The agent benchmark's cluster map (also the workload of scripts/link-order.sh): the agent's own node "self",
+# and ten nodes of 100 pod targets each in 10.200.0.0/16, behind make_veth_targets' pair.
+write_thousand_target_map() {   # FILE
+    {
+        echo "probePort: 9700"
+        echo "nodes:"
+        echo "  - name: self"
+        echo "    ip: 10.201.1.1"
+        echo "    podCIDRs: [10.201.2.0/24]"
+        local n t
+        for n in $(seq 0 9); do
+            echo "  - name: node-$n"
+            echo "    ip: 10.201.0.$((n + 1))"
+            echo "    podCIDRs: [10.200.$n.0/24]"
+            printf "    podTargets: ["; for t in $(seq 1 100); do printf "10.200.$n.$t"; [ "$t" -lt 100 ] && printf ", "; done; echo "]"
+        done
+    } > "$1"
+}
+
 # The linker flags that link libstdc++ statically, as the image does: a directory holding only libstdc++.a,
 # searched before the system's, so the toolchain's own -lstdc++ finds the archive. Every routeprobe process
 # then starts without loading and relocating libstdc++.so (0.25 ms) and keeps 1.4 MB less of it resident.

@@ -36,19 +36,7 @@ strip --strip-debug -o "$WORK/routeprobe-agent" "$(dirname "$ROUTEPROBE")/routep
 # the list; with two targets on loopback a third of the agent's resident code was left out of order.
 TARGET_NS=rplink-order-targets
 make_veth_targets $NS $TARGET_NS 10.200.0.0/15
-{
-    echo "probePort: 9700"
-    echo "nodes:"
-    echo "  - name: self"
-    echo "    ip: 10.201.1.1"
-    echo "    podCIDRs: [10.201.2.0/24]"
-    for n in $(seq 0 9); do
-        echo "  - name: node-$n"
-        echo "    ip: 10.201.0.$((n + 1))"
-        echo "    podCIDRs: [10.200.$n.0/24]"
-        printf "    podTargets: ["; for t in $(seq 1 100); do printf "10.200.$n.$t"; [ $t -lt 100 ] && printf ", "; done; echo "]"
-    done
-} > "$WORK/map.yaml"
+write_thousand_target_map "$WORK/map.yaml"
 start_daemon /dev/null ip netns exec $TARGET_NS "$ROUTEPROBE" beacon --listen 9700
 start_syslog_collector "$WORK/syslog.sock" /dev/null
 sleep 0.5

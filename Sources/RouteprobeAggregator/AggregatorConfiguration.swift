@@ -6,8 +6,6 @@ public struct AggregatorConfiguration: Sendable {
     /// Address and port to listen on.
     public var listenAddress: String
     public var listenPort: Int
-    /// The bearer token agents must present on /api/v1.
-    public var token: String
     /// Who may call the API, and for which node; `init(token:)` makes `token` the one shared token.
     public var credentials: AgentCredentials
     /// A cluster map file's content, when one was given (registrations add to it).
@@ -47,7 +45,6 @@ public struct AggregatorConfiguration: Sendable {
         self.kubernetes = kubernetes
         self.listenAddress = listenAddress
         self.listenPort = listenPort
-        self.token = token
         self.credentials = AgentCredentials(shared: token)
         self.clusterMap = clusterMap
         self.sourcesPerCIDR = sourcesPerCIDR
