@@ -58,20 +58,30 @@ let package = Package(
             "RouteprobeCore", "RouteprobeSystem",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // HTTPS clients and servers: trust, key pairs that rotate, transport errors said in words.
+        .target(name: "RouteprobeHTTP", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(name: "RouteprobeAgent", dependencies: [
             "RouteprobeCore", "RouteprobeSystem", "RouteprobeNetlink", "RouteprobeCapture", "RouteprobeProbing", "RouteprobeAlerting", "RouteprobeConfiguration",
+            "RouteprobeHTTP",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "RouteprobeAggregator", dependencies: [
-            "RouteprobeCore", "RouteprobeSystem", "RouteprobeAlerting", "RouteprobeConfiguration", "RouteprobeKubernetes",
+            "RouteprobeCore", "RouteprobeSystem", "RouteprobeAlerting", "RouteprobeConfiguration", "RouteprobeKubernetes", "RouteprobeHTTP",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "RouteprobeKubernetes", dependencies: [
-            "RouteprobeCore",
+            "RouteprobeCore", "RouteprobeHTTP",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -106,7 +116,7 @@ let package = Package(
             name: "routeprobe-aggregator",
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeConfiguration", "RouteprobeAggregator", "RouteprobeKubernetes",
-                "RouteprobeCommandSupport",
+                "RouteprobeCommandSupport", "RouteprobeHTTP",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "routeprobe demo: needs root to create network namespaces (try: sudo scripts/demo.sh)" >&2
     exit 1
 fi
-ensure_packages "${BUILD_PACKAGES[@]}" tcpdump curl bc
+ensure_packages "${BUILD_PACKAGES[@]}" tcpdump curl bc openssl
 echo "building routeprobe ..."
 swift build 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' | tail -n 1
 routeprobe=$(swift build --show-bin-path)/routeprobe
@@ -71,20 +71,30 @@ say "the entry is back: everything is reachable again"
 lab restore-vpc-route node-b
 run "$routeprobe" probe --netns $NODE --cluster-map "$WORK/cluster-map.yaml" node-b --timeout 1s 2>&1 | short | grep -E "verdict" || true
 
-say "the fleet: an aggregator (on the VPC network, 192.168.0.253:9800) and an agent on every node (1 s rounds)"
+say "the fleet: an aggregator (on the VPC network, https://192.168.0.253:9800) and an agent on every node (1 s rounds)"
 start_syslog_collector "$WORK/syslog.sock" "$WORK/syslog.txt"
-head -c 24 /dev/urandom | base64 > "$WORK/token"
+# Each node its own token (a token speaks for its node only), a reader token for people, and TLS with a
+# throw-away CA, as in a cluster (where the tokens are projected ServiceAccount tokens).
+"$(dirname "$0")/lab-certificates.sh" "$WORK/tls" 192.168.0.253
+: > "$WORK/node-tokens.yaml"
+for node in node-a node-b node-c; do
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$WORK/token-$node"
+    echo "$node: $(cat "$WORK/token-$node")" >> "$WORK/node-tokens.yaml"
+done
+head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$WORK/token"
 lab vpc-table > "$WORK/vpc-table.json"
-ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" --allow-shared-token \
+ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --node-tokens "$WORK/node-tokens.yaml" --token-file "$WORK/token" \
+    --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key" \
     --syslog "unix:$WORK/syslog.sock" --vpc-route-table "$WORK/vpc-table.json" --evaluation-interval 500ms \
     > "$WORK/aggregator.log" 2>&1 &
 sleep 0.5
 for node in node-a node-b node-c; do
     ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
         --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog.sock" \
-        --aggregator http://192.168.0.253:9800 --token-file "$WORK/token" > "$WORK/agent-$node.log" 2>&1 &
+        --aggregator https://192.168.0.253:9800 --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token-$node" \
+        > "$WORK/agent-$node.log" 2>&1 &
 done
-api() { ip netns exec ${PREFIX}vpc curl -s -H "Authorization: Bearer $(cat "$WORK/token")" "http://192.168.0.253:9800/api/v1/$1"; }
+api() { ip netns exec ${PREFIX}vpc curl -s --cacert "$WORK/tls/ca.crt" -H "Authorization: Bearer $(cat "$WORK/token")" "https://192.168.0.253:9800/api/v1/$1"; }
 matrix() {
     api matrix | python3 -c '
 import json, sys

@@ -3,6 +3,7 @@
 import RouteprobeAlerting
 import RouteprobeConfiguration
 import RouteprobeCore
+import RouteprobeHTTP
 import RouteprobeProbing
 import ServiceLifecycle
 
@@ -13,8 +14,9 @@ public struct Agent: Sendable {
     /// Every service to run in one ServiceGroup.
     public let services: [any Service]
 
-    /// Wires an agent; `log` receives one line per notable event (findings, delivery problems).
-    public init(configuration: AgentConfiguration, log: @escaping @Sendable (String) -> Void) {
+    /// Wires an agent; `log` receives one line per notable event (findings, delivery problems). A CA bundle
+    /// for the aggregator that holds no usable certificate is an error.
+    public init(configuration: AgentConfiguration, log: @escaping @Sendable (String) -> Void) throws(TLSFileError) {
         let alerts = AlertService(destination: configuration.syslog, hostname: configuration.nodeName,
                                   namespace: nil, goesOn: "probing goes on", log: log)
         let metrics = AgentMetrics()
@@ -23,7 +25,8 @@ public struct Agent: Sendable {
         var stray: StrayTrafficService? = nil
         var link: AggregatorLink? = nil
         if let settings = configuration.aggregator {
-            let made = AggregatorLink(baseURL: settings.url, token: settings.token, registration: settings.registration, log: log)
+            let made = try AggregatorLink(baseURL: settings.url, tokenPath: settings.tokenPath,
+                                          certificateAuthority: settings.certificateAuthority, registration: settings.registration, log: log)
             stray = StrayTrafficService(namespace: configuration.namespace, log: log)
             services += [AggregatorLinkService(link: made), stray!]
             link = made

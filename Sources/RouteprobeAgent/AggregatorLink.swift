@@ -2,7 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import RouteprobeConfiguration
 import RouteprobeCore
+import RouteprobeHTTP
 import ServiceLifecycle
 import Synchronization
 
@@ -10,19 +13,23 @@ import Synchronization
 /// report. It never blocks a round: the agent hands reports over and reads the plan; when the aggregator is
 /// down the agent keeps its last plan, keeps alerting locally, and this link says so once and retries.
 public final class AggregatorLink: Sendable {
-    /// The aggregator's base URL, e.g. `http://192.168.0.253:9800`.
+    /// The aggregator's base URL, e.g. `https://192.168.0.253:9800`.
     public let baseURL: String
-    private let token: String
+    private let token: TokenFileReader
+    private let tls: TLSConfiguration
     private let registration: NodeRegistration
     private let plan = Mutex<ProbePlan?>(nil)
     private let reports: AsyncStream<AgentReport>
     private let continuation: AsyncStream<AgentReport>.Continuation
     private let log: @Sendable (String) -> Void
 
-    /// Builds a link; nothing is sent until `run`.
-    public init(baseURL: String, token: String, registration: NodeRegistration, log: @escaping @Sendable (String) -> Void) {
+    /// Builds a link; nothing is sent until `run`. The token is read from `tokenPath` again when it changes;
+    /// `certificateAuthority` (PEM) is the CA the aggregator's certificate must chain to (nil: the system's).
+    public init(baseURL: String, tokenPath: String, certificateAuthority: [UInt8]?, registration: NodeRegistration,
+                log: @escaping @Sendable (String) -> Void) throws(TLSFileError) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.token = token
+        self.token = TokenFileReader(path: tokenPath, log: log)
+        tls = try ClientTLS.configuration(certificateAuthorityPEM: certificateAuthority, source: "--aggregator-ca")
         self.registration = registration
         self.log = log
         // Only the newest report matters: a slow aggregator gets the latest round, not a backlog.
@@ -41,7 +48,14 @@ public final class AggregatorLink: Sendable {
     }
 
     private func loop() async {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+        // A connection that fails fails the request at once, with its reason; this loop has its own backoff.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let explain: (any Error) -> String = { error in
+            TransportProblem.describe(error, trustHint: "give --aggregator-ca the CA that signed the aggregator's certificate")
+        }
         var registered = false
         var problem: String? = nil
         var backoff: Duration = .seconds(1)
@@ -74,7 +88,8 @@ public final class AggregatorLink: Sendable {
                     trouble(nil)
                 } catch {
                     if Task.isCancelled { break }
-                    trouble("cannot register (\(error))")
+                    if case LinkError.status(401, _) = error { token.expire() }
+                    trouble("cannot register (\(explain(error)))")
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))
                     continue
@@ -92,9 +107,13 @@ public final class AggregatorLink: Sendable {
                 }
             } catch LinkError.status(404, _) {
                 registered = false
+            } catch LinkError.status(401, let reason) {
+                // The token may have rotated since it was last read: read it before the next request.
+                token.expire()
+                trouble("cannot post reports (HTTP 401: the aggregator refused the token: \(reason))")
             } catch {
                 if Task.isCancelled { break }
-                trouble("cannot post reports (\(error))")
+                trouble("cannot post reports (\(explain(error)))")
             }
         }
         try? await client.shutdown()
@@ -113,7 +132,7 @@ public final class AggregatorLink: Sendable {
 
         var description: String {
             switch self {
-            case .status(401, _): return "HTTP 401: the aggregator refused the token"
+            case .status(401, let reason): return "HTTP 401: the aggregator refused the token: \(reason)"
             case .status(let code, let reason): return "HTTP \(code): \(reason)"
             case .malformed(let what): return "malformed answer: \(what)"
             }
@@ -123,7 +142,7 @@ public final class AggregatorLink: Sendable {
     private func send<Body: Encodable, Answer: Decodable>(_ client: HTTPClient, method: HTTPMethod, path: String, body: Body?) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Authorization", value: "Bearer \(token.current())")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))

@@ -1,5 +1,6 @@
-// Who may call the aggregator's API, and for which node: per-node tokens, a reader token, or (labs only)
-// one shared token that speaks for every node.
+// Who may call the aggregator's API, and for which node: agents' ServiceAccount tokens (TokenReview),
+// per-node tokens, a reader token, or (labs only) one shared token that speaks for every node.
+import RouteprobeKubernetes
 
 /// The tokens the aggregator accepts and what each may do.
 public struct AgentCredentials: Sendable {
@@ -19,6 +20,8 @@ public struct AgentCredentials: Sendable {
     public var shared: String?
     /// A token for people and dashboards: reads only.
     public var reader: String?
+    /// Checks agents' projected ServiceAccount tokens with the API server (`--kubernetes`, `--kubeconfig`).
+    public var reviewer: AgentTokenReviewer?
 
     public init(nodeTokens: [String: String] = [:], shared: String? = nil, reader: String? = nil) {
         self.nodeTokens = nodeTokens
@@ -26,7 +29,21 @@ public struct AgentCredentials: Sendable {
         self.reader = reader
     }
 
-    /// What the token in an `Authorization: Bearer TOKEN` header may do; nil when it is none of ours.
+    /// What the token in an `Authorization: Bearer TOKEN` header may do: the local tokens first, then a
+    /// ServiceAccount token through the reviewer; the refusal says why (401, 403, 429, 503).
+    public func authenticate(header: String) async -> Result<Identity, AgentTokenReviewer.Refusal> {
+        if let identity = identity(ofHeader: header) { return .success(identity) }
+        guard header.hasPrefix("Bearer ") else {
+            return .failure(.init(status: 401, reason: header.isEmpty ? "missing bearer token" : "not a bearer token"))
+        }
+        let presented = String(header.dropFirst(7))
+        guard let reviewer, AgentTokenReviewer.looksLikeServiceAccountToken(presented), presented.utf8.count <= 16_384 else {
+            return .failure(.init(status: 401, reason: "wrong bearer token"))
+        }
+        return await reviewer.node(for: presented).map(Identity.node)
+    }
+
+    /// What the token in an `Authorization: Bearer TOKEN` header may do; nil when it is none of the local ones.
     /// The shared and reader tokens are compared in constant time; node tokens are looked up by hash.
     public func identity(ofHeader header: String) -> Identity? {
         guard header.hasPrefix("Bearer ") else { return nil }

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import RouteprobeAlerting
 import RouteprobeConfiguration
@@ -27,11 +29,13 @@ public struct Aggregator: Sendable {
 
     /// The services to run in one ServiceGroup: the HTTP server and the evaluator.
     /// `onListening` is called with the bound port once the server accepts connections.
-    public func services(logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> [any Service] {
+    public func services(logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws -> [any Service] {
         let router = AggregatorRoutes.router(state: state, metrics: metrics, configuration: configuration)
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(30)))
+        let server = if let tls = configuration.tls { try HTTPServerBuilder.tls(http1, tlsConfiguration: tls.serverConfiguration()) } else { http1 }
         let application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            server: server,
             configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -80,6 +84,7 @@ struct AggregatorEvaluator: Service {
             if let path = configuration.vpcRouteTablePath {
                 reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
             }
+            configuration.tls?.refresh()
             let wall = Int64(WallClock.now().seconds)
             let evaluate: @Sendable () -> ([FindingEvent], UInt64) = {
                 state.evaluate(now: MonotonicClock.nanoseconds(), wallSeconds: wall)

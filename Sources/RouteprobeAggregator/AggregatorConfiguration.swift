@@ -1,4 +1,5 @@
 import RouteprobeCore
+import RouteprobeHTTP
 import RouteprobeKubernetes
 
 /// Everything the aggregator needs, as a value built from flags.
@@ -33,6 +34,8 @@ public struct AggregatorConfiguration: Sendable {
     public var hostname: String
     /// Discover nodes from this API server (in-cluster or kubeconfig); nil: the cluster map and registrations only.
     public var kubernetes: KubernetesEndpoint?
+    /// Serve HTTPS with this key pair; nil: plain HTTP (`--plain-http`).
+    public var tls: ServerKeyPair? = nil
     /// Create Kubernetes Events on the Node a finding is about (needs `kubernetes`).
     public var events: Bool = false
 

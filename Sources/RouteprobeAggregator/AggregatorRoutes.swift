@@ -13,8 +13,8 @@ import RouteprobeSystem
 /// - `GET /metrics`, `GET /healthz`, `GET /` (the page)
 /// Everything under /api/v1 needs `Authorization: Bearer TOKEN`; errors are `{"error": "reason"}`.
 enum AggregatorRoutes {
-    static func router(state: AggregatorState, metrics: AggregatorMetrics, configuration: AggregatorConfiguration) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func router(state: AggregatorState, metrics: AggregatorMetrics, configuration: AggregatorConfiguration) -> Router<AggregatorRequestContext> {
+        let router = Router(context: AggregatorRequestContext.self)
         let limit = configuration.maximumBodyBytes
         router.get("/healthz") { _, _ in
             let counts = state.counts
@@ -35,19 +35,19 @@ enum AggregatorRoutes {
         let credentials = configuration.credentials
         let api = router.group("api/v1").add(middleware: BearerTokenMiddleware(credentials: credentials, metrics: metrics))
         /// A registration or report for another node than the token's is 403 with the reason.
-        @Sendable func forbidden(_ request: Request, speakingFor node: String) -> Response? {
-            let identity = credentials.identity(ofHeader: request.headers[.authorization] ?? "") ?? .reader
+        @Sendable func forbidden(_ context: AggregatorRequestContext, speakingFor node: String) -> Response? {
+            let identity = context.identity ?? .reader
             guard let reason = AgentCredentials.refusal(identity, speakingFor: node) else { return nil }
             return Rejection(status: .forbidden, reason: reason).response(metrics: metrics)
         }
-        api.post("register") { request, _ in
+        api.post("register") { request, context in
             let registration: NodeRegistration
             switch await decode(NodeRegistration.self, from: request, limit: limit) {
             case .success(let value): registration = value
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
-            if let refusal = forbidden(request, speakingFor: registration.node) { return refusal }
+            if let refusal = forbidden(context, speakingFor: registration.node) { return refusal }
             let plan: ProbePlan
             switch state.register(registration, now: MonotonicClock.nanoseconds()) {
             case .success(let accepted): plan = accepted
@@ -64,7 +64,7 @@ enum AggregatorRoutes {
             }
             return encoded(plan)
         }
-        api.post("reports") { request, _ in
+        api.post("reports") { request, context in
             let started = MonotonicClock.nanoseconds()
             let report: AgentReport
             switch await decode(AgentReport.self, from: request, limit: limit) {
@@ -72,7 +72,7 @@ enum AggregatorRoutes {
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
             if let problem = report.problem { return Rejection.badRequest("report: \(problem)").response(metrics: metrics) }
-            if let refusal = forbidden(request, speakingFor: report.node) { return refusal }
+            if let refusal = forbidden(context, speakingFor: report.node) { return refusal }
             switch state.ingest(report, now: MonotonicClock.nanoseconds()) {
             case .unknownNode:
                 return Rejection(status: .notFound, reason: "node '\(report.node)' is not registered; register again").response(metrics: metrics)
@@ -155,20 +155,35 @@ enum AggregatorRoutes {
     }
 }
 
-/// Refuses requests without `Authorization: Bearer TOKEN` (401), comparing in constant time.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+/// The request context: who the bearer token says the caller is, once the middleware has checked it.
+struct AggregatorRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    var identity: AgentCredentials.Identity?
+
+    init(source: Source) {
+        coreContext = .init(source: source)
+        identity = nil
+    }
+}
+
+/// Refuses requests whose bearer token is none of ours (401, or the reviewer's 403/429/503 with the reason)
+/// and records the caller's identity in the context.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = AggregatorRequestContext
     let credentials: AgentCredentials
     let metrics: AggregatorMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let header = request.headers[.authorization] ?? ""
-        guard credentials.identity(ofHeader: header) != nil else {
-            metrics.rejected(status: 401)
-            var response = AggregatorRoutes.json(["error": header.isEmpty ? "missing bearer token" : "wrong bearer token"] as [String: any Sendable],
-                                                 status: .unauthorized)
-            response.headers[.wwwAuthenticate] = "Bearer realm=\"routeprobe\""
+        switch await credentials.authenticate(header: request.headers[.authorization] ?? "") {
+        case .success(let identity):
+            var context = context
+            context.identity = identity
+            return try await next(request, context)
+        case .failure(let refusal):
+            metrics.rejected(status: refusal.status)
+            var response = AggregatorRoutes.json(["error": refusal.reason] as [String: any Sendable], status: .init(code: refusal.status))
+            if refusal.status == 401 { response.headers[.wwwAuthenticate] = "Bearer realm=\"routeprobe\"" }
             return response
         }
-        return try await next(request, context)
     }
 }

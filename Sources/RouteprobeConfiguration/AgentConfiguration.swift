@@ -16,17 +16,20 @@ public struct AgentConfiguration: Sendable {
 
     /// The aggregator to register with, fetch plans from and report to.
     public struct Aggregator: Sendable {
-        /// Its base URL, e.g. `http://routeprobe-aggregator:9800`.
+        /// Its base URL, e.g. `https://routeprobe-aggregator:9800`.
         public var url: String
-        /// The bearer token.
-        public var token: String
+        /// The file of the bearer token, read again when it changes (a projected ServiceAccount token rotates).
+        public var tokenPath: String
+        /// PEM of the CA that signed the aggregator's certificate (`--aggregator-ca`); nil: the system's roots.
+        public var certificateAuthority: [UInt8]?
         /// What this node registers.
         public var registration: NodeRegistration
 
         /// Builds the settings.
-        public init(url: String, token: String, registration: NodeRegistration) {
+        public init(url: String, tokenPath: String, certificateAuthority: [UInt8]? = nil, registration: NodeRegistration) {
             self.url = url
-            self.token = token
+            self.tokenPath = tokenPath
+            self.certificateAuthority = certificateAuthority
             self.registration = registration
         }
     }
@@ -139,10 +142,24 @@ public struct AgentConfiguration: Sendable {
     /// Checks the aggregator settings and builds what the link needs: URL, token and this node's registration.
     private static func aggregatorSettings(url: String, settings: AgentSettings, nodeName: String, map: ClusterMap) throws(ConfigurationError) -> Aggregator {
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw ConfigurationError("--aggregator '\(url)' must be an http:// or https:// URL, e.g. http://routeprobe-aggregator:9800")
+            throw ConfigurationError("--aggregator '\(url)' must be an https:// URL, e.g. https://routeprobe-aggregator:9800")
         }
+        let plain = parsed.scheme == "http"
+        if plain && settings.plainHTTP != true {
+            throw ConfigurationError("--aggregator '\(url)' is plain HTTP: the token would cross the network in clear; use https:// (with --aggregator-ca), or --plain-http in a lab")
+        }
+        if !plain && settings.plainHTTP == true { throw ConfigurationError("--plain-http and an https:// --aggregator exclude each other") }
+        if plain && settings.aggregatorCA != nil { throw ConfigurationError("--aggregator-ca needs an https:// --aggregator") }
         guard let tokenPath = settings.tokenFile else { throw ConfigurationError("--token-file is required with --aggregator") }
-        let token = try BearerTokenFile.read(tokenPath)
+        _ = try BearerTokenFile.read(tokenPath)
+        var authority: [UInt8]? = nil
+        if let path = settings.aggregatorCA {
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read --aggregator-ca \(path)") }
+            guard String(decoding: bytes, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+                throw ConfigurationError("--aggregator-ca \(path) holds no PEM certificate")
+            }
+            authority = Array(bytes)
+        }
         let own = map.node(named: nodeName)
         let ip: IPAddress
         var otherIP: IPAddress? = nil
@@ -175,7 +192,7 @@ public struct AgentConfiguration: Sendable {
         let registration = NodeRegistration(node: nodeName, ip: ip, otherIP: otherIP, podCIDRs: cidrs, podTargets: targets,
                                             instanceID: settings.instanceID ?? own?.instanceID)
         if let problem = registration.problem { throw ConfigurationError("cannot register: \(problem)") }
-        return Aggregator(url: url, token: token, registration: registration)
+        return Aggregator(url: url, tokenPath: tokenPath, certificateAuthority: authority, registration: registration)
     }
 
     private static func address(_ text: String, flag: String) throws(ConfigurationError) -> IPAddress {

@@ -14,8 +14,10 @@ import Yams
 /// failuresToOpen: 2
 /// syslog: local            # local | unix:PATH | udp:HOST:PORT | tcp:HOST:PORT
 /// captureDir: /var/lib/routeprobe/pcap
-/// aggregator: http://routeprobe-aggregator:9800
-/// tokenFile: /var/run/secrets/routeprobe/token
+/// aggregator: https://routeprobe-aggregator:9800
+/// aggregatorCA: /etc/routeprobe/tls/ca.crt   # the CA that signed the aggregator's certificate
+/// tokenFile: /var/run/secrets/routeprobe/token   # read again when it changes (a projected token rotates)
+/// plainHTTP: false         # true allows an http:// aggregator (labs)
 /// nodeIP: 192.168.0.193    # with an aggregator and no cluster map: what this node registers
 /// podCIDRs: [172.16.0.0/24]
 /// podTargets: [172.16.0.12]
@@ -32,6 +34,8 @@ public struct AgentSettings: Sendable, Decodable {
     public var captureDir: String?
     public var aggregator: String?
     public var tokenFile: String?
+    public var aggregatorCA: String?
+    public var plainHTTP: Bool?
     public var nodeIP: String?
     public var podCIDRs: [String]?
     public var podTargets: [String]?
@@ -45,6 +49,7 @@ public struct AgentSettings: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case nodeName, clusterMap, interval, timeout, failuresToOpen, syslog, metricsListen, captureDir, aggregator, tokenFile
+        case aggregatorCA, plainHTTP
         case nodeIP, podCIDRs, podTargets, instanceID
     }
 
@@ -61,6 +66,8 @@ public struct AgentSettings: Sendable, Decodable {
         merged.captureDir = other.captureDir ?? captureDir
         merged.aggregator = other.aggregator ?? aggregator
         merged.tokenFile = other.tokenFile ?? tokenFile
+        merged.aggregatorCA = other.aggregatorCA ?? aggregatorCA
+        merged.plainHTTP = other.plainHTTP ?? plainHTTP
         merged.nodeIP = other.nodeIP ?? nodeIP
         merged.podCIDRs = other.podCIDRs ?? podCIDRs
         merged.podTargets = other.podTargets ?? podTargets

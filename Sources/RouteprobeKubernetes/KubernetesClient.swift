@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import RouteprobeCore
+import RouteprobeHTTP
 
 /// A small typed client of the Kubernetes API on AsyncHTTPClient: paged lists and watches with bookmarks.
 /// No kubectl, no code generation: the objects are the subsets in `Kubernetes`.
@@ -47,7 +48,7 @@ public final class KubernetesClient: Sendable {
     private func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws(KubernetesError) -> HTTPClientResponse {
         let response: HTTPClientResponse
         do { response = try await http.execute(request, timeout: timeout) } catch {
-            throw KubernetesError.transport("\(error)")
+            throw KubernetesError.transport(describeTransport(error))
         }
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
@@ -69,7 +70,7 @@ public final class KubernetesClient: Sendable {
             if let token = continueToken { query += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token) }
             let response = try await execute(request(resource.path + query), timeout: .seconds(60))
             let body: ByteBuffer
-            do { body = try await response.body.collect(upTo: 256 << 20) } catch { throw KubernetesError.transport("\(error)") }
+            do { body = try await response.body.collect(upTo: 256 << 20) } catch { throw KubernetesError.transport(describeTransport(error)) }
             let page: Kubernetes.List<Object>
             do { page = try JSONDecoder().decode(Kubernetes.List<Object>.self, from: Data(body.readableBytesView)) } catch {
                 throw KubernetesError.malformed("\(resource.name) list: \(Self.describe(error))")
@@ -92,6 +93,30 @@ public final class KubernetesClient: Sendable {
         }
         let response = try await execute(request, timeout: .seconds(10))
         _ = try? await response.body.collect(upTo: 1 << 20)
+    }
+
+    /// POSTs `body` to `path` and decodes the answer (a TokenReview's status comes back this way).
+    public func post<Body: Encodable, Answer: Decodable>(_ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {
+        var request = request(path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
+            throw KubernetesError.malformed("cannot encode the object for \(path)")
+        }
+        return try await decode(answer, from: try await execute(request, timeout: .seconds(10)), what: path)
+    }
+
+    /// GETs one object.
+    public func get<Object: Decodable>(_ type: Object.Type, at path: String) async throws(KubernetesError) -> Object {
+        try await decode(type, from: try await execute(request(path), timeout: .seconds(10)), what: path)
+    }
+
+    private func decode<Object: Decodable>(_ type: Object.Type, from response: HTTPClientResponse, what: String) async throws(KubernetesError) -> Object {
+        let body: ByteBuffer
+        do { body = try await response.body.collect(upTo: 4 << 20) } catch { throw KubernetesError.transport(describeTransport(error)) }
+        do { return try JSONDecoder().decode(type, from: Data(body.readableBytesView)) } catch {
+            throw KubernetesError.malformed("\(what): \(Self.describe(error))")
+        }
     }
 
     /// One event of a watch.
@@ -135,7 +160,7 @@ public final class KubernetesClient: Sendable {
         } catch let error as KubernetesError {
             throw error
         } catch {
-            throw KubernetesError.transport("\(resource.name) watch: \(error)")
+            throw KubernetesError.transport(describeTransport(error))
         }
     }
 
@@ -167,4 +192,12 @@ public final class KubernetesClient: Sendable {
     }
 
     static func describe(_ error: any Error) -> String { DecodingProblem.describe(error) }
+
+    /// A transport error in words, with what to do about an untrusted certificate here.
+    private func describeTransport(_ error: any Error) -> String {
+        let hint = endpoint.inCluster
+            ? "the pod's service-account ca.crt does not match the API server's certificate"
+            : "set certificate-authority-data (or certificate-authority) in the kubeconfig"
+        return TransportProblem.describe(error, trustHint: hint)
+    }
 }

@@ -15,6 +15,8 @@ public struct KubernetesEndpoint: Sendable, Equatable {
     public var clientKey: [UInt8]?
     /// kubeconfig's `insecure-skip-tls-verify`.
     public var skipVerification: Bool
+    /// Built from the pod's service account (so errors point at its files, not at a kubeconfig).
+    public var inCluster = false
 
     /// Builds an endpoint.
     public init(server: String, token: String? = nil, certificateAuthority: [UInt8]? = nil, clientCertificate: [UInt8]? = nil,
@@ -42,9 +44,11 @@ public struct KubernetesEndpoint: Sendable, Equatable {
             throw KubernetesError.configuration("cannot read the service account CA \(directory)/ca.crt")
         }
         let bracketed = host.contains(":") ? "[\(host)]" : host
-        return KubernetesEndpoint(server: "https://\(bracketed):\(port)",
-                                  token: String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-                                  certificateAuthority: Array(authority))
+        var endpoint = KubernetesEndpoint(server: "https://\(bracketed):\(port)",
+                                          token: String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+                                          certificateAuthority: Array(authority))
+        endpoint.inCluster = true
+        return endpoint
     }
 
     /// The current (or the named) context of a kubeconfig file.

@@ -32,8 +32,10 @@ struct AgentCommand: ServiceTool {
             ToolOption("metrics-listen", .value(placeholder: "metrics-listen"), help: "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 0.0.0.0:9701."),
             ToolOption("capture-dir", .value(placeholder: "capture-dir"), help: "Write pcap files of failing flows here."),
             ToolOption("netns", .value(placeholder: "netns"), help: "Work inside this network namespace (for labs)."),
-            ToolOption("aggregator", .value(placeholder: "aggregator"), help: "Aggregator base URL, e.g. http://routeprobe-aggregator:9800: register, follow its probe plan, post reports."),
-            ToolOption("token-file", .value(placeholder: "token-file"), help: "File holding the aggregator's bearer token (required with --aggregator)."),
+            ToolOption("aggregator", .value(placeholder: "aggregator"), help: "Aggregator base URL, e.g. https://routeprobe-aggregator:9800: register, follow its probe plan, post reports."),
+            ToolOption("aggregator-ca", .value(placeholder: "aggregator-ca"), help: "PEM file of the CA that signed the aggregator's certificate (default: the system's roots)."),
+            ToolOption("plain-http", .flag, help: "Allow an http:// --aggregator: the token and reports cross the network in clear (labs)."),
+            ToolOption("token-file", .value(placeholder: "token-file"), help: "File holding this node's bearer token (required with --aggregator); read again when it changes."),
             ToolOption("node-ip", .value(placeholder: "node-ip"), help: "This node's host IP, registered with the aggregator; IPv4,IPv6 on a dual-stack node (default: from the cluster map)."),
             ToolOption("pod-cidr", .value(placeholder: "pod-cidr"), help: "A pod CIDR of this node, registered with the aggregator; repeat for several (default: from the cluster map)."),
             ToolOption("pod-target", .value(placeholder: "pod-target"), help: "An address in this node's pod CIDR worth probing (its beacon); repeat for several."),
@@ -52,6 +54,8 @@ struct AgentCommand: ServiceTool {
     var netns: String?
     var aggregator: String?
     var tokenFile: String?
+    var aggregatorCA: String?
+    var plainHTTP: Bool
     var nodeIP: String?
     var podCIDR: [String]
     var podTarget: [String]
@@ -70,6 +74,8 @@ struct AgentCommand: ServiceTool {
         netns = line.value("netns")
         aggregator = line.value("aggregator")
         tokenFile = line.value("token-file")
+        aggregatorCA = line.value("aggregator-ca")
+        plainHTTP = line.flag("plain-http")
         nodeIP = line.value("node-ip")
         podCIDR = line.values("pod-cidr")
         podTarget = line.values("pod-target")
@@ -89,6 +95,8 @@ struct AgentCommand: ServiceTool {
         flags.netns = netns
         flags.aggregator = aggregator
         flags.tokenFile = tokenFile
+        flags.aggregatorCA = aggregatorCA
+        flags.plainHTTP = plainHTTP ? true : nil
         flags.nodeIP = nodeIP
         flags.podCIDRs = podCIDR.isEmpty ? nil : podCIDR
         flags.podTargets = podTarget.isEmpty ? nil : podTarget
@@ -98,7 +106,11 @@ struct AgentCommand: ServiceTool {
             throw CommandFailure.usage(error.description)
         }
         let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe agent: \(line)\n") }
-        let agent = Agent(configuration: configuration, log: log)
+        if configuration.aggregator?.url.hasPrefix("http:") == true {
+            log("warning: --plain-http: the token and reports cross the network in clear")
+        }
+        let agent: Agent
+        do { agent = try Agent(configuration: configuration, log: log) } catch { throw CommandFailure.usage(error.description) }
         // The group owns SIGTERM and SIGINT and shuts the services down gracefully, the rounds first.
         unblockStopSignals()
         var logger = Logger(label: "routeprobe.agent")

@@ -4,6 +4,7 @@ import Logging
 import RouteprobeAggregator
 import RouteprobeConfiguration
 import RouteprobeCore
+import RouteprobeHTTP
 import RouteprobeKubernetes
 import ServiceLifecycle
 
@@ -23,8 +24,11 @@ struct AggregatorCommand: ServiceTool {
             """,
         options: [
             ToolOption("listen", .value(placeholder: "listen"), help: "Address and port to listen on.", default: "0.0.0.0:9800"),
+            ToolOption("tls-cert", .value(placeholder: "tls-cert"), help: "PEM certificate chain to serve HTTPS with (read again when the file changes)."),
+            ToolOption("tls-key", .value(placeholder: "tls-key"), help: "PEM private key of --tls-cert (read again when the file changes)."),
+            ToolOption("plain-http", .flag, help: "Serve plain HTTP instead of HTTPS: tokens and reports cross the network in clear (labs)."),
             ToolOption("node-tokens", .value(placeholder: "node-tokens"), help: "YAML file of node name -> token: each token registers and reports for its node only."),
-            ToolOption("token-file", .value(placeholder: "token-file"), help: "With --node-tokens: a token that reads the API and speaks for no node. Alone: one token for every node, which needs --allow-shared-token."),
+            ToolOption("token-file", .value(placeholder: "token-file"), help: "With --node-tokens or --kubernetes: a token that reads the API and speaks for no node. With --allow-shared-token: one token for every node."),
             ToolOption("allow-shared-token", .flag, help: "Accept --token-file as one token for every node: any holder can speak for any node (labs)."),
             ToolOption("cluster-map", .value(placeholder: "cluster-map"), help: "Cluster map file: nodes known before they register (optional)."),
             ToolOption("sources-per-cidr", .value(placeholder: "sources-per-cidr"), help: "Sources that probe each pod CIDR (K).", default: "3"),
@@ -38,11 +42,15 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("max-nodes", .value(placeholder: "max-nodes"), help: "Registrations accepted while no nodes are known (no cluster map, no API server); beyond it 429.", default: "10000"),
             ToolOption("kubernetes", .flag, help: "Discover nodes from the API server with the pod's service account (in a cluster)."),
             ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "Discover nodes from the API server of this kubeconfig file (outside a cluster)."),
+            ToolOption("agent-service-account", .value(placeholder: "agent-service-account"), help: "With --kubernetes or --kubeconfig: the agents' ServiceAccount; its projected tokens (audience routeprobe) speak for their pod's node, checked with a TokenReview.", default: "routeprobe/routeprobe-agent"),
             ToolOption("kube-context", .value(placeholder: "kube-context"), help: "The kubeconfig context to use (default: its current-context)."),
             ToolOption("events", .flag, help: "Create Events (VpcRouteMissing, PodCIDRUnreachable) on the affected Node; needs --kubernetes or --kubeconfig and deploy/optional/events-rbac.yaml."),
         ])
 
     var listen: String
+    var tlsCert: String?
+    var tlsKey: String?
+    var plainHTTP: Bool
     var tokenFile: String?
     var nodeTokens: String?
     var allowSharedToken: Bool
@@ -59,21 +67,39 @@ struct AggregatorCommand: ServiceTool {
     var kubernetes: Bool
     var kubeconfig: String?
     var kubeContext: String?
+    var agentServiceAccount: String
     var events: Bool
 
     init(_ line: ToolCommandLine) throws(CommandFailure) {
         listen = line.value("listen") ?? "0.0.0.0:9800"
+        tlsCert = line.value("tls-cert")
+        tlsKey = line.value("tls-key")
+        plainHTTP = line.flag("plain-http")
         tokenFile = line.value("token-file")
         nodeTokens = line.value("node-tokens")
         allowSharedToken = line.flag("allow-shared-token")
-        if nodeTokens == nil && tokenFile == nil {
-            throw Self.tool.usage("missing '--node-tokens <node-tokens>' (each token speaks for one node), or in a lab '--token-file <token-file> --allow-shared-token'")
-        }
-        if nodeTokens == nil && !allowSharedToken {
-            throw Self.tool.usage("--token-file alone is one token for every node, and any holder could speak for any node: give --node-tokens, or --allow-shared-token in a lab")
-        }
+        kubernetes = line.flag("kubernetes")
+        kubeconfig = line.value("kubeconfig")
+        let reviewsTokens = kubernetes || kubeconfig != nil
+        if allowSharedToken && tokenFile == nil { throw Self.tool.usage("--allow-shared-token needs --token-file") }
         if nodeTokens != nil && allowSharedToken {
             throw Self.tool.usage("--allow-shared-token and --node-tokens exclude each other")
+        }
+        if nodeTokens == nil && !reviewsTokens && !allowSharedToken {
+            if tokenFile != nil {
+                throw Self.tool.usage("--token-file alone is one token for every node, and any holder could speak for any node: give --node-tokens, --kubernetes (agents' ServiceAccount tokens), or --allow-shared-token in a lab")
+            }
+            throw Self.tool.usage("missing '--node-tokens <node-tokens>' (each token speaks for one node), --kubernetes (agents' ServiceAccount tokens, checked with TokenReview), or in a lab '--token-file <token-file> --allow-shared-token'")
+        }
+        agentServiceAccount = line.value("agent-service-account") ?? "routeprobe/routeprobe-agent"
+        let accountParts = agentServiceAccount.split(separator: "/", omittingEmptySubsequences: false)
+        if accountParts.count != 2 || accountParts.contains(where: \.isEmpty) {
+            throw Self.tool.usage("--agent-service-account '\(agentServiceAccount)' must be NAMESPACE/NAME, e.g. routeprobe/routeprobe-agent")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw Self.tool.usage("--tls-cert and --tls-key go together") }
+        if tlsCert != nil && plainHTTP { throw Self.tool.usage("--plain-http and --tls-cert exclude each other") }
+        if tlsCert == nil && !plainHTTP {
+            throw Self.tool.usage("missing '--tls-cert <tls-cert> --tls-key <tls-key>' (tokens must not cross the network in clear), or in a lab '--plain-http'")
         }
         clusterMap = line.value("cluster-map")
         sourcesPerCidr = try line.integer("sources-per-cidr", in: 1...50, default: 3, tool: Self.tool)!
@@ -85,8 +111,6 @@ struct AggregatorCommand: ServiceTool {
         evaluationInterval = line.value("evaluation-interval") ?? "1s"
         maxBodyBytes = try line.integer("max-body-bytes", in: 1024...Int(Int32.max), default: 1 << 20, tool: Self.tool)!
         maxNodes = try line.integer("max-nodes", in: 1...1_000_000, default: 10_000, tool: Self.tool)!
-        kubernetes = line.flag("kubernetes")
-        kubeconfig = line.value("kubeconfig")
         kubeContext = line.value("kube-context")
         events = line.flag("events")
     }
@@ -98,12 +122,8 @@ struct AggregatorCommand: ServiceTool {
         var credentials = AgentCredentials()
         do {
             let token = try tokenFile.map { path throws(ConfigurationError) in try BearerTokenFile.read(path) }
-            if let nodeTokens {
-                credentials.nodeTokens = try NodeTokensFile.load(path: nodeTokens)
-                credentials.reader = token
-            } else {
-                credentials.shared = token
-            }
+            if let nodeTokens { credentials.nodeTokens = try NodeTokensFile.load(path: nodeTokens) }
+            if allowSharedToken { credentials.shared = token } else { credentials.reader = token }
         } catch {
             throw CommandFailure.usage(error.description)
         }
@@ -134,6 +154,18 @@ struct AggregatorCommand: ServiceTool {
             throw CommandFailure.usage(error.description)
         }
         if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
+        if let endpoint {
+            do throws(KubernetesError) {
+                credentials.reviewer = AgentTokenReviewer(client: try KubernetesClient(endpoint: endpoint), serviceAccount: agentServiceAccount)
+            } catch {
+                throw CommandFailure.usage(error.description)
+            }
+        }
+        let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe aggregator: \(line)\n") }
+        var keyPair: ServerKeyPair? = nil
+        if let tlsCert, let tlsKey {
+            do { keyPair = try ServerKeyPair(certificatePath: tlsCert, keyPath: tlsKey, log: log) } catch { throw CommandFailure.usage(error.description) }
+        }
         let (address, port) = (parsedAddress.description, Int(parsedPort))
         var configuration = AggregatorConfiguration(
             listenAddress: address, listenPort: port, token: credentials.shared ?? "", clusterMap: map, sourcesPerCIDR: sourcesPerCidr,
@@ -141,20 +173,28 @@ struct AggregatorCommand: ServiceTool {
             evaluationInterval: evaluation, maximumBodyBytes: maxBodyBytes,
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
+        configuration.tls = keyPair
+        if plainHTTP {
+            log("warning: --plain-http: bearer tokens and reports cross the network in clear")
+        }
         configuration.credentials = credentials
         if allowSharedToken {
-            writeToStandardOutput("routeprobe aggregator: warning: --allow-shared-token: any holder of the token can register and report as any node\n")
+            log("warning: --allow-shared-token: any holder of the token can register and report as any node")
         }
         configuration.routeTableLimit = routeTableLimit
         configuration.maxNodes = maxNodes
-        let aggregator = Aggregator(configuration: configuration) { line in
-            writeToStandardOutput("routeprobe aggregator: \(line)\n")
-        }
+        let aggregator = Aggregator(configuration: configuration, log: log)
         unblockStopSignals()
         var logger = Logger(label: "routeprobe.aggregator")
         logger.logLevel = .warning
-        let services = aggregator.services(logger: logger) { bound in
-            writeToStandardOutput("routeprobe aggregator: listening on \(address.contains(":") ? "[\(address)]" : address):\(bound)\n")
+        let scheme = keyPair == nil ? "http" : "https"
+        let services: [any Service]
+        do {
+            services = try aggregator.services(logger: logger) { bound in
+                log("listening on \(scheme)://\(address.contains(":") ? "[\(address)]" : address):\(bound)")
+            }
+        } catch {
+            throw CommandFailure("cannot serve HTTPS with --tls-cert \(tlsCert ?? "") and --tls-key \(tlsKey ?? "")")
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {

@@ -8,7 +8,9 @@ import RouteprobeTestSupport
 @Suite(.enabled(if: runningAsRoot, Comment(rawValue: needsRootReason)), .serialized)
 struct AggregatorLabTests {
     static let token = "lab-token-0123456789"
-    static let url = "http://192.168.0.253:9800"
+    static let url = "https://192.168.0.253:9800"
+    /// The lab aggregator's certificate (192.168.0.253), made once for the suite.
+    static let certificates = try! LabCertificates(["192.168.0.253"])
 
     /// A token file for the run, removed with the test.
     final class TokenFile {
@@ -20,18 +22,20 @@ struct AggregatorLabTests {
     func aggregator(_ lab: Lab, token: TokenFile, syslog: String, extra: [String] = []) throws -> LabProcess {
         try LabProcess(namespace: lab.namespace("vpc"), name: "aggregator",
                        arguments: ["aggregator", "--listen", "192.168.0.253:9800", "--token-file", token.path, "--allow-shared-token",
-                                   "--syslog", syslog, "--evaluation-interval", "500ms", "--window", "10s"] + extra)
+                                   "--tls-cert", Self.certificates.certificate, "--tls-key", Self.certificates.key, "--syslog", syslog, "--evaluation-interval", "500ms", "--window", "10s"] + extra)
     }
 
-    func agent(_ lab: Lab, _ node: String, token: TokenFile, syslog: String) throws -> LabProcess {
+    func agent(_ lab: Lab, _ node: String, token: TokenFile, syslog: String, trusting authority: String = certificates.authority) throws -> LabProcess {
         try LabProcess(namespace: lab.namespace(node), name: "agent",
                        arguments: ["agent", "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
-                                   "--syslog", syslog, "--aggregator", Self.url, "--token-file", token.path])
+                                   "--syslog", syslog, "--aggregator", Self.url, "--aggregator-ca", authority,
+                                   "--token-file", token.path])
     }
 
     /// The open findings, as JSON objects.
     func findings(_ lab: Lab) throws -> [[String: Any]] {
-        let (status, body) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/findings", token: Self.token)
+        let (status, body) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/findings", token: Self.token,
+                                             trusting: Self.certificates.authority)
         guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
               let list = object["findings"] as? [[String: Any]] else { throw LabError("findings: HTTP \(status) \(body)") }
         return list
@@ -81,10 +85,12 @@ struct AggregatorLabTests {
             defer { agents.forEach { $0.stop() } }
 
             // Healthy: every source reports, the matrix fills, no finding opens.
-            let (_, matrixBody) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token)
+            let (_, matrixBody) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token,
+                                                      trusting: Self.certificates.authority)
             try await Task.sleep(for: .milliseconds(3000))
             #expect(try findings(lab).isEmpty, "healthy lab: \(server.log)")
-            let (status, matrixText) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token)
+            let (status, matrixText) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/api/v1/matrix", token: Self.token,
+                                                      trusting: Self.certificates.authority)
             #expect(status == 200, "\(matrixBody)")
             let matrix = try JSONSerialization.jsonObject(with: Data(matrixText.utf8)) as? [String: Any]
             #expect((matrix?["sources"] as? [String]) == ["node-a", "node-b", "node-c"], "\(matrixText)")
@@ -203,7 +209,7 @@ struct AggregatorLabTests {
             try lab.run("break-vpc-route", "node-b")
             var found = try await awaitFindings(lab) { $0.contains { $0["kind"] as? String == "vpcRouteMissing" && ($0["sources"] as? [String])?.count == 2 } }
             #expect(kinds(found) == ["vpcRouteMissing"], "\(found) \(server.log)")
-            let (_, health) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/healthz")
+            let (_, health) = try httpRequest(in: lab.namespace("vpc"), "\(Self.url)/healthz", trusting: Self.certificates.authority)
             #expect(health.contains("\"registered\":2"), "the agent with the wrong token is not registered: \(health)")
             #expect(intruder.log.contains("HTTP 401: the aggregator refused the token"), "\(intruder.log)")
 
@@ -259,7 +265,7 @@ struct AggregatorLabTests {
 
             let png = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)page.png").path
             defer { try? FileManager.default.removeItem(atPath: png) }
-            let chromium = ["netns", "exec", lab.namespace("vpc"), "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+            let chromium = ["netns", "exec", lab.namespace("vpc"), "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
                             "--hide-scrollbars", "--window-size=1100,700"]
             let shot = try runProgram("/usr/sbin/ip", chromium + ["--screenshot=\(png)", "\(Self.url)/"])
             #expect(FileManager.default.fileExists(atPath: png), "chromium: \(shot.standardError)")
@@ -292,7 +298,7 @@ struct AggregatorLabTests {
                 .write(toFile: table, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: table) }
             let server = try LabProcess(namespace: namespace, name: "aggregator",
-                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path, "--allow-shared-token",
+                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path, "--allow-shared-token", "--plain-http",
                                                     "--syslog", "unix:/nonexistent/syslog.sock", "--max-body-bytes", "4096",
                                                     "--vpc-route-table", table, "--route-table-limit", "40"])
             defer { server.stop() }
@@ -343,14 +349,14 @@ struct AggregatorLabTests {
             let token = try TokenFile(Self.token)
             let url = "http://192.168.0.193:9800"
             let server = try LabProcess(namespace: lab.namespace("node-a"), name: "aggregator",
-                                        arguments: ["aggregator", "--listen", "192.168.0.193:9800", "--token-file", token.path, "--allow-shared-token",
+                                        arguments: ["aggregator", "--listen", "192.168.0.193:9800", "--token-file", token.path, "--allow-shared-token", "--plain-http",
                                                     "--syslog", "unix:/nonexistent/syslog.sock", "--evaluation-interval", "500ms", "--window", "10s"])
             defer { server.stop() }
             try await Task.sleep(for: .milliseconds(500))
             let agents = try ["node-a", "node-b", "node-c"].map { node in
                 try LabProcess(namespace: lab.namespace(node), name: "agent",
                                arguments: ["agent", "--node-name", node, "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
-                                           "--syslog", "unix:/nonexistent/syslog.sock", "--aggregator", url, "--token-file", token.path])
+                                           "--syslog", "unix:/nonexistent/syslog.sock", "--aggregator", url, "--plain-http", "--token-file", token.path])
             }
             defer { agents.forEach { $0.stop() } }
             func open() throws -> [[String: Any]] {
@@ -401,7 +407,7 @@ struct AggregatorLabTests {
             let reader = try TokenFile("reader-token-0123456789")
             let server = try LabProcess(namespace: namespace, name: "aggregator",
                                         arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--node-tokens", tokens.path,
-                                                    "--token-file", reader.path, "--syslog", "unix:/nonexistent/syslog.sock"])
+                                                    "--token-file", reader.path, "--plain-http", "--syslog", "unix:/nonexistent/syslog.sock"])
             defer { server.stop() }
             let url = "http://127.0.0.1:9800"
             var up = false
@@ -431,14 +437,15 @@ struct AggregatorLabTests {
         let executable = try routeprobeExecutable()
         let token = try TokenFile(Self.token)
         let empty = try TokenFile("")
-        let shared = ["aggregator", "--allow-shared-token", "--token-file"]
+        let shared = ["aggregator", "--allow-shared-token", "--plain-http", "--token-file"]
         let twoNodesOneToken = try TokenFile("node-a: 0123456789abcdef0123\nnode-b: 0123456789abcdef0123\n")
         let shortToken = try TokenFile("node-a: short\n")
+        let other = try LabCertificates(["192.168.0.253"])
         for (arguments, expected) in [(["aggregator"], "missing '--node-tokens <node-tokens>'"),
                                       (["aggregator", "--token-file", token.path], "any holder could speak for any node: give --node-tokens"),
-                                      (["aggregator", "--node-tokens", twoNodesOneToken.path], "node-a and node-b have the same token"),
-                                      (["aggregator", "--node-tokens", shortToken.path], "the token of node-a is shorter than 16 characters"),
-                                      (["aggregator", "--node-tokens", "/nonexistent"], "cannot read --node-tokens"),
+                                      (["aggregator", "--node-tokens", twoNodesOneToken.path, "--plain-http"], "node-a and node-b have the same token"),
+                                      (["aggregator", "--node-tokens", shortToken.path, "--plain-http"], "the token of node-a is shorter than 16 characters"),
+                                      (["aggregator", "--node-tokens", "/nonexistent", "--plain-http"], "cannot read --node-tokens"),
                                       (["aggregator", "--node-tokens", token.path, "--allow-shared-token"], "exclude each other"),
                                       (shared + ["/nonexistent"], "cannot read --token-file"),
                                       (shared + [empty.path], "is empty"),
@@ -447,12 +454,75 @@ struct AggregatorLabTests {
                                       (shared + [token.path, "--window", "soon"], "not a duration"),
                                       (shared + [token.path, "--max-nodes", "0"], "--max-nodes '0' is not a number"),
                                       (shared + [token.path, "--vpc-route-table", "/nonexistent"], "cannot read VPC route table"),
-                                      (["agent", "--node-name", "x", "--aggregator", "ftp://x"], "must be an http:// or https:// URL"),
-                                      (["agent", "--node-name", "x", "--aggregator", "http://x:9800"], "--token-file is required")] {
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path], "missing '--tls-cert <tls-cert> --tls-key <tls-key>'"),
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path, "--tls-cert", "/x"], "--tls-cert and --tls-key go together"),
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path, "--tls-cert", "/x", "--tls-key", "/y"], "cannot read --tls-cert /x"),
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path, "--tls-cert", Self.certificates.key,
+                                        "--tls-key", Self.certificates.key], "holds no PEM certificate"),
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path, "--tls-cert", Self.certificates.certificate,
+                                        "--tls-key", Self.certificates.authority], "holds no PEM private key"),
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path, "--tls-cert", Self.certificates.certificate,
+                                        "--tls-key", "/x", "--plain-http"], "exclude each other"),
+                                      (["aggregator", "--allow-shared-token", "--token-file", token.path, "--tls-cert", Self.certificates.certificate,
+                                        "--tls-key", other.key], "does not belong to the certificate"),
+                                      (["agent", "--node-name", "x", "--aggregator", "ftp://x"], "must be an https:// URL"),
+                                      (["agent", "--node-name", "x", "--aggregator", "http://x:9800", "--token-file", token.path, "--node-ip", "192.168.0.1"],
+                                       "is plain HTTP: the token would cross the network in clear"),
+                                      (["agent", "--node-name", "x", "--aggregator", "https://x:9800", "--token-file", token.path, "--node-ip", "192.168.0.1",
+                                        "--aggregator-ca", token.path], "holds no PEM certificate"),
+                                      (["agent", "--node-name", "x", "--aggregator", "https://x:9800"], "--token-file is required")] {
             let result = try runProgram(executable, arguments)
             #expect(result.status == 2, "\(arguments): \(result.standardError)")
             #expect(result.standardError.contains(expected), "\(arguments): \(result.standardError)")
             #expect(result.standardError.split(separator: "\n").count <= 2, "\(arguments): \(result.standardError)")
+        }
+    }
+
+    @Test("TLS: a wrong CA and plain HTTP get nowhere, agents that trust the CA report, and a rotated certificate is served without a restart")
+    func tlsRefusesStrangersAndFollowsARotatedCertificate() async throws {
+        try await withLab { lab in
+            let certificates = try LabCertificates(["192.168.0.253"])
+            let token = try TokenFile(Self.token)
+            let vpc = lab.namespace("vpc")
+            let server = try LabProcess(namespace: vpc, name: "aggregator",
+                                        arguments: ["aggregator", "--listen", "192.168.0.253:9800", "--token-file", token.path, "--allow-shared-token",
+                                                    "--tls-cert", certificates.certificate, "--tls-key", certificates.key,
+                                                    "--syslog", "unix:/nonexistent/syslog.sock", "--evaluation-interval", "200ms"])
+            defer { server.stop() }
+            func health(trusting authority: String?, scheme: String = "https") -> (status: Int, body: String) {
+                (try? httpRequest(in: vpc, "\(scheme)://192.168.0.253:9800/healthz", trusting: authority)) ?? (0, "")
+            }
+            var up = false
+            for _ in 0..<50 where !up { up = health(trusting: certificates.authority).status == 200; if !up { try await Task.sleep(for: .milliseconds(100)) } }
+            #expect(up, "\(server.log)")
+            #expect(server.log.contains("listening on https://192.168.0.253:9800"))
+            #expect(health(trusting: nil, scheme: "http").status == 0, "plain HTTP gets no answer from the TLS port")
+            #expect(health(trusting: nil).status == 0, "a client without the CA does not trust it")
+
+            // An agent that trusts another CA refuses the aggregator, says why, and sends no token.
+            let stranger = try LabCertificates(["192.168.0.253"])
+            let refused = try agent(lab, "node-a", token: token, syslog: "unix:/nonexistent/syslog.sock", trusting: stranger.authority)
+            defer { refused.stop() }
+            let trusted = try agent(lab, "node-b", token: token, syslog: "unix:/nonexistent/syslog.sock", trusting: certificates.authority)
+            defer { trusted.stop() }
+            for _ in 0..<50 where !(refused.log.contains("not trusted") && trusted.log.contains("registered with the aggregator")) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(refused.log.contains("cannot register (its certificate is not trusted: give --aggregator-ca the CA that signed the aggregator's certificate)"),
+                    "\(refused.log)")
+            #expect(!refused.log.contains("NIOSSL") && !refused.log.contains("BoringSSL") && !refused.log.contains(".cc:"), "\(refused.log)")
+            #expect(trusted.log.contains("registered with the aggregator https://192.168.0.253:9800"), "\(trusted.log)")
+            #expect(health(trusting: certificates.authority).body.contains(#""registered":1"#))
+
+            // A new CA and certificate replace the files: the aggregator serves them without a restart.
+            let oldAuthority = certificates.directory + "/old-ca.crt"
+            try FileManager.default.copyItem(atPath: certificates.authority, toPath: oldAuthority)
+            try certificates.rotate(newAuthority: true)
+            var rotated = false
+            for _ in 0..<50 where !rotated { rotated = health(trusting: certificates.authority).status == 200; if !rotated { try await Task.sleep(for: .milliseconds(100)) } }
+            #expect(rotated, "\(server.log)")
+            #expect(health(trusting: oldAuthority).status == 0, "the old certificate is no longer served")
+            #expect(server.log.contains("TLS certificate \(certificates.certificate) read again"))
         }
     }
 }

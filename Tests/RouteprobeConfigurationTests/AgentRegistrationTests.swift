@@ -11,7 +11,7 @@ struct AgentRegistrationTests {
         defer { try? FileManager.default.removeItem(atPath: token) }
         var flags = AgentSettings()
         flags.nodeName = "node-b"
-        flags.aggregator = "http://192.168.0.253:9800"
+        flags.aggregator = "https://192.168.0.253:9800"
         flags.tokenFile = token
         flags.nodeIP = nodeIP
         flags.podCIDRs = ["172.16.1.0/24", "fd00:172:16:1::/64"]

@@ -111,8 +111,34 @@ struct DeployManifestTests {
         defer { try? FileManager.default.removeItem(at: file) }
         try #require(map["agent.yaml"]).write(to: file, atomically: true, encoding: .utf8)
         let agent = try AgentSettings.load(path: file.path)
-        #expect(agent.aggregator == "http://routeprobe-aggregator.routeprobe.svc:9800")
-        #expect(agent.tokenFile == "/etc/routeprobe/token/token")
+        #expect(agent.aggregator == "https://routeprobe-aggregator.routeprobe.svc:9800")
+        #expect(agent.aggregatorCA == "/etc/routeprobe/tls/ca.crt")
+        #expect(agent.tokenFile == "/var/run/secrets/routeprobe/token")
         #expect(agent.clusterMap == nil, "agents follow the aggregator's plan")
+    }
+
+    @Test("identity and TLS: each agent presents its pod's projected token (audience routeprobe), mounts only the CA; the aggregator serves HTTPS, reviews tokens, and no shared token is left")
+    func identityAndTLS() throws {
+        let agent = try #require(try documents("agent-daemonset.yaml").first)
+        let pod = try #require(((agent["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+        let volumes = (pod["volumes"] as? [[String: Any]]) ?? []
+        let projected = volumes.first { $0["name"] as? String == "token" }?["projected"] as? [String: Any]
+        let source = ((projected?["sources"] as? [[String: Any]])?.first?["serviceAccountToken"]) as? [String: Any]
+        #expect(source?["audience"] as? String == "routeprobe" && source?["path"] as? String == "token", "\(volumes)")
+        let mounts = ((pod["containers"] as? [[String: Any]])?.first?["volumeMounts"] as? [[String: Any]]) ?? []
+        #expect(mounts.contains { $0["name"] as? String == "token" && $0["mountPath"] as? String == "/var/run/secrets/routeprobe" })
+        let authority = volumes.first { $0["name"] as? String == "aggregator-ca" }?["secret"] as? [String: Any]
+        #expect((authority?["items"] as? [[String: Any]])?.map { $0["key"] as? String } == ["ca.crt"], "agents get the CA, never the key")
+
+        let deployment = try #require(try documents("aggregator.yaml").first { $0["kind"] as? String == "Deployment" })
+        let container = try #require(((((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first)
+        let args = (container["args"] as? [String]) ?? []
+        #expect(args.contains("--tls-cert") && args.contains("--tls-key") && args.contains("--kubernetes"), "\(args)")
+        #expect(!args.contains("--allow-shared-token") && !args.contains("--plain-http"), "\(args)")
+        #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["scheme"] as? String == "HTTPS")
+        let rules = try documents("rbac.yaml").filter { $0["kind"] as? String == "ClusterRole" }.flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
+        #expect(rules.contains { ($0["resources"] as? [String]) == ["tokenreviews"] && ($0["verbs"] as? [String]) == ["create"] })
+        let secrets = try documents("secret.yaml").compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
+        #expect(secrets == ["routeprobe-aggregator-tls", "routeprobe-reader-token"])
     }
 }

@@ -10,7 +10,7 @@ import RouteprobeKubernetes
 import RouteprobeTestSupport
 
 /// The recorded-format API answers in Fixtures/.
-private func fixture(_ name: String) -> String {
+func fixture(_ name: String) -> String {
     (try? String(contentsOf: Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil)!, encoding: .utf8)) ?? ""
 }
 
@@ -27,6 +27,12 @@ final class ReplayServer: Sendable {
     let requests = Mutex<[String]>([])
     /// Bodies POSTed to the server (Events), by path.
     let posted = Mutex<[(path: String, body: String)]>([])
+    /// The answer to a POST (path, body); nil: 201 with `{}` (an Event created).
+    let answerPost: @Sendable (String, String) -> Answer?
+
+    init(answerPost: @escaping @Sendable (String, String) -> Answer? = { _, _ in nil }) {
+        self.answerPost = answerPost
+    }
 
     /// Runs `body` with the server up and a client pointed at it.
     func run(_ respond: @escaping @Sendable (String, Int) -> Answer, _ body: (KubernetesClient) async throws -> Void) async throws {
@@ -49,6 +55,11 @@ final class ReplayServer: Sendable {
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
             self.posted.withLock { $0.append((request.uri.path, String(buffer: body))) }
+            if let answer = self.answerPost(request.uri.path, String(buffer: body)) {
+                if answer.hold > .zero { try? await Task.sleep(for: answer.hold) }
+                return Response(status: answer.status, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: answer.lines.joined())))
+            }
             return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
         var logger = Logger(label: "replay")
@@ -286,7 +297,7 @@ struct AggregatorDiscoveryTests {
                 try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
                 let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
                     "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
-                    "--allow-shared-token", "--kubeconfig", kubeconfig, "--events", "--syslog", "unix:/nonexistent/syslog.sock"])
+                    "--allow-shared-token", "--plain-http", "--kubeconfig", kubeconfig, "--events", "--syslog", "unix:/nonexistent/syslog.sock"])
                 defer { aggregator.stop() }
                 let registration = #"{"schema":2,"node":"node-a","ip":"192.168.0.193","podCIDRs":["172.16.0.0/24"]}"#
                 var plan: [String: Any] = [:]
@@ -342,6 +353,86 @@ struct AggregatorDiscoveryTests {
         #expect(server.requests.withLock { $0 }.contains { $0.hasPrefix("/api/v1/nodes?watch=1") }, "it watches after listing")
     }
 
+    /// A kubeconfig naming the replay server, in `directory`.
+    static func kubeconfig(in directory: URL, server: ReplayServer) throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig").path
+        let url = URL(httpURLWithSocketPath: server.socketPath, uri: "/")!.absoluteString
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: replay
+            clusters: [{name: replay, cluster: {server: "\(url)"}}]
+            users: [{name: reader, user: {token: replay-token}}]
+            contexts: [{name: replay, context: {cluster: replay, user: reader}}]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Node discovery from the replay server: nodes listed, then quiet watches; every other resource empty.
+    static func quietCluster(_ uri: String, _ count: Int) -> ReplayServer.Answer {
+        if uri.contains("watch=1") { return .init(lines: [], hold: .seconds(5)) }
+        if uri.hasPrefix("/api/v1/nodes") { return KubernetesClientTests.nodesAPI(uri, count) }
+        return .init(lines: [#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#])
+    }
+
+    @Test("in a cluster, an agent's projected token speaks for its own node only: reviewed once, then cached; expired and foreign tokens are refused; a rotated token file is read again")
+    func serviceAccountTokensSpeakForTheirNodeOnly() async throws {
+        let server = ReplayServer(answerPost: tokenReviewAnswers)
+        try await server.run(Self.quietCluster) { _ in
+            try await withLab { lab in
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-review-\(getpid())")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let kubeconfig = try Self.kubeconfig(in: directory, server: server)
+                let vpc = lab.namespace("vpc")
+                let aggregator = try LabProcess(namespace: vpc, name: "aggregator", arguments: [
+                    "aggregator", "--listen", "192.168.0.253:9800", "--kubeconfig", kubeconfig, "--plain-http",
+                    "--syslog", "unix:/nonexistent/syslog.sock"])
+                defer { aggregator.stop() }
+                let url = "http://192.168.0.253:9800"
+                var up = false
+                for _ in 0..<50 where !up { up = (try? httpRequest(in: vpc, "\(url)/healthz"))?.status == 200; if !up { try await Task.sleep(for: .milliseconds(100)) } }
+                #expect(up, "\(aggregator.log)")
+                func register(_ node: String, _ ip: String, token: String) throws -> (status: Int, body: String) {
+                    try httpRequest(in: vpc, method: "POST", "\(url)/api/v1/register", token: token, body: #"{"schema":2,"node":"\#(node)","ip":"\#(ip)"}"#)
+                }
+                let bound = serviceAccountToken("bound")
+                var answer = try register("node-b", "192.168.0.50", token: bound)
+                #expect(answer.status == 403 && answer.body.contains("this token speaks for node 'node-a', not for 'node-b'"), "\(answer)")
+                answer = try register("node-a", "192.168.0.193", token: bound)
+                #expect(answer.status == 200, "\(answer) \(aggregator.log)")
+                for round in 1...5 {
+                    let report = #"{"schema":2,"node":"node-a","round":\#(round),"openAfter":2,"results":[],"localFindings":[],"strayTraffic":[]}"#
+                    #expect(try httpRequest(in: vpc, method: "POST", "\(url)/api/v1/reports", token: bound, body: report).status == 202)
+                }
+                let reviews = { server.posted.withLock { $0 }.filter { $0.path.hasSuffix("tokenreviews") }.count }
+                #expect(reviews() == 1, "seven requests with one token cost one TokenReview")
+                answer = try register("node-a", "192.168.0.193", token: serviceAccountToken("expired"))
+                #expect(answer.status == 401 && answer.body.contains("service account token has expired"), "\(answer)")
+                answer = try register("node-b", "192.168.0.50", token: serviceAccountToken("other-account"))
+                #expect(answer.status == 403 && answer.body.contains("not of the agents' service account"), "\(answer)")
+                answer = try register("node-a", "192.168.0.193", token: serviceAccountToken("wrong-audience"))
+                #expect(answer.status == 401 && answer.body.contains("invalid for the target audiences"), "\(answer)")
+                #expect(try httpRequest(in: vpc, "\(url)/api/v1/findings", token: "not-a-jwt").status == 401)
+                #expect(reviews() == 4, "a token that is no JWT is refused without asking the API server")
+
+                // node-a's agent starts with an expired projected token; the kubelet then writes a fresh one: the
+                // agent reads it again after the 401 and registers, with no restart.
+                let tokenFile = directory.appendingPathComponent("token").path
+                try serviceAccountToken("expired").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+                let agent = try LabProcess(namespace: lab.namespace("node-a"), name: "agent", arguments: [
+                    "agent", "--node-name", "node-a", "--cluster-map", lab.mapPath, "--interval", "1s", "--timeout", "400ms",
+                    "--syslog", "unix:/nonexistent/syslog.sock", "--aggregator", url, "--plain-http", "--token-file", tokenFile])
+                defer { agent.stop() }
+                for _ in 0..<50 where !agent.log.contains("HTTP 401") { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(agent.log.contains("HTTP 401: the aggregator refused the token: the API server does not accept the token"), "\(agent.log)")
+                try serviceAccountToken("bound").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+                for _ in 0..<80 where !agent.log.contains("registered with the aggregator") { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(agent.log.contains("registered with the aggregator"), "\(agent.log)")
+            }
+        }
+    }
+
     @Test func badKubernetesFlagsAreOneLineAndExitTwo() throws {
         let executable = try routeprobeExecutable()
         let token = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-token-\(getpid())").path
@@ -350,12 +441,12 @@ struct AggregatorDiscoveryTests {
         for (arguments, expected) in [(["--kubeconfig", "/nonexistent"], "cannot read kubeconfig /nonexistent"),
                                       (["--kubernetes", "--kubeconfig", "/x"], "exclude each other"),
                                       (["--events"], "--events needs --kubernetes or --kubeconfig")] {
-            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--allow-shared-token"] + arguments)
+            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--allow-shared-token", "--plain-http"] + arguments)
             #expect(result.status == 2 && result.standardError.contains(expected), "\(result.standardError)")
         }
         // Outside a cluster, --kubernetes says so (the test process has no KUBERNETES_SERVICE_HOST).
         if ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] == nil {
-            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--allow-shared-token", "--kubernetes"])
+            let result = try runProgram(executable, ["aggregator", "--token-file", token, "--allow-shared-token", "--plain-http", "--kubernetes"])
             #expect(result.status == 2 && result.standardError.contains("not in a cluster"), "\(result.standardError)")
         }
     }
