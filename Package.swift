@@ -137,6 +137,9 @@ let package = Package(
         .testTarget(name: "RouteprobeKubernetesTests", dependencies: [
             "RouteprobeKubernetes", "RouteprobeCore", "RouteprobeTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),

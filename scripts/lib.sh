@@ -38,8 +38,9 @@ ensure_pip_commands() {
 BUILD_PACKAGES=(pkg-config libmnl-dev libpcap-dev iproute2)
 # What the tests use besides: tcpdump reads the pcap files routeprobe writes; rsyslog receives the alerts;
 # promtool (in prometheus) checks the metrics and unit-tests the alert rules; chromium screenshots the
-# aggregator's page; python3-pip brings kubernetes-validate (PyPI), which checks deploy/ against the schemas.
-TEST_PACKAGES=(tcpdump rsyslog prometheus chromium python3-pip)
+# aggregator's page; python3-pip brings kubernetes-validate (PyPI), which checks deploy/ against the schemas;
+# openssl makes the labs' throw-away certificates; socat relays a replay API server's socket into a namespace.
+TEST_PACKAGES=(tcpdump rsyslog prometheus chromium python3-pip openssl socat)
 TEST_PIP_COMMANDS=(kubernetes-validate)
 
 # Removes network namespaces whose names start with the given prefix.

@@ -54,7 +54,7 @@ public final class AggregatorLink: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let explain: (any Error) -> String = { error in
-            TransportProblem.describe(error, trustHint: "give --aggregator-ca the CA that signed the aggregator's certificate")
+            TransportProblem.describe(error, server: "the aggregator", trustHint: "give --aggregator-ca the CA that signed it")
         }
         var registered = false
         var problem: String? = nil

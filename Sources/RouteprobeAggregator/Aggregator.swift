@@ -136,18 +136,22 @@ struct NodeDiscoveryService: Service {
         }
         let state = self.state, log = self.log
         let skippedBefore = Mutex<[String]>([])
+        let problems = KubernetesProblemLog(log: log)
+        let impacts = ImpactWatch(client: client, state: state, log: log, problems: problems)
         let reflector = ResourceReflector(client: client, resource: .nodes, onChange: { nodes in
             let (known, skipped) = NodeDiscovery.clusterNodes(from: nodes)
             state.setKnownNodes(known)
             state.setControlPlaneNodes(NodeDiscovery.controlPlane(nodes))
+            // "What it breaks" maps pod IPs to nodes: with the nodes changed, map again (the APIServices may
+            // have been listed before the nodes).
+            impacts.refresh()
             let changed = skippedBefore.withLock { before -> Bool in
                 defer { before = skipped }
                 return before != skipped
             }
             if changed, !skipped.isEmpty { log("nodes without an InternalIP or pod CIDR are not probed: \(skipped.joined(separator: "; "))") }
-        }, log: { line in log("node discovery: \(line)") })
+        }, log: log, problems: problems)
         log("discovering nodes from \(endpoint.server)")
-        let impacts = ImpactWatch(client: client, state: state, log: log)
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await reflector.run() }
@@ -164,13 +168,15 @@ final class ImpactWatch: Sendable {
     private let client: KubernetesClient
     private let state: AggregatorState
     private let log: @Sendable (String) -> Void
+    private let problems: KubernetesProblemLog
     private let lists = Mutex<(apiServices: [Kubernetes.APIService], slices: [Kubernetes.EndpointSlice],
                                validating: [Kubernetes.WebhookConfiguration], mutating: [Kubernetes.WebhookConfiguration])>(([], [], [], []))
 
-    init(client: KubernetesClient, state: AggregatorState, log: @escaping @Sendable (String) -> Void) {
+    init(client: KubernetesClient, state: AggregatorState, log: @escaping @Sendable (String) -> Void, problems: KubernetesProblemLog) {
         self.client = client
         self.state = state
         self.log = log
+        self.problems = problems
     }
 
     private func update(_ change: (inout (apiServices: [Kubernetes.APIService], slices: [Kubernetes.EndpointSlice],
@@ -180,16 +186,19 @@ final class ImpactWatch: Sendable {
                                                                 mutating: current.mutating, slices: current.slices, cluster: state.cluster))
     }
 
+    /// Maps the APIServices' and webhooks' backends to nodes again (the nodes changed).
+    func refresh() { update { _ in } }
+
     func run() async {
-        let log: @Sendable (String) -> Void = { [log] line in log("impact discovery: \(line)") }
+        let log = self.log, problems = self.problems
         let apiServices = ResourceReflector(client: client, resource: .apiServices,
-                                            onChange: { [self] items in update { $0.apiServices = items } }, log: log)
+                                            onChange: { [self] items in update { $0.apiServices = items } }, log: log, problems: problems)
         let slices = ResourceReflector(client: client, resource: .endpointSlices,
-                                            onChange: { [self] items in update { $0.slices = items } }, log: log)
+                                            onChange: { [self] items in update { $0.slices = items } }, log: log, problems: problems)
         let validating = ResourceReflector(client: client, resource: .validatingWebhooks,
-                                            onChange: { [self] items in update { $0.validating = items } }, log: log)
+                                            onChange: { [self] items in update { $0.validating = items } }, log: log, problems: problems)
         let mutating = ResourceReflector(client: client, resource: .mutatingWebhooks,
-                                            onChange: { [self] items in update { $0.mutating = items } }, log: log)
+                                            onChange: { [self] items in update { $0.mutating = items } }, log: log, problems: problems)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await apiServices.run() }
             group.addTask { await slices.run() }

@@ -6,6 +6,9 @@ public enum ClientTLS {
     /// certificate is an error naming `source`.
     public static func configuration(certificateAuthorityPEM: [UInt8]?, source: String) throws(TLSFileError) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
+        // On close, wait at most this long for the server's close_notify (NIOSSL's default is 5 s), so that a
+        // stop takes well under a second.
+        tls.shutdownTimeout = .milliseconds(200)
         if let pem = certificateAuthorityPEM {
             let certificates: [NIOSSLCertificate]
             do { certificates = try NIOSSLCertificate.fromPEMBytes(pem) } catch {

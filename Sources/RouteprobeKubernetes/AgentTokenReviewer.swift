@@ -45,6 +45,9 @@ public final class AgentTokenReviewer: Sendable {
         self.now = now
     }
 
+    /// Closes the client's connections (call once, at the end).
+    public func shutdown() async { await client.shutdown() }
+
     /// TokenReviews sent so far (the cache's effect, for tests and metrics).
     public var reviewsSent: Int { state.withLock { $0.reviews } }
 

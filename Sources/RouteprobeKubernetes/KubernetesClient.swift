@@ -16,21 +16,26 @@ public final class KubernetesClient: Sendable {
     /// Builds a client (TLS trusts the endpoint's CA, and presents its client certificate if it has one).
     public init(endpoint: KubernetesEndpoint) throws(KubernetesError) {
         self.endpoint = endpoint
-        var tls = TLSConfiguration.makeClientConfiguration()
-        do {
-            if let authority = endpoint.certificateAuthority {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(authority))
-            }
-            if let certificate = endpoint.clientCertificate, let key = endpoint.clientKey {
+        var tls: TLSConfiguration
+        do throws(TLSFileError) {
+            tls = try ClientTLS.configuration(certificateAuthorityPEM: endpoint.certificateAuthority, source: "the API server's CA (certificate-authority)")
+        } catch {
+            throw KubernetesError.configuration(error.description)
+        }
+        if let certificate = endpoint.clientCertificate, let key = endpoint.clientKey {
+            do {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificate).map { .certificate($0) }
                 tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
+            } catch {
+                throw KubernetesError.configuration("the kubeconfig's client-certificate or client-key is not a PEM certificate and key")
             }
-        } catch {
-            throw KubernetesError.configuration("cannot load the API server's certificates: \(error)")
         }
         if endpoint.skipVerification { tls.certificateVerification = .none }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(330))
+        // A connection that fails fails the request at once, with its reason (an untrusted certificate, a
+        // refused connection); the callers retry with their own backoff and say the reason once.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -198,6 +203,6 @@ public final class KubernetesClient: Sendable {
         let hint = endpoint.inCluster
             ? "the pod's service-account ca.crt does not match the API server's certificate"
             : "set certificate-authority-data (or certificate-authority) in the kubeconfig"
-        return TransportProblem.describe(error, trustHint: hint)
+        return TransportProblem.describe(error, server: "the API server", trustHint: hint)
     }
 }

@@ -119,7 +119,7 @@ public enum KubernetesError: Error, CustomStringConvertible, Sendable, Equatable
     case gone(String)
     /// The answer is not what the API promises.
     case malformed(String)
-    /// The connection failed.
+    /// The connection failed; the text says how, as a whole sentence ("cannot reach the API server: ...").
     case transport(String)
 
     public var description: String {
@@ -128,7 +128,7 @@ public enum KubernetesError: Error, CustomStringConvertible, Sendable, Equatable
         case .http(let status, let reason): return "API server answered HTTP \(status): \(reason)"
         case .gone(let text): return "resource version expired (410 Gone): \(text)"
         case .malformed(let text): return "malformed API answer: \(text)"
-        case .transport(let text): return "cannot reach the API server: \(text)"
+        case .transport(let text): return text
         }
     }
 }

@@ -8,15 +8,19 @@ public final class ResourceReflector<Object: KubernetesObject>: Sendable {
     private let resource: KubernetesResource<Object>
     private let onChange: @Sendable ([Object]) -> Void
     private let log: @Sendable (String) -> Void
+    private let problems: KubernetesProblemLog
     private let state = Mutex<(items: [String: Object], lists: Int, version: String)>(([:], 0, ""))
 
-    /// Builds a reflector; objects are identified by namespace/name.
+    /// Builds a reflector; objects are identified by namespace/name. Reflectors that share `problems` say a
+    /// problem they have in common once.
     public init(client: KubernetesClient, resource: KubernetesResource<Object>,
-                onChange: @escaping @Sendable ([Object]) -> Void, log: @escaping @Sendable (String) -> Void) {
+                onChange: @escaping @Sendable ([Object]) -> Void, log: @escaping @Sendable (String) -> Void,
+                problems: KubernetesProblemLog? = nil) {
         self.client = client
         self.resource = resource
         self.onChange = onChange
         self.log = log
+        self.problems = problems ?? KubernetesProblemLog(log: log)
     }
 
     /// How many times it listed (1 + relists), and the resource version it holds.
@@ -28,7 +32,6 @@ public final class ResourceReflector<Object: KubernetesObject>: Sendable {
     /// Lists and watches until the task is cancelled.
     public func run() async {
         var backoff: Duration = .seconds(1)
-        var problem: String? = nil
         while !Task.isCancelled {
             do throws(KubernetesError) {
                 let (items, version) = try await client.list(resource)
@@ -39,20 +42,17 @@ public final class ResourceReflector<Object: KubernetesObject>: Sendable {
                     return Array(state.items.values)
                 }
                 onChange(all)
-                if problem != nil { log("\(resource.name): listed again (\(items.count) objects)") }
-                problem = nil
+                problems.recovered(resource.name)
                 backoff = .seconds(1)
                 while !Task.isCancelled {
                     let from = state.withLock { $0.version }
                     try await client.watch(resource, from: from) { event in apply(event) }
                 }
             } catch {
-                if case .gone = error {
-                    log("\(resource.name): \(error.description); listing again")
-                    continue
-                }
-                if problem != error.description { log("\(resource.name): \(error.description); retrying") }
-                problem = error.description
+                // A stop cancels the list or watch under way: that is no error to report.
+                if Task.isCancelled { return }
+                if case .gone = error { continue }
+                problems.failed(resource.name, error.description)
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(30))
             }

@@ -81,10 +81,10 @@ struct AggregatorCommand: ServiceTool {
         kubernetes = line.flag("kubernetes")
         kubeconfig = line.value("kubeconfig")
         let reviewsTokens = kubernetes || kubeconfig != nil
-        if allowSharedToken && tokenFile == nil { throw Self.tool.usage("--allow-shared-token needs --token-file") }
         if nodeTokens != nil && allowSharedToken {
             throw Self.tool.usage("--allow-shared-token and --node-tokens exclude each other")
         }
+        if allowSharedToken && tokenFile == nil { throw Self.tool.usage("--allow-shared-token needs --token-file") }
         if nodeTokens == nil && !reviewsTokens && !allowSharedToken {
             if tokenFile != nil {
                 throw Self.tool.usage("--token-file alone is one token for every node, and any holder could speak for any node: give --node-tokens, --kubernetes (agents' ServiceAccount tokens), or --allow-shared-token in a lab")
@@ -200,7 +200,9 @@ struct AggregatorCommand: ServiceTool {
         do {
             try await group.run()
         } catch {
+            await credentials.reviewer?.shutdown()
             throw CommandFailure("aggregator stopped: \(error)")
         }
+        await credentials.reviewer?.shutdown()
     }
 }

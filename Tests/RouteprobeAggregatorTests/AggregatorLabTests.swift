@@ -508,7 +508,7 @@ struct AggregatorLabTests {
             for _ in 0..<50 where !(refused.log.contains("not trusted") && trusted.log.contains("registered with the aggregator")) {
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(refused.log.contains("cannot register (its certificate is not trusted: give --aggregator-ca the CA that signed the aggregator's certificate)"),
+            #expect(refused.log.contains("cannot register (the aggregator's certificate is not trusted: give --aggregator-ca the CA that signed it)"),
                     "\(refused.log)")
             #expect(!refused.log.contains("NIOSSL") && !refused.log.contains("BoringSSL") && !refused.log.contains(".cc:"), "\(refused.log)")
             #expect(trusted.log.contains("registered with the aggregator https://192.168.0.253:9800"), "\(trusted.log)")

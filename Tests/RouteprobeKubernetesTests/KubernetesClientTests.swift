@@ -1,7 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -29,9 +32,18 @@ final class ReplayServer: Sendable {
     let posted = Mutex<[(path: String, body: String)]>([])
     /// The answer to a POST (path, body); nil: 201 with `{}` (an Event created).
     let answerPost: @Sendable (String, String) -> Answer?
+    /// Serve HTTPS with this certificate and key (PEM files) instead of HTTP.
+    let tls: (certificate: String, key: String)?
 
-    init(answerPost: @escaping @Sendable (String, String) -> Answer? = { _, _ in nil }) {
+    init(tls: (certificate: String, key: String)? = nil, answerPost: @escaping @Sendable (String, String) -> Answer? = { _, _ in nil }) {
+        self.tls = tls
         self.answerPost = answerPost
+    }
+
+    /// The server's URL for a kubeconfig: `http+unix://...` or `https+unix://...`.
+    var url: String {
+        let plain = URL(httpURLWithSocketPath: socketPath, uri: "/")!.absoluteString
+        return tls == nil ? plain : plain.replacingOccurrences(of: "http+unix://", with: "https+unix://")
     }
 
     /// Runs `body` with the server up and a client pointed at it.
@@ -65,15 +77,23 @@ final class ReplayServer: Sendable {
         var logger = Logger(label: "replay")
         logger.logLevel = .critical
         let started = Mutex(false)
-        let app = Application(router: router, configuration: .init(address: .unixDomainSocket(path: socketPath)),
+        let server: HTTPServerBuilder
+        if let tls {
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem)))
+            server = try .tls(.http1(), tlsConfiguration: configuration)
+        } else {
+            server = .http1()
+        }
+        let app = Application(router: router, server: server, configuration: .init(address: .unixDomainSocket(path: socketPath)),
                               onServerRunning: { _ in started.withLock { $0 = true } }, logger: logger)
         try? FileManager.default.removeItem(atPath: socketPath)
         defer { try? FileManager.default.removeItem(atPath: socketPath) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService(gracefulShutdownSignals: []) }
             while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
-            let server = URL(httpURLWithSocketPath: socketPath, uri: "/")!.absoluteString
-            let client = try KubernetesClient(endpoint: KubernetesEndpoint(server: server, token: "replay-token"))
+            let client = try KubernetesClient(endpoint: KubernetesEndpoint(server: url, token: "replay-token"))
             do {
                 try await body(client)
             } catch {
@@ -354,14 +374,14 @@ struct AggregatorDiscoveryTests {
     }
 
     /// A kubeconfig naming the replay server, in `directory`.
-    static func kubeconfig(in directory: URL, server: ReplayServer) throws -> String {
+    static func kubeconfig(in directory: URL, server: String, authority: String? = nil) throws -> String {
         let path = directory.appendingPathComponent("kubeconfig").path
-        let url = URL(httpURLWithSocketPath: server.socketPath, uri: "/")!.absoluteString
+        let data = try authority.map { try Data(contentsOf: URL(fileURLWithPath: $0)).base64EncodedString() }
         try """
             apiVersion: v1
             kind: Config
             current-context: replay
-            clusters: [{name: replay, cluster: {server: "\(url)"}}]
+            clusters: [{name: replay, cluster: {server: "\(server)"\(data.map { ", certificate-authority-data: \($0)" } ?? "")}}]
             users: [{name: reader, user: {token: replay-token}}]
             contexts: [{name: replay, context: {cluster: replay, user: reader}}]
             """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -383,7 +403,7 @@ struct AggregatorDiscoveryTests {
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-review-\(getpid())")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: directory) }
-                let kubeconfig = try Self.kubeconfig(in: directory, server: server)
+                let kubeconfig = try Self.kubeconfig(in: directory, server: server.url)
                 let vpc = lab.namespace("vpc")
                 let aggregator = try LabProcess(namespace: vpc, name: "aggregator", arguments: [
                     "aggregator", "--listen", "192.168.0.253:9800", "--kubeconfig", kubeconfig, "--plain-http",
@@ -429,6 +449,57 @@ struct AggregatorDiscoveryTests {
                 try serviceAccountToken("bound").write(toFile: tokenFile, atomically: true, encoding: .utf8)
                 for _ in 0..<80 where !agent.log.contains("registered with the aggregator") { try await Task.sleep(for: .milliseconds(100)) }
                 #expect(agent.log.contains("registered with the aggregator"), "\(agent.log)")
+            }
+        }
+    }
+
+    @Test("API errors a person can act on, once per cause, and a quiet stop under a second: an untrusted https API server, then a refused connection")
+    func kubernetesErrorsAreOneReadableLinePerCause() async throws {
+        let served = try LabCertificates(["127.0.0.1"])
+        let stranger = try LabCertificates(["127.0.0.1"])
+        let server = ReplayServer(tls: (served.certificate, served.key))
+        try await server.run(Self.quietCluster) { _ in
+            try await withLabNamespace { namespace in
+                try ip("-n", namespace, "link", "set", "lo", "up")
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-errors-\(getpid())")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                // The replay server's Unix socket as https://127.0.0.1:6443 inside the namespace (socat relays
+                // the bytes; TLS is end to end), so the certificate's address can be checked.
+                let relay = Process()
+                relay.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                relay.arguments = ["netns", "exec", namespace, "socat", "TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr", "UNIX-CONNECT:\(server.socketPath)"]
+                try relay.run()
+                // SIGKILL: the test process blocks SIGTERM, and socat inherits that mask.
+                defer { kill(relay.processIdentifier, SIGKILL); relay.waitUntilExit() }
+                // Untrusted, refused, then trusted with watches open: one line per cause, and a quiet stop.
+                for (serverURL, authority, expected) in [
+                    ("https://127.0.0.1:6443", stranger.authority, "the API server's certificate is not trusted: set certificate-authority-data (or certificate-authority) in the kubeconfig; retrying"),
+                    ("https://127.0.0.1:6444", stranger.authority, "cannot reach the API server: connection refused (nothing listens on that address and port); retrying"),
+                    ("https://127.0.0.1:6443", served.authority, nil)] as [(String, String, String?)] {
+                    let kubeconfig = try Self.kubeconfig(in: directory, server: serverURL, authority: authority)
+                    let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
+                        "aggregator", "--listen", "127.0.0.1:9800", "--kubeconfig", kubeconfig, "--plain-http", "--events",
+                        "--syslog", "unix:/nonexistent/syslog.sock"])
+                    let watching = { server.requests.withLock { $0 }.contains { $0.hasPrefix("/api/v1/nodes?watch=1") } }
+                    for _ in 0..<50 where !(expected == nil ? watching() : aggregator.log.contains("retrying")) { try await Task.sleep(for: .milliseconds(100)) }
+                    try await Task.sleep(for: .milliseconds(1500))
+                    let stopped = aggregator.stop()
+                    let log = aggregator.log
+                    let lines = log.split(separator: "\n")
+                    if let expected {
+                        #expect(lines.filter { $0.contains(expected) }.count == 1, "one line for the cause, not one per resource:\n\(log)")
+                        #expect(lines.filter { $0.contains("retrying") }.count == 1, "\(log)")
+                    } else {
+                        #expect(watching() && !log.contains("retrying"), "trusted: it lists and watches\n\(log) \(server.requests.withLock { $0 })")
+                    }
+                    for typeName in ["NIOSSL", "BoringSSL", ".cc:", "handshakeFailed", "NIOConnectionError", "CancellationError", "HTTPClientError"] {
+                        #expect(!log.contains(typeName), "\(typeName) in:\n\(log)")
+                    }
+                    #expect(!log.lowercased().contains("error"), "nothing is an error at a normal SIGTERM:\n\(log)")
+                    #expect(stopped.map { $0 < 1.0 } == true, "stopped after \(stopped.map { String($0) } ?? "more than 5") s")
+                    #expect(aggregator.process.terminationStatus == 0, "\(log)")
+                }
             }
         }
     }
