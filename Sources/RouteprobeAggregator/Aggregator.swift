@@ -16,6 +16,8 @@ import Synchronization
 public struct Aggregator: Sendable {
     /// The state both services share.
     public let state: AggregatorState
+    /// Whether this replica leads.
+    public let leadership: Leadership
     private let metrics = AggregatorMetrics()
     private let configuration: AggregatorConfiguration
     private let log: @Sendable (String) -> Void
@@ -25,12 +27,13 @@ public struct Aggregator: Sendable {
         self.configuration = configuration
         self.log = log
         state = AggregatorState(configuration: configuration)
+        leadership = Leadership(elector: configuration.leaderElector, log: log)
     }
 
     /// The services to run in one ServiceGroup: the HTTP server and the evaluator.
     /// `onListening` is called with the bound port once the server accepts connections.
     public func services(logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws -> [any Service] {
-        let router = AggregatorRoutes.router(state: state, metrics: metrics, configuration: configuration)
+        let router = AggregatorRoutes.router(state: state, metrics: metrics, configuration: configuration, leadership: leadership)
         let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(30)))
         let server = if let tls = configuration.tls { try HTTPServerBuilder.tls(http1, tlsConfiguration: tls.serverConfiguration()) } else { http1 }
         let application = Application(
@@ -42,7 +45,9 @@ public struct Aggregator: Sendable {
         let alerts = AlertService(destination: configuration.syslog, hostname: configuration.hostname,
                                   goesOn: "the aggregator goes on", log: log)
         var services: [any Service] = [application, alerts,
-                                       AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, alerts: alerts, log: log)]
+                                       AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, alerts: alerts,
+                                                           leadership: leadership, log: log)]
+        if let elector = configuration.leaderElector { services.append(LeaderElectionService(elector: elector, leadership: leadership)) }
         if let endpoint = configuration.kubernetes { services.append(NodeDiscoveryService(endpoint: endpoint, state: state, log: log)) }
         return services
     }
@@ -55,6 +60,7 @@ struct AggregatorEvaluator: Service {
     let metrics: AggregatorMetrics
     let configuration: AggregatorConfiguration
     let alerts: AlertService
+    let leadership: Leadership
     let log: @Sendable (String) -> Void
 
     func run() async throws {
@@ -89,7 +95,9 @@ struct AggregatorEvaluator: Service {
             let evaluate: @Sendable () -> ([FindingEvent], UInt64) = {
                 state.evaluate(now: MonotonicClock.nanoseconds(), wallSeconds: wall)
             }
-            let (events, nanoseconds) = if let worker { await worker.run(evaluate) } else { evaluate() }
+            let (evaluated, nanoseconds) = if let worker { await worker.run(evaluate) } else { evaluate() }
+            // Only the leader alerts and writes Events (a standby has no reports to evaluate anyway).
+            let events = leadership.isLeader ? await leadership.toAlert(evaluated, window: configuration.window) : []
             alerts.send(events)
             if let reporter {
                 for case .opened(let finding) in events { Task { await reporter.report(finding) } }
@@ -116,6 +124,19 @@ struct AggregatorEvaluator: Service {
         } catch {
             if problem != error.description { log("\(error.description); keeping the last table") }
             problem = error.description
+        }
+    }
+}
+
+/// Campaigns for the Lease and tells the leadership when this replica starts or stops leading.
+struct LeaderElectionService: Service {
+    let elector: LeaderElector
+    let leadership: Leadership
+
+    func run() async throws {
+        let leadership = self.leadership
+        await cancelWhenGracefulShutdown {
+            await elector.run(onStartedLeading: { leadership.startedLeading($0) }, onStoppedLeading: {})
         }
     }
 }

@@ -34,6 +34,8 @@ public struct AggregatorConfiguration: Sendable {
     public var hostname: String
     /// Discover nodes from this API server (in-cluster or kubeconfig); nil: the cluster map and registrations only.
     public var kubernetes: KubernetesEndpoint?
+    /// Lead through this Lease (a standby otherwise); nil: the one replica always leads.
+    public var leaderElector: LeaderElector? = nil
     /// Serve HTTPS with this key pair; nil: plain HTTP (`--plain-http`).
     public var tls: ServerKeyPair? = nil
     /// Create Kubernetes Events on the Node a finding is about (needs `kubernetes`).

@@ -13,12 +13,19 @@ import RouteprobeSystem
 /// - `GET /metrics`, `GET /healthz`, `GET /` (the page)
 /// Everything under /api/v1 needs `Authorization: Bearer TOKEN`; errors are `{"error": "reason"}`.
 enum AggregatorRoutes {
-    static func router(state: AggregatorState, metrics: AggregatorMetrics, configuration: AggregatorConfiguration) -> Router<AggregatorRequestContext> {
+    static func router(state: AggregatorState, metrics: AggregatorMetrics, configuration: AggregatorConfiguration,
+                       leadership: Leadership) -> Router<AggregatorRequestContext> {
         let router = Router(context: AggregatorRequestContext.self)
         let limit = configuration.maximumBodyBytes
         router.get("/healthz") { _, _ in
             let counts = state.counts
-            return json(["status": "ok", "registered": counts.registered, "reporting": counts.reporting] as [String: any Sendable])
+            return json(["status": "ok", "role": leadership.isLeader ? "leader" : "standby", "registered": counts.registered,
+                         "reporting": counts.reporting] as [String: any Sendable])
+        }
+        // Readiness: only the leader is ready, so the Service sends agents to it alone.
+        router.get("/readyz") { _, _ in
+            leadership.isLeader ? json(["status": "leader"] as [String: any Sendable])
+                : json(["status": "standby", "error": leadership.standbyReason] as [String: any Sendable], status: .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -33,7 +40,8 @@ enum AggregatorRoutes {
         }
 
         let credentials = configuration.credentials
-        let api = router.group("api/v1").add(middleware: BearerTokenMiddleware(credentials: credentials, metrics: metrics))
+        let api = router.group("api/v1").add(middleware: StandbyMiddleware(leadership: leadership, metrics: metrics))
+            .add(middleware: BearerTokenMiddleware(credentials: credentials, metrics: metrics))
         /// A registration or report for another node than the token's is 403 with the reason.
         @Sendable func forbidden(_ context: AggregatorRequestContext, speakingFor node: String) -> Response? {
             let identity = context.identity ?? .reader
@@ -163,6 +171,21 @@ struct AggregatorRequestContext: RequestContext {
     init(source: Source) {
         coreContext = .init(source: source)
         identity = nil
+    }
+}
+
+/// A standby answers the API with 503 and who leads: agents retry, and the Service sends them to the leader.
+struct StandbyMiddleware: RouterMiddleware {
+    typealias Context = AggregatorRequestContext
+    let leadership: Leadership
+    let metrics: AggregatorMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard leadership.isLeader else {
+            metrics.rejected(status: 503)
+            return AggregatorRoutes.json(["error": leadership.standbyReason] as [String: any Sendable], status: .serviceUnavailable)
+        }
+        return try await next(request, context)
     }
 }
 

@@ -102,8 +102,18 @@ public final class KubernetesClient: Sendable {
 
     /// POSTs `body` to `path` and decodes the answer (a TokenReview's status comes back this way).
     public func post<Body: Encodable, Answer: Decodable>(_ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {
+        try await send(.POST, body, at: path, answer: answer)
+    }
+
+    /// PUTs `body` (a whole object with its `metadata.resourceVersion`) to `path`; a stale version is
+    /// `.http(status: 409, ...)`.
+    public func put<Body: Encodable, Answer: Decodable>(_ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {
+        try await send(.PUT, body, at: path, answer: answer)
+    }
+
+    private func send<Body: Encodable, Answer: Decodable>(_ method: HTTPMethod, _ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {
         var request = request(path)
-        request.method = .POST
+        request.method = method
         request.headers.add(name: "Content-Type", value: "application/json")
         do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
             throw KubernetesError.malformed("cannot encode the object for \(path)")

@@ -8,13 +8,16 @@ public enum Kubernetes {
         public var uid: String?
         public var resourceVersion: String?
         public var labels: [String: String]?
+        public var annotations: [String: String]?
 
-        public init(name: String, namespace: String? = nil, uid: String? = nil, resourceVersion: String? = nil, labels: [String: String]? = nil) {
+        public init(name: String, namespace: String? = nil, uid: String? = nil, resourceVersion: String? = nil, labels: [String: String]? = nil,
+                    annotations: [String: String]? = nil) {
             self.name = name
             self.namespace = namespace
             self.uid = uid
             self.resourceVersion = resourceVersion
             self.labels = labels
+            self.annotations = annotations
         }
     }
 

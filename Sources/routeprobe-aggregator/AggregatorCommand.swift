@@ -43,6 +43,10 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("kubernetes", .flag, help: "Discover nodes from the API server with the pod's service account (in a cluster)."),
             ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "Discover nodes from the API server of this kubeconfig file (outside a cluster)."),
             ToolOption("agent-service-account", .value(placeholder: "agent-service-account"), help: "With --kubernetes or --kubeconfig: the agents' ServiceAccount; its projected tokens (audience routeprobe) speak for their pod's node, checked with a TokenReview.", default: "routeprobe/routeprobe-agent"),
+            ToolOption("leader-election", .flag, help: "Run as one of several replicas: the holder of a coordination.k8s.io Lease serves agents, alerts and writes Events; the others stand by (503, /readyz not ready) and take over when it stops renewing. Needs --kubernetes or --kubeconfig."),
+            ToolOption("lease-name", .value(placeholder: "lease-name"), help: "The Lease's name.", default: "routeprobe-aggregator"),
+            ToolOption("lease-namespace", .value(placeholder: "lease-namespace"), help: "The Lease's namespace (default: the pod's, else routeprobe)."),
+            ToolOption("lease-duration", .value(placeholder: "lease-duration"), help: "A leader that has not renewed for this long is replaced.", default: "15s"),
             ToolOption("kube-context", .value(placeholder: "kube-context"), help: "The kubeconfig context to use (default: its current-context)."),
             ToolOption("events", .flag, help: "Create Events (VpcRouteMissing, PodCIDRUnreachable) on the affected Node; needs --kubernetes or --kubeconfig and deploy/optional/events-rbac.yaml."),
         ])
@@ -68,6 +72,10 @@ struct AggregatorCommand: ServiceTool {
     var kubeconfig: String?
     var kubeContext: String?
     var agentServiceAccount: String
+    var leaderElection: Bool
+    var leaseName: String
+    var leaseNamespace: String?
+    var leaseDuration: String
     var events: Bool
 
     init(_ line: ToolCommandLine) throws(CommandFailure) {
@@ -91,6 +99,11 @@ struct AggregatorCommand: ServiceTool {
             }
             throw Self.tool.usage("missing '--node-tokens <node-tokens>' (each token speaks for one node), --kubernetes (agents' ServiceAccount tokens, checked with TokenReview), or in a lab '--token-file <token-file> --allow-shared-token'")
         }
+        leaderElection = line.flag("leader-election")
+        leaseName = line.value("lease-name") ?? "routeprobe-aggregator"
+        leaseNamespace = line.value("lease-namespace")
+        leaseDuration = line.value("lease-duration") ?? "15s"
+        if leaderElection && !reviewsTokens { throw Self.tool.usage("--leader-election needs --kubernetes or --kubeconfig (the Lease lives in the API server)") }
         agentServiceAccount = line.value("agent-service-account") ?? "routeprobe/routeprobe-agent"
         let accountParts = agentServiceAccount.split(separator: "/", omittingEmptySubsequences: false)
         if accountParts.count != 2 || accountParts.contains(where: \.isEmpty) {
@@ -116,6 +129,7 @@ struct AggregatorCommand: ServiceTool {
     }
 
     func run() async throws {
+        let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe aggregator: \(line)\n") }
         guard let (parsedAddress, parsedPort) = IPAddress.parseEndpoint(listen) else {
             throw CommandFailure.usage("--listen '\(listen)' must be ADDR:PORT, e.g. 0.0.0.0:9800 or [::]:9800")
         }
@@ -154,14 +168,26 @@ struct AggregatorCommand: ServiceTool {
             throw CommandFailure.usage(error.description)
         }
         if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
+        let lease = try duration(leaseDuration, "lease-duration")
+        if lease < .seconds(1) || lease > .seconds(300) { throw CommandFailure.usage("--lease-duration '\(leaseDuration)' must be 1s to 5m") }
+        var elector: LeaderElector? = nil
         if let endpoint {
             do throws(KubernetesError) {
-                credentials.reviewer = AgentTokenReviewer(client: try KubernetesClient(endpoint: endpoint), serviceAccount: agentServiceAccount)
+                let client = try KubernetesClient(endpoint: endpoint)
+                credentials.reviewer = AgentTokenReviewer(client: client, serviceAccount: agentServiceAccount)
+                if leaderElection {
+                    let environment = ProcessInfo.processInfo.environment
+                    let identity = environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+                    let podNamespace = (try? String(contentsOfFile: "/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding: .utf8))?
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    let namespace = leaseNamespace ?? podNamespace.flatMap { $0.isEmpty ? nil : $0 } ?? "routeprobe"
+                    elector = LeaderElector(client: client, settings: .init(namespace: namespace, name: leaseName, identity: identity,
+                                                                             leaseDuration: lease), log: log)
+                }
             } catch {
                 throw CommandFailure.usage(error.description)
             }
         }
-        let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe aggregator: \(line)\n") }
         var keyPair: ServerKeyPair? = nil
         if let tlsCert, let tlsKey {
             do { keyPair = try ServerKeyPair(certificatePath: tlsCert, keyPath: tlsKey, log: log) } catch { throw CommandFailure.usage(error.description) }
@@ -174,6 +200,7 @@ struct AggregatorCommand: ServiceTool {
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
         configuration.tls = keyPair
+        configuration.leaderElector = elector
         if plainHTTP {
             log("warning: --plain-http: bearer tokens and reports cross the network in clear")
         }

@@ -136,6 +136,13 @@ struct DeployManifestTests {
         #expect(args.contains("--tls-cert") && args.contains("--tls-key") && args.contains("--kubernetes"), "\(args)")
         #expect(!args.contains("--allow-shared-token") && !args.contains("--plain-http"), "\(args)")
         #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["scheme"] as? String == "HTTPS")
+        // A leader and a standby: leader election, readiness only while leading, never two on one node.
+        #expect((deployment["spec"] as? [String: Any])?["replicas"] as? Int == 2)
+        #expect(args.contains("--leader-election"), "\(args)")
+        #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
+        #expect((container["env"] as? [[String: Any]])?.contains { $0["name"] as? String == "POD_NAME" } == true)
+        let roles = try documents("rbac.yaml").filter { $0["kind"] as? String == "Role" }.flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
+        #expect(roles.contains { ($0["resources"] as? [String]) == ["leases"] && Set(($0["verbs"] as? [String]) ?? []) == ["get", "create", "update"] })
         let rules = try documents("rbac.yaml").filter { $0["kind"] as? String == "ClusterRole" }.flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
         #expect(rules.contains { ($0["resources"] as? [String]) == ["tokenreviews"] && ($0["verbs"] as? [String]) == ["create"] })
         let secrets = try documents("secret.yaml").compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }

@@ -34,6 +34,8 @@ final class ReplayServer: Sendable {
     let answerPost: @Sendable (String, String) -> Answer?
     /// Serve HTTPS with this certificate and key (PEM files) instead of HTTP.
     let tls: (certificate: String, key: String)?
+    /// Leases, kept with resource versions and conflicts.
+    let leases = ReplayLeases()
 
     init(tls: (certificate: String, key: String)? = nil, answerPost: @escaping @Sendable (String, String) -> Answer? = { _, _ in nil }) {
         self.tls = tls
@@ -49,7 +51,15 @@ final class ReplayServer: Sendable {
     /// Runs `body` with the server up and a client pointed at it.
     func run(_ respond: @escaping @Sendable (String, Int) -> Answer, _ body: (KubernetesClient) async throws -> Void) async throws {
         let router = Router()
+        @Sendable func lease(_ request: Request, method: String) async throws -> Response {
+            var request = request
+            let body = method == "GET" ? "" : String(buffer: try await request.collectBody(upTo: 1 << 20))
+            let (status, text) = self.leases.answer(method: method, path: request.uri.path, body: body)
+            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.put("**") { request, _ -> Response in try await lease(request, method: "PUT") }
         router.get("**") { [self] request, _ -> Response in
+            if ReplayLeases.handles(request.uri.path) { return try await lease(request, method: "GET") }
             let uri = request.uri.description
             let count = self.requests.withLock { $0.append(uri); return $0.count }
             let answer = respond(uri, count)
@@ -64,6 +74,7 @@ final class ReplayServer: Sendable {
             })
         }
         router.post("**") { [self] request, _ -> Response in
+            if ReplayLeases.handles(request.uri.path) { return try await lease(request, method: "POST") }
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
             self.posted.withLock { $0.append((request.uri.path, String(buffer: body))) }
@@ -502,6 +513,103 @@ struct AggregatorDiscoveryTests {
                 }
             }
         }
+    }
+
+    /// node-a and node-c register and report node-b's pod target timing out (or answering) to the aggregator on
+    /// `port`; the reports' HTTP statuses.
+    static func postReports(namespace: String, port: Int, failing: Bool, round: Int) throws -> [Int] {
+        let timeout = #"{"target":"172.16.1.12","protocol":"tcp","port":9700,"owner":"node-b","cidr":"172.16.1.0/24","routeClass":"vpc","outcome":"timeout","verdict":"vpcRouteMissing","sent":1,"received":0,"controlOutcome":"reply","failedRounds":3}"#
+        let reply = #"{"target":"172.16.1.12","protocol":"tcp","port":9700,"owner":"node-b","cidr":"172.16.1.0/24","routeClass":"vpc","outcome":"reply","verdict":"reachable","sent":1,"received":1,"controlOutcome":"reply","failedRounds":0}"#
+        var statuses: [Int] = []
+        for (node, address) in [("node-a", "192.168.0.193"), ("node-c", "192.168.0.60")] {
+            let registration = "{\"schema\":2,\"node\":\"\(node)\",\"ip\":\"\(address)\"}"
+            _ = try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:\(port)/api/v1/register", token: "t", body: registration)
+            let body = "{\"schema\":2,\"node\":\"\(node)\",\"round\":\(round),\"openAfter\":2,\"results\":[\(failing ? timeout : reply)],\"localFindings\":[],\"strayTraffic\":[]}"
+            statuses.append(try httpRequest(in: namespace, method: "POST", "http://127.0.0.1:\(port)/api/v1/reports", token: "t", body: body).status)
+        }
+        return statuses
+    }
+
+    @Test("a standby takes over: two aggregators on one Lease, the leader alerts and is killed, the standby leads within the lease duration, rebuilds from the next reports, does not alert again, and sends the resolve")
+    func theStandbyTakesOverWithoutASecondAlert() async throws {
+        let server = ReplayServer()
+        try await server.run(Self.quietCluster) { _ in
+            try await withLabNamespace { namespace in try await Self.takeover(in: namespace, server: server) }
+        }
+    }
+
+    /// The takeover test's body, on the namespace and the replay server it was given.
+    static func takeover(in namespace: String, server: ReplayServer) async throws {
+        try ip("-n", namespace, "link", "set", "lo", "up")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-lease-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let kubeconfig = try kubeconfig(in: directory, server: server.url)
+        try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
+        let collector = try Rsyslog()
+        defer { collector.stop() }
+        func aggregator(_ port: Int) throws -> LabProcess {
+            try LabProcess(namespace: namespace, name: "aggregator-\(port)", arguments: [
+                "aggregator", "--listen", "127.0.0.1:\(port)", "--token-file", directory.appendingPathComponent("token").path,
+                "--allow-shared-token", "--plain-http", "--kubeconfig", kubeconfig, "--leader-election", "--lease-duration", "3s",
+                "--evaluation-interval", "200ms", "--syslog", "unix:\(collector.socketPath)"])
+        }
+        func ready(_ port: Int) -> Bool { (try? httpRequest(in: namespace, "http://127.0.0.1:\(port)/readyz"))?.status == 200 }
+        let first = try aggregator(9801)
+        defer { first.stop() }
+        for _ in 0..<50 where !ready(9801) { try await Task.sleep(for: .milliseconds(100)) }
+        let second = try aggregator(9802)
+        defer { second.stop() }
+        try await Task.sleep(for: .seconds(1))
+        #expect(ready(9801) && !ready(9802), "one leader, one standby\n\(first.log)\n\(second.log)")
+        let refused = try httpRequest(in: namespace, "http://127.0.0.1:9802/api/v1/findings", token: "t")
+        #expect(refused.status == 503 && refused.body.contains("standby:") && refused.body.contains("leads"), "\(refused)")
+
+        // What the Service would do: send the agents' registrations and reports to the ready replica.
+        func report(to port: Int, failing: Bool, round: Int) throws {
+            let statuses = try Self.postReports(namespace: namespace, port: port, failing: failing, round: round)
+            #expect(statuses == [202, 202], "\(statuses)")
+        }
+        func alerts() -> [String] { collector.lines(atLeast: 0, timeout: 0).filter { $0.contains("vpcRouteMissing") } }
+        try report(to: 9801, failing: true, round: 1)
+        for _ in 0..<30 where alerts().isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(alerts().count == 1 && alerts().first?.contains(#"state="open""#) == true, "\(alerts())")
+
+        // The leader dies without a word (SIGKILL: no release); the standby leads within the lease duration.
+        kill(first.process.processIdentifier, SIGKILL)
+        let killed = Date()
+        while !ready(9802) && Date().timeIntervalSince(killed) < 10 { try await Task.sleep(for: .milliseconds(100)) }
+        let takeover = Date().timeIntervalSince(killed)
+        #expect(ready(9802), "\(second.log)")
+        #expect(takeover < 3 + 1, "took over after \(takeover) s (lease 3 s)")
+        #expect(second.log.contains("took over 1 alerted finding from the previous leader: vpcRouteMissing-"), "\(second.log)")
+
+        // The agents' next reports reach the new leader: the finding is open there, with no second alert.
+        try report(to: 9802, failing: true, round: 2)
+        var open: [[String: Any]] = []
+        for _ in 0..<30 where open.isEmpty {
+            let body = try httpRequest(in: namespace, "http://127.0.0.1:9802/api/v1/findings", token: "t").body
+            open = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["findings"] as? [[String: Any]] ?? []
+            if open.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(open.first?["kind"] as? String == "vpcRouteMissing", "\(open) \(second.log)")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(alerts().count == 1, "no second alert: \(alerts())")
+        #expect(second.log.contains("is open again here; the previous leader alerted it already"), "\(second.log)")
+
+        // Repaired: the new leader sends the resolve.
+        try report(to: 9802, failing: false, round: 3)
+        for _ in 0..<30 where alerts().count < 2 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(alerts().count == 2 && alerts().last?.contains(#"state="resolved""#) == true, "\(alerts())")
+        // The next renewal writes what is still alerted: nothing.
+        var lease = server.leases.lease("routeprobe", "routeprobe-aggregator")
+        for _ in 0..<30 where ((lease?["metadata"] as? [String: Any])?["annotations"] as? [String: String])?["routeprobe.io/alerted-findings"] != nil {
+            try await Task.sleep(for: .milliseconds(100))
+            lease = server.leases.lease("routeprobe", "routeprobe-aggregator")
+        }
+        #expect(((lease?["spec"] as? [String: Any])?["leaseTransitions"] as? Int) == 1, "\(lease ?? [:])")
+        #expect(((lease?["metadata"] as? [String: Any])?["annotations"] as? [String: String])?[  "routeprobe.io/alerted-findings"] == nil,
+                "nothing is left alerted once it resolved: \(lease ?? [:])")
     }
 
     @Test func badKubernetesFlagsAreOneLineAndExitTwo() throws {
