@@ -71,6 +71,8 @@ public final class AggregatorState: Sendable {
         /// When each node that registered last reported (its registration, until a first report): kept past
         /// the registration's expiry, so a silent agent stays a finding until it reports again.
         var lastReport: [String: UInt64] = [:]
+        /// How long each agent may be silent: three of its announced intervals, at most the window.
+        var silenceAfter: [String: UInt64] = [:]
         var reports: [String: StoredReport] = [:]
         var book: PlanBook
         var plans: [String: ProbePlan] = [:]
@@ -148,6 +150,8 @@ public final class AggregatorState: Sendable {
                 }
             }
             if state.lastReport[name] == nil { state.lastReport[name] = now }
+            let window = UInt64(configuration.window.components.seconds) * 1_000_000_000
+            state.silenceAfter[name] = registration.intervalMilliseconds.map { min(UInt64($0) * 3_000_000, window) }
             let changed = state.members[name]?.registration != registration
             state.cidrOwners.set(registration.podCIDRs, of: name, replacing: state.members[name]?.registration.podCIDRs ?? [])
             state.members[name] = Member(registration: registration, lastSeen: now)
@@ -206,7 +210,10 @@ public final class AggregatorState: Sendable {
             let incoming = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             guard incoming != state.fileNodes else { return }
             // A node gone from the cluster is no silent agent.
-            for name in state.lastReport.keys where !incoming.isEmpty && incoming[name] == nil { state.lastReport[name] = nil }
+            for name in state.lastReport.keys where !incoming.isEmpty && incoming[name] == nil {
+                state.lastReport[name] = nil
+                state.silenceAfter[name] = nil
+            }
             for name in state.fileNodes.keys where incoming[name] == nil && state.members[name] == nil {
                 state.book.setCIDRs([], of: name)
             }
@@ -284,8 +291,11 @@ public final class AggregatorState: Sendable {
             state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget], [(node: String, seconds: UInt64)]) in
             for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
             // Silent: no report for a window. Without known nodes, a node silent for ten windows is taken as gone.
-            for (name, last) in state.lastReport where state.fileNodes.isEmpty && now > last + window * 10 { state.lastReport[name] = nil }
-            let silent = state.lastReport.filter { now > $0.value + window }.map { (node: $0.key, seconds: (now - $0.value) / 1_000_000_000) }
+            for (name, last) in state.lastReport where state.fileNodes.isEmpty && now > last + window * 10 {
+                state.lastReport[name] = nil
+                state.silenceAfter[name] = nil
+            }
+            let silent = state.lastReport.filter { now > $0.value + (state.silenceAfter[$0.key] ?? window) }.map { (node: $0.key, seconds: (now - $0.value) / 1_000_000_000) }
             for (name, member) in state.members where now > member.lastSeen + window * 2 {
                 state.cidrOwners.set([], of: name, replacing: member.registration.podCIDRs)
                 state.members[name] = nil

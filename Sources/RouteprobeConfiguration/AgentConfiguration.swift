@@ -124,7 +124,11 @@ public struct AgentConfiguration: Sendable {
             }
         }
         let aggregator = try settings.aggregator.map { url throws(ConfigurationError) in
-            try aggregatorSettings(url: url, settings: settings, nodeName: nodeName, map: map)
+            var link = try aggregatorSettings(url: url, settings: settings, nodeName: nodeName, map: map)
+            // The aggregator calls an agent silent after three of its intervals.
+            let milliseconds = interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000
+            link.registration.intervalMilliseconds = Int(clamping: milliseconds)
+            return link
         }
         return AgentConfiguration(nodeName: nodeName, clusterMap: map, interval: interval, timeout: timeout, failuresToOpen: failures,
                                   syslog: destination, captureDirectory: settings.captureDir, namespace: settings.netns.map(NetworkNamespace.init),

@@ -29,10 +29,14 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     public var podTargets: [IPAddress]
     /// The cloud's id of the node's machine, as VPC route entries name their next hop; optional.
     public var instanceID: String?
+    /// The agent's round interval in milliseconds (optional): an agent silent for three of them is `agentSilent`.
+    public var intervalMilliseconds: Int?
+    /// The intervals an agent may announce: 100 ms to one day.
+    public static let intervalRange = 100...86_400_000
 
     /// Builds a registration.
     public init(node: String, ip: IPAddress, otherIP: IPAddress? = nil, podCIDRs: [IPPrefix], podTargets: [IPAddress] = [],
-                instanceID: String? = nil) {
+                instanceID: String? = nil, intervalMilliseconds: Int? = nil) {
         self.schema = WireSchema.version
         self.node = node
         self.ip = ip
@@ -40,9 +44,10 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         self.podCIDRs = podCIDRs
         self.podTargets = podTargets
         self.instanceID = instanceID
+        self.intervalMilliseconds = intervalMilliseconds
     }
 
-    enum CodingKeys: String, CodingKey { case schema, node, ip, otherIP, podCIDRs, podTargets, instanceID }
+    enum CodingKeys: String, CodingKey { case schema, node, ip, otherIP, podCIDRs, podTargets, instanceID, intervalMilliseconds }
 
     /// Decodes a registration; `podTargets` and `instanceID` may be left out.
     public init(from decoder: any Decoder) throws {
@@ -54,6 +59,7 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         podCIDRs = try container.decodeIfPresent([IPPrefix].self, forKey: .podCIDRs) ?? []
         podTargets = try container.decodeIfPresent([IPAddress].self, forKey: .podTargets) ?? []
         instanceID = try container.decodeIfPresent(String.self, forKey: .instanceID)
+        intervalMilliseconds = try container.decodeIfPresent(Int.self, forKey: .intervalMilliseconds)
     }
 
     /// The registration as a cluster-map node.
@@ -69,6 +75,9 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         if podCIDRs.count > 64 { return "\(podCIDRs.count) pod CIDRs (at most 64)" }
         if podTargets.count > 64 { return "\(podTargets.count) pod targets (at most 64)" }
         if let instanceID, let problem = WireSchema.nameProblem(instanceID, what: "instance") { return problem }
+        if let intervalMilliseconds, !Self.intervalRange.contains(intervalMilliseconds) {
+            return "intervalMilliseconds \(intervalMilliseconds) is out of range (\(Self.intervalRange.lowerBound) to \(Self.intervalRange.upperBound))"
+        }
         for target in podTargets where !podCIDRs.contains(where: { $0.contains(target) }) {
             return "pod target \(target) is outside the node's pod CIDRs"
         }

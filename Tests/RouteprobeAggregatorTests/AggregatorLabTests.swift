@@ -380,7 +380,7 @@ struct AggregatorLabTests {
         }
     }
 
-    @Test("an agent killed is agentSilent after the window (10 s here), naming its node; started again, the finding resolves")
+    @Test("an agent killed is agentSilent after three of its intervals (1 s here; the window is 10 s), naming its node; started again, the finding resolves")
     func aKilledAgentIsSilent() async throws {
         try await withLab { lab in
             let fleet = try await Fleet(self, lab)
@@ -388,7 +388,9 @@ struct AggregatorLabTests {
             try await Task.sleep(for: .milliseconds(3000))
             #expect(try findings(lab).isEmpty, "\(fleet.server.log)")
             _ = fleet.agents[1].stop()
+            let stopped = Date()
             var found = try await awaitFindings(lab, timeout: 20) { $0.contains { $0["kind"] as? String == "agentSilent" } }
+            #expect(Date().timeIntervalSince(stopped) < 7, "three intervals, not the 10 s window: \(Date().timeIntervalSince(stopped)) s")
             let silent = found.first { $0["kind"] as? String == "agentSilent" }
             #expect((silent?["expectedNextHop"] as? [String: Any])?["node"] as? String == "node-b", "\(found) \(fleet.server.log)")
             #expect((silent?["message"] as? String)?.contains("The routeprobe agent on node-b has not reported for") == true)

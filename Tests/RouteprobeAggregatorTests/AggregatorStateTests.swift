@@ -208,6 +208,23 @@ struct AggregatorStateTests {
         #expect(state.findings.isEmpty && closing.count == 1)
     }
 
+    @Test("an agent that announced its interval is silent after three of them (under the window); an interval out of range is refused")
+    func silentAfterThreeIntervals() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", window: .seconds(30)), now: 0)
+        var fast = registration(0)
+        fast.intervalMilliseconds = 1_000
+        _ = try state.register(fast, now: 0).get()
+        _ = try state.register(registration(1), now: 0).get()
+        for index in 0...1 { _ = state.ingest(AgentReport(node: "node-\(index)", round: 1, results: []), now: Self.second) }
+        _ = state.evaluate(now: 3 * Self.second, wallSeconds: 1_000)
+        #expect(state.findings.isEmpty, "2 s: within three intervals")
+        _ = state.evaluate(now: 5 * Self.second, wallSeconds: 1_002)
+        #expect(state.findings.map(\.subject) == ["agent silent on node-0"], "4 s: three 1 s intervals passed; node-1 announced none and has the 30 s window")
+        var wrong = registration(2)
+        wrong.intervalMilliseconds = 0
+        #expect(wrong.problem == "intervalMilliseconds 0 is out of range (100 to 86400000)")
+    }
+
     @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
     func criticalTargets() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)
