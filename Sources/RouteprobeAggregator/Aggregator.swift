@@ -48,7 +48,7 @@ public struct Aggregator: Sendable {
                                        AggregatorEvaluator(state: state, metrics: metrics, configuration: configuration, alerts: alerts,
                                                            leadership: leadership, log: log)]
         if let elector = configuration.leaderElector { services.append(LeaderElectionService(elector: elector, leadership: leadership)) }
-        if let endpoint = configuration.kubernetes { services.append(NodeDiscoveryService(endpoint: endpoint, state: state, log: log)) }
+        if let endpoint = configuration.kubernetes { services.append(NodeDiscoveryService(endpoint: endpoint, state: state, routeControllerGrace: configuration.routeControllerGrace, log: log)) }
         return services
     }
 }
@@ -145,6 +145,7 @@ struct LeaderElectionService: Service {
 struct NodeDiscoveryService: Service {
     let endpoint: KubernetesEndpoint
     let state: AggregatorState
+    let routeControllerGrace: Duration?
     let log: @Sendable (String) -> Void
 
     func run() async throws {
@@ -163,6 +164,7 @@ struct NodeDiscoveryService: Service {
             let (known, skipped) = NodeDiscovery.clusterNodes(from: nodes)
             state.setKnownNodes(known)
             state.setControlPlaneNodes(NodeDiscovery.controlPlane(nodes))
+            state.setRouteControllerSignals(networkUnavailable: RouteControllerSignals.networkUnavailable(nodes))
             // "What it breaks" maps pod IPs to nodes: with the nodes changed, map again (the APIServices may
             // have been listed before the nodes).
             impacts.refresh()
@@ -173,10 +175,21 @@ struct NodeDiscoveryService: Service {
             if changed, !skipped.isEmpty { log("nodes without an InternalIP or pod CIDR are not probed: \(skipped.joined(separator: "; "))") }
         }, log: log, problems: problems)
         log("discovering nodes from \(endpoint.server)")
+        // The route controller's failure Events on Nodes, for the watchdog; an Event that cannot be read is
+        // said once and skipped.
+        let skippedEvents = Mutex<Set<String>>([])
+        let routeEvents = ResourceReflector(client: client, resource: .nodeWarningEvents, onChange: { events in
+            let (byNode, skipped) = RouteControllerSignals.newestFailures(events)
+            state.setRouteControllerSignals(events: byNode)
+            let new = skippedEvents.withLock { seen in skipped.filter { seen.insert($0).inserted } }
+            for name in new { log("route controller watch: Event \(name) names no node or time; skipped") }
+        }, log: log, problems: problems)
+        let watchesRouteController = routeControllerGrace != nil
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await reflector.run() }
                 group.addTask { await impacts.run() }
+                if watchesRouteController { group.addTask { await routeEvents.run() } }
             }
         }
         await client.shutdown()

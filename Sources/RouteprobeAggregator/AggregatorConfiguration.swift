@@ -34,6 +34,9 @@ public struct AggregatorConfiguration: Sendable {
     public var hostname: String
     /// Discover nodes from this API server (in-cluster or kubeconfig); nil: the cluster map and registrations only.
     public var kubernetes: KubernetesEndpoint?
+    /// Watch the route controller: a VPC-route finding open this long with no repair is `routeControllerSilent`
+    /// or `routeControllerFailing`; nil: off (it needs the API server's Events and Nodes).
+    public var routeControllerGrace: Duration? = nil
     /// Lead through this Lease (a standby otherwise); nil: the one replica always leads.
     public var leaderElector: LeaderElector? = nil
     /// Serve HTTPS with this key pair; nil: plain HTTP (`--plain-http`).

@@ -86,6 +86,9 @@ public final class AggregatorState: Sendable {
         var criticalTargets: [CriticalTarget] = []
         var controlPlane: Set<String> = []
         var reportsAccepted = 0
+        /// The route controller's newest failure Event per node, and nodes whose NetworkUnavailable is True.
+        var routeEvents: [String: RouteControllerSignals.NodeEvent] = [:]
+        var networkUnavailable: [String: (reason: String, message: String)] = [:]
     }
 
     private let inner: Mutex<Inner>
@@ -247,6 +250,16 @@ public final class AggregatorState: Sendable {
     /// The critical targets known now.
     public var criticalTargets: [CriticalTarget] { inner.withLock { $0.criticalTargets } }
 
+    /// What the route controller says (its failure Events on Nodes, the Nodes' NetworkUnavailable), for the
+    /// watchdog (`routeControllerGrace`).
+    public func setRouteControllerSignals(events: [String: RouteControllerSignals.NodeEvent]? = nil,
+                                          networkUnavailable: [String: (reason: String, message: String)]? = nil) {
+        inner.withLock { state in
+            if let events { state.routeEvents = events }
+            if let networkUnavailable { state.networkUnavailable = networkUnavailable }
+        }
+    }
+
     /// Stores a report as the node's latest.
     public func ingest(_ report: AgentReport, now: UInt64) -> IngestResult {
         inner.withLock { state in
@@ -332,10 +345,38 @@ public final class AggregatorState: Sendable {
         for (node, seconds) in silent.sorted(by: { $0.node < $1.node }) {
             findings.append(Finding.agentSilent(node: node, seconds: Int64(seconds), lastReportWallSeconds: wallSeconds - Int64(seconds)))
         }
+        if let grace = configuration.routeControllerGrace { watchRouteController(&findings, grace: grace, wallSeconds: wallSeconds) }
         let elapsed = ContinuousClock.now - started
         let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }
         let (seconds, attoseconds) = elapsed.components
         return (events, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
+    }
+
+    /// The route-controller watchdog: a VPC-route finding open longer than `grace` (from its `since`) that is
+    /// still found gets a `routeControllerSilent` finding (no failure Event about its node, NetworkUnavailable
+    /// not True) or a `routeControllerFailing` one quoting the newest Event or the condition; the VPC finding's
+    /// remediation says so too. Events from more than 10 minutes before the finding opened do not count.
+    private func watchRouteController(_ findings: inout [Finding], grace: Duration, wallSeconds: Int64) {
+        let graceSeconds = grace.components.seconds
+        let (open, events, unavailable) = inner.withLock { state in
+            (state.tracker.open.values.filter { $0.kind == .vpcRouteMissing || $0.kind == .vpcRouteWrongNextHop },
+             state.routeEvents, state.networkUnavailable)
+        }
+        for vpc in open.sorted(by: { $0.id < $1.id }) {
+            guard let since = vpc.since, wallSeconds - since >= graceSeconds, let node = vpc.expectedNextHop?.node,
+                  let index = findings.firstIndex(where: { $0.id == vpc.id }) else { continue }
+            var signal: RouteControllerSignal? = nil
+            if let event = events[node], event.lastSeconds >= since - 600 {
+                signal = .event(reason: event.reason, message: event.message, ageSeconds: wallSeconds - event.lastSeconds, count: event.count)
+            } else if let condition = unavailable[node] {
+                signal = .networkUnavailable(reason: condition.reason, message: condition.message)
+            }
+            let watchdog = Finding.routeController(about: vpc, openSeconds: wallSeconds - since, signal: signal)
+            findings[index].remediation += signal == nil
+                ? " The route controller is not repairing it and says nothing: see \(watchdog.id)."
+                : " The route controller fails to repair it: see \(watchdog.id)."
+            findings.append(watchdog)
+        }
     }
 
     /// Open findings, most severe first.

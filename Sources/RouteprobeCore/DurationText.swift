@@ -1,5 +1,14 @@
 /// Durations as the CLI and config files write them: `500ms`, `2s`, `1m`, `1.5s`, `1h`.
 public enum DurationText {
+    /// A span as a person says it: `45 s`, `12m`, `3h12m`, `2d4h`.
+    public static func spoken(seconds: Int64) -> String {
+        let seconds = max(0, seconds)
+        if seconds < 60 { return "\(seconds) s" }
+        if seconds < 3600 { return "\(seconds / 60)m" }
+        if seconds < 86_400 { return "\(seconds / 3600)h\(seconds % 3600 / 60)m" }
+        return "\(seconds / 86_400)d\(seconds % 86_400 / 3600)h"
+    }
+
     /// Parses a duration; nil for anything else (including negative or missing units).
     public static func parse(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("s", 1), ("m", 60), ("h", 3600)]
@@ -29,4 +38,5 @@ extension Duration {
         let (seconds, attoseconds) = components
         return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
     }
+
 }

@@ -32,6 +32,12 @@ public struct Finding: Sendable, Hashable, Codable {
         case vpcRouteNotProvisioned
         /// The VPC route table holds 90% of its limit or more: new nodes will soon get no route.
         case vpcRouteTableNearlyFull
+        /// A VPC route finding has stayed open past the grace period and the route controller neither repaired
+        /// it nor said anything (no Event, the node's NetworkUnavailable still False or absent).
+        case routeControllerSilent
+        /// A VPC route finding has stayed open past the grace period and the route controller says why it
+        /// cannot repair it (a Warning Event, or NetworkUnavailable True with NoRouteCreated).
+        case routeControllerFailing
         /// A registered agent has not reported for a window: its node's view is missing from the cluster's.
         case agentSilent
 
@@ -41,7 +47,7 @@ public struct Finding: Sendable, Hashable, Codable {
             case .vpcRouteMissing, .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter:
                 return .error
             case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
-                 .vpcRouteTableNearlyFull, .agentSilent:
+                 .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .agentSilent:
                 return .warning
             }
         }
@@ -210,12 +216,50 @@ public struct Finding: Sendable, Hashable, Codable {
         case .vpcRouteConflict: return "conflicting VPC route entries"
         case .vpcRouteNotProvisioned: return "VPC route entry not provisioned"
         case .vpcRouteTableNearlyFull: return "VPC route table nearly full"
+        case .routeControllerSilent: return "route controller silent about \(cidr?.description ?? "?")"
+        case .routeControllerFailing: return "route controller failing for \(cidr?.description ?? "?")"
         case .agentSilent: return "agent silent on \(expectedNextHop?.node ?? "?")"
         }
     }
 }
 
+/// What the route controller says about a node's route, from the cluster's own signals.
+public enum RouteControllerSignal: Sendable, Hashable {
+    /// A Warning Event on the Node from the route controller (FailedToCreateRoute, or Alibaba Cloud's
+    /// CreateRouteFailed, DescriberRouteTablesFailed, DescriberRouteFailed): the newest one.
+    case event(reason: String, message: String, ageSeconds: Int64, count: Int)
+    /// The Node's NetworkUnavailable condition is True (NoRouteCreated): the controller knows it failed.
+    case networkUnavailable(reason: String, message: String)
+
+    /// The Event reasons route controllers use when they cannot create a route.
+    public static let failureReasons: Set<String> = ["FailedToCreateRoute", "CreateRouteFailed", "DescriberRouteTablesFailed", "DescriberRouteFailed"]
+}
+
 extension Finding {
+    /// The watchdog's finding about a VPC-route finding open for `openSeconds` (past the grace period): the
+    /// route controller is silent (`signal` nil) or says why it fails.
+    public static func routeController(about vpc: Finding, openSeconds: Int64, signal: RouteControllerSignal?) -> Finding {
+        let entry = "\(vpc.cidr?.description ?? "?") -> \(vpc.expectedNextHop?.text ?? "?")"
+        let open = DurationText.spoken(seconds: openSeconds)
+        let node = vpc.expectedNextHop?.node ?? "?"
+        let kind: Kind
+        let message: String
+        switch signal {
+        case nil:
+            kind = .routeControllerSilent
+            message = "The VPC route entry \(entry) has been missing for \(open) and the route controller has not re-created it nor raised any Event, and \(node)'s NetworkUnavailable says nothing is wrong: it is not repairing this (a failure to list the cloud's routes, such as a denied permission, stops it before it says anything)."
+        case .event(let reason, let text, let age, let count):
+            kind = .routeControllerFailing
+            message = "The VPC route entry \(entry) has been missing for \(open); the route controller fails to create it: \(reason) \(DurationText.spoken(seconds: age)) ago\(count > 1 ? " (\(count) times)" : ""): \(text)"
+        case .networkUnavailable(let reason, let text):
+            kind = .routeControllerFailing
+            message = "The VPC route entry \(entry) has been missing for \(open); \(node) is NetworkUnavailable (\(reason)): \(text)"
+        }
+        return Finding(kind: kind, scope: .cluster, subject: vpc.id, cidr: vpc.cidr, expectedNextHop: vpc.expectedNextHop,
+                       sources: vpc.sources, evidence: vpc.evidence, message: message,
+                       remediation: routeControllerRemediation(kind: kind, entry: entry))
+    }
+
     /// The aggregator's finding about a registered agent that stopped reporting: it names the node and when
     /// the agent last reported, and closes when reports resume.
     public static func agentSilent(node: String, seconds: Int64, lastReportWallSeconds: Int64) -> Finding {
@@ -242,6 +286,14 @@ extension Finding {
         return Finding(kind: kind, scope: .node, subject: "\(source)|\(what)", cidr: subjectCIDR, expectedNextHop: expected,
                        sources: [source], evidence: evidence, message: message,
                        remediation: remediation(kind: kind, source: source, cidr: subjectCIDR, owner: owner, router: evidence.router))
+    }
+
+    /// What to do when the route controller does not repair `entry` ("CIDR -> node (IP)").
+    static func routeControllerRemediation(kind: Kind, entry: String) -> String {
+        if kind == .routeControllerFailing {
+            return "Fix what the route controller reports (a quota, a permission of its cloud role, a full route table); it re-creates \(entry) on its next pass."
+        }
+        return "Check the cloud-controller-manager's log (its route controller) and the permissions of its cloud role: it must list and describe the route tables and create routes; add the entry \(entry) by hand if it does not come back."
     }
 
     /// The change that fixes a finding of `kind` about `cidr` and its `owner`.
@@ -271,6 +323,8 @@ extension Finding {
             return "Look at the entry \(target) in the cloud's console: retry its provisioning, or delete it and let the cloud controller manager recreate it."
         case .vpcRouteTableNearlyFull:
             return "Raise the route table's limit (a quota request) or delete entries no node needs, before a new node gets no route."
+        case .routeControllerSilent, .routeControllerFailing:
+            return routeControllerRemediation(kind: kind, entry: "\(target) -> \(hop)")
         case .agentSilent:
             return "Look at the routeprobe agent on \(source): kubectl -n routeprobe get pods -o wide --field-selector spec.nodeName=\(source), then its logs and restarts."
         }

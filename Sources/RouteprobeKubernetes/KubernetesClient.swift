@@ -73,7 +73,7 @@ public final class KubernetesClient: Sendable {
         repeat {
             var query = "?limit=500"
             if let token = continueToken { query += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token) }
-            let response = try await execute(request(resource.path + query), timeout: .seconds(60))
+            let response = try await execute(request(resource.path + query + resource.selectorQuery), timeout: .seconds(60))
             let body: ByteBuffer
             do { body = try await response.body.collect(upTo: 256 << 20) } catch { throw KubernetesError.transport(describeTransport(error)) }
             let page: Kubernetes.List<Object>
@@ -159,7 +159,7 @@ public final class KubernetesClient: Sendable {
     public func watch<Object>(_ resource: KubernetesResource<Object>, from resourceVersion: String, timeoutSeconds: Int = 300,
                               handle: (WatchEvent<Object>) async -> Void) async throws(KubernetesError) {
         let query = "?watch=1&allowWatchBookmarks=true&timeoutSeconds=\(timeoutSeconds)&resourceVersion=" + resourceVersion
-        let response = try await execute(request(resource.path + query), timeout: .seconds(Int64(timeoutSeconds + 30)))
+        let response = try await execute(request(resource.path + query + resource.selectorQuery), timeout: .seconds(Int64(timeoutSeconds + 30)))
         var pending: [UInt8] = []
         do {
             for try await chunk in response.body {
@@ -214,5 +214,13 @@ public final class KubernetesClient: Sendable {
             ? "the pod's service-account ca.crt does not match the API server's certificate"
             : "set certificate-authority-data (or certificate-authority) in the kubeconfig"
         return TransportProblem.describe(error, server: "the API server", trustHint: hint)
+    }
+}
+
+extension KubernetesResource {
+    /// `&fieldSelector=...`, percent-encoded, or nothing.
+    var selectorQuery: String {
+        guard let fieldSelector else { return "" }
+        return "&fieldSelector=" + (fieldSelector.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? fieldSelector)
     }
 }

@@ -190,6 +190,7 @@ extension Kubernetes.APIService: KubernetesObject {}
 extension Kubernetes.Service: KubernetesObject {}
 extension Kubernetes.EndpointSlice: KubernetesObject {}
 extension Kubernetes.WebhookConfiguration: KubernetesObject {}
+extension Kubernetes.Event: KubernetesObject {}
 
 /// The kinds routeprobe lists and watches, with their API paths.
 public struct KubernetesResource<Object: KubernetesObject>: Sendable {
@@ -197,8 +198,14 @@ public struct KubernetesResource<Object: KubernetesObject>: Sendable {
     public let path: String
     /// A name for messages, e.g. `nodes`.
     public let name: String
+    /// A field selector for lists and watches, e.g. `involvedObject.kind=Node,type=Warning`.
+    public var fieldSelector: String? = nil
 
     public static var nodes: KubernetesResource<Kubernetes.Node> { .init(path: "/api/v1/nodes", name: "nodes") }
+    /// Warning Events about Nodes (the route controller's among them).
+    public static var nodeWarningEvents: KubernetesResource<Kubernetes.Event> {
+        .init(path: "/api/v1/events", name: "events", fieldSelector: "involvedObject.kind=Node,type=Warning")
+    }
     public static var services: KubernetesResource<Kubernetes.Service> { .init(path: "/api/v1/services", name: "services") }
     public static var endpointSlices: KubernetesResource<Kubernetes.EndpointSlice> {
         .init(path: "/apis/discovery.k8s.io/v1/endpointslices", name: "endpointslices")

@@ -47,6 +47,7 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("lease-name", .value(placeholder: "lease-name"), help: "The Lease's name.", default: "routeprobe-aggregator"),
             ToolOption("lease-namespace", .value(placeholder: "lease-namespace"), help: "The Lease's namespace (default: the pod's, else routeprobe)."),
             ToolOption("lease-duration", .value(placeholder: "lease-duration"), help: "A leader that has not renewed for this long is replaced.", default: "15s"),
+            ToolOption("route-controller-grace", .value(placeholder: "route-controller-grace"), help: "With --kubernetes or --kubeconfig: a VPC-route finding open this long that the route controller neither repairs nor explains (a Warning Event, NetworkUnavailable) is routeControllerSilent; with such an Event, routeControllerFailing.", default: "60s"),
             ToolOption("kube-context", .value(placeholder: "kube-context"), help: "The kubeconfig context to use (default: its current-context)."),
             ToolOption("events", .flag, help: "Create Events (VpcRouteMissing, PodCIDRUnreachable) on the affected Node; needs --kubernetes or --kubeconfig and deploy/optional/events-rbac.yaml."),
         ])
@@ -76,6 +77,7 @@ struct AggregatorCommand: ServiceTool {
     var leaseName: String
     var leaseNamespace: String?
     var leaseDuration: String
+    var routeControllerGrace: String
     var events: Bool
 
     init(_ line: ToolCommandLine) throws(CommandFailure) {
@@ -103,6 +105,7 @@ struct AggregatorCommand: ServiceTool {
         leaseName = line.value("lease-name") ?? "routeprobe-aggregator"
         leaseNamespace = line.value("lease-namespace")
         leaseDuration = line.value("lease-duration") ?? "15s"
+        routeControllerGrace = line.value("route-controller-grace") ?? "60s"
         if leaderElection && !reviewsTokens { throw Self.tool.usage("--leader-election needs --kubernetes or --kubeconfig (the Lease lives in the API server)") }
         agentServiceAccount = line.value("agent-service-account") ?? "routeprobe/routeprobe-agent"
         let accountParts = agentServiceAccount.split(separator: "/", omittingEmptySubsequences: false)
@@ -201,6 +204,7 @@ struct AggregatorCommand: ServiceTool {
         configuration.events = events
         configuration.tls = keyPair
         configuration.leaderElector = elector
+        if endpoint != nil { configuration.routeControllerGrace = try duration(routeControllerGrace, "route-controller-grace") }
         if plainHTTP {
             log("warning: --plain-http: bearer tokens and reports cross the network in clear")
         }

@@ -225,6 +225,53 @@ struct AggregatorStateTests {
         #expect(wrong.problem == "intervalMilliseconds 0 is out of range (100 to 86400000)")
     }
 
+    @Test("route-controller watchdog: a missing entry open past the grace with no word from the route controller is routeControllerSilent; its failure Event makes it routeControllerFailing, quoted; NetworkUnavailable True too; old Events do not count")
+    func routeControllerWatchdog() throws {
+        var configuration = AggregatorConfiguration(token: "t", window: .seconds(300))
+        configuration.routeControllerGrace = .seconds(60)
+        let state = AggregatorState(configuration: configuration, now: 0)
+        for index in 0...2 { _ = try state.register(registration(index), now: 0).get() }
+        func evaluate(at second: UInt64) -> [Finding] {
+            for source in [0, 2] { _ = state.ingest(failingReport(from: source), now: second * Self.second) }
+            _ = state.evaluate(now: second * Self.second, wallSeconds: 10_000 + Int64(second))
+            return state.findings
+        }
+        #expect(evaluate(at: 1).map(\.kind) == [.vpcRouteMissing])
+        #expect(evaluate(at: 40).map(\.kind) == [.vpcRouteMissing], "within the grace: nothing more")
+        // An Event from a day before the finding: not about this.
+        state.setRouteControllerSignals(events: ["node-1": .init(node: "node-1", reason: "FailedToCreateRoute", message: "old", count: 1, lastSeconds: 10_000 - 86_400)])
+        var open = evaluate(at: 62)
+        let silent = try #require(open.first { $0.kind == .routeControllerSilent }, "\(open.map(\.kind))")
+        #expect(silent.message.hasPrefix("The VPC route entry 172.16.1.0/24 -> node-1 (192.168.0.11) has been missing for 1m and the route controller has not re-created it nor raised any Event"), "\(silent.message)")
+        #expect(silent.remediation.contains("cloud-controller-manager's log") && silent.remediation.contains("list and describe the route tables"))
+        #expect(open.first { $0.kind == .vpcRouteMissing }?.remediation.contains("The route controller is not repairing it and says nothing: see \(silent.id)") == true)
+
+        // The route controller speaks: quota exceeded, 3 times, 20 s ago.
+        state.setRouteControllerSignals(events: ["node-1": .init(node: "node-1", reason: "FailedToCreateRoute",
+                                                                  message: "Could not create route for node node-1: RouteTableLimitExceeded", count: 3, lastSeconds: 10_000 + 70)])
+        _ = evaluate(at: 90)
+        open = evaluate(at: 91)
+        let failing = try #require(open.first { $0.kind == .routeControllerFailing }, "\(open.map(\.kind))")
+        #expect(failing.message.contains("the route controller fails to create it: FailedToCreateRoute 21 s ago (3 times): Could not create route for node node-1: RouteTableLimitExceeded"), "\(failing.message)")
+        #expect(!open.contains { $0.kind == .routeControllerSilent }, "silent closed once it spoke")
+
+        // NetworkUnavailable True (NoRouteCreated) without an Event is failing too.
+        state.setRouteControllerSignals(events: [:], networkUnavailable: ["node-1": ("NoRouteCreated", "Node created without a route")])
+        open = evaluate(at: 95)
+        #expect(open.first { $0.kind == .routeControllerFailing }?.message.contains("node-1 is NetworkUnavailable (NoRouteCreated): Node created without a route") == true)
+    }
+
+    @Test("without the API server there is no watchdog: nobody can say the route controller was silent")
+    func noWatchdogWithoutKubernetes() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", window: .seconds(300)), now: 0)
+        for index in 0...2 { _ = try state.register(registration(index), now: 0).get() }
+        for second: UInt64 in [1, 100] {
+            for source in [0, 2] { _ = state.ingest(failingReport(from: source), now: second * Self.second) }
+            _ = state.evaluate(now: second * Self.second, wallSeconds: 10_000 + Int64(second))
+        }
+        #expect(state.findings.map(\.kind) == [.vpcRouteMissing])
+    }
+
     @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
     func criticalTargets() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)

@@ -612,6 +612,55 @@ struct AggregatorDiscoveryTests {
                 "nothing is left alerted once it resolved: \(lease ?? [:])")
     }
 
+    @Test("the route-controller watchdog through the API: node-b's FailedToCreateRoute Event, listed from the replay server, is quoted once the missing entry outlives the grace")
+    func routeControllerFailingFromTheEventsAPI() async throws {
+        let server = ReplayServer()
+        try await server.run({ uri, count in
+            if uri.hasPrefix("/api/v1/events?") && !uri.contains("watch=1") {
+                #expect(uri.contains("fieldSelector=involvedObject.kind%3DNode%2Ctype%3DWarning"), "\(uri)")
+                return .init(lines: [fixture("events-node-warnings.json").replacingOccurrences(of: "2026-12-05T10:12:44Z", with: Self.rfc3339(Date()))])
+            }
+            return Self.quietCluster(uri, count)
+        }) { _ in
+            try await withLabNamespace { namespace in try await Self.routeControllerFailing(in: namespace, server: server) }
+        }
+        #expect(server.requests.withLock { $0 }.contains { $0.hasPrefix("/api/v1/events?") }, "\(server.requests.withLock { $0 })")
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: date)
+    }
+
+    static func routeControllerFailing(in namespace: String, server: ReplayServer) async throws {
+        try ip("-n", namespace, "link", "set", "lo", "up")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-watchdog-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let kubeconfig = try kubeconfig(in: directory, server: server.url)
+        try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
+        let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
+            "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
+            "--allow-shared-token", "--plain-http", "--kubeconfig", kubeconfig, "--route-controller-grace", "2s",
+            "--evaluation-interval", "200ms", "--syslog", "unix:/nonexistent/syslog.sock"])
+        defer { aggregator.stop() }
+        for _ in 0..<50 where (try? httpRequest(in: namespace, "http://127.0.0.1:9800/healthz"))?.status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        var kinds: [String] = []
+        var message = ""
+        for round in 1...40 where !kinds.contains("routeControllerFailing") {
+            _ = try postReports(namespace: namespace, port: 9800, failing: true, round: round)
+            let body = try httpRequest(in: namespace, "http://127.0.0.1:9800/api/v1/findings", token: "t").body
+            let findings = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["findings"] as? [[String: Any]] ?? []
+            kinds = findings.compactMap { $0["kind"] as? String }
+            message = findings.first { $0["kind"] as? String == "routeControllerFailing" }?["message"] as? String ?? ""
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(kinds.sorted() == ["routeControllerFailing", "vpcRouteMissing"], "\(kinds) \(aggregator.log)")
+        #expect(message.contains("the route controller fails to create it: FailedToCreateRoute") && message.contains("(7 times)")
+                && message.contains("RouteTableLimitExceeded: The maximum number of routes has been reached"), "\(message)")
+        #expect(aggregator.log.contains("route controller watch: Event broken.17f2a9c1d4e5f333 names no node or time; skipped"), "\(aggregator.log)")
+    }
+
     @Test func badKubernetesFlagsAreOneLineAndExitTwo() throws {
         let executable = try routeprobeExecutable()
         let token = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-token-\(getpid())").path

@@ -126,3 +126,31 @@ struct TokenReviewTests {
         #expect(!AgentTokenReviewer.looksLikeServiceAccountToken("a.b c.d"))
     }
 }
+
+@Suite("The route controller's signals: failure Events on Nodes and NetworkUnavailable")
+struct RouteControllerSignalTests {
+    @Test("the newest failure Event per node (core/v1 and events.k8s.io times); other reasons ignored; Events without a node or time skipped by name")
+    func newestFailures() throws {
+        let events = try JSONDecoder().decode(Kubernetes.List<Kubernetes.Event>.self, from: Data(fixture("events-node-warnings.json").utf8)).items
+        let (byNode, skipped) = RouteControllerSignals.newestFailures(events)
+        #expect(byNode.keys.sorted() == ["node-b", "node-c"])
+        #expect(byNode["node-b"]?.message.hasSuffix("RouteTableLimitExceeded: The maximum number of routes has been reached") == true)
+        #expect(byNode["node-b"]?.count == 7 && byNode["node-b"]?.lastSeconds == 1_796_465_564, "\(byNode["node-b"].map { String($0.lastSeconds) } ?? "")")
+        #expect(byNode["node-c"]?.reason == "CreateRouteFailed" && byNode["node-c"]?.lastSeconds == 1_796_464_860)
+        #expect(skipped == ["badtime.17f2a9c1d4e5f444", "broken.17f2a9c1d4e5f333"])
+    }
+
+    @Test("NetworkUnavailable True names the node with its reason; False, absent or malformed conditions do not")
+    func networkUnavailable() throws {
+        func node(_ name: String, _ conditions: String) throws -> Kubernetes.Node {
+            try JSONDecoder().decode(Kubernetes.Node.self, from: Data(#"{"metadata":{"name":"\#(name)"},"status":{"conditions":\#(conditions)}}"#.utf8))
+        }
+        let nodes = [
+            try node("node-a", #"[{"type":"NetworkUnavailable","status":"False","reason":"RouteCreated","message":"RouteController created a route"}]"#),
+            try node("node-b", #"[{"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated","message":"Node created without a route"}]"#),
+            try node("node-c", #"[{"type":"Ready","status":"True"}]"#),
+        ]
+        let unavailable = RouteControllerSignals.networkUnavailable(nodes)
+        #expect(unavailable.keys.sorted() == ["node-b"] && unavailable["node-b"]?.reason == "NoRouteCreated")
+    }
+}
