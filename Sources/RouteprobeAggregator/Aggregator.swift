@@ -205,6 +205,7 @@ final class ImpactWatch: Sendable {
     private let problems: KubernetesProblemLog
     private let lists = Mutex<(apiServices: [Kubernetes.APIService], slices: [Kubernetes.EndpointSlice],
                                validating: [Kubernetes.WebhookConfiguration], mutating: [Kubernetes.WebhookConfiguration])>(([], [], [], []))
+    private let namespaces = Mutex<[Kubernetes.Namespace]>([])
 
     init(client: KubernetesClient, state: AggregatorState, log: @escaping @Sendable (String) -> Void, problems: KubernetesProblemLog) {
         self.client = client
@@ -218,6 +219,7 @@ final class ImpactWatch: Sendable {
         let current = lists.withLock { lists in change(&lists); return lists }
         state.setCriticalTargets(ImpactAnalysis.criticalTargets(apiServices: current.apiServices, validating: current.validating,
                                                                 mutating: current.mutating, slices: current.slices, cluster: state.cluster))
+        state.setSymptoms(SymptomAnalysis.symptoms(apiServices: current.apiServices, namespaces: namespaces.withLock { $0 }))
     }
 
     /// Maps the APIServices' and webhooks' backends to nodes again (the nodes changed).
@@ -231,6 +233,11 @@ final class ImpactWatch: Sendable {
                                             onChange: { [self] items in update { $0.slices = items } }, log: log, problems: problems)
         let validating = ResourceReflector(client: client, resource: .validatingWebhooks,
                                             onChange: { [self] items in update { $0.validating = items } }, log: log, problems: problems)
+        let namespaceList = ResourceReflector(client: client, resource: .namespaces, onChange: { [self] items in
+            // Only stuck namespaces matter; the rest is not kept.
+            namespaces.withLock { $0 = items.filter { $0.status?.phase == "Terminating" } }
+            update { _ in }
+        }, log: log, problems: problems)
         let mutating = ResourceReflector(client: client, resource: .mutatingWebhooks,
                                             onChange: { [self] items in update { $0.mutating = items } }, log: log, problems: problems)
         await withTaskGroup(of: Void.self) { group in
@@ -238,6 +245,7 @@ final class ImpactWatch: Sendable {
             group.addTask { await slices.run() }
             group.addTask { await validating.run() }
             group.addTask { await mutating.run() }
+            group.addTask { await namespaceList.run() }
         }
     }
 }

@@ -88,6 +88,8 @@ public final class AggregatorState: Sendable {
         var reportsAccepted = 0
         /// The route controller's newest failure Event per node, and nodes whose NetworkUnavailable is True.
         var routeEvents: [String: RouteControllerSignals.NodeEvent] = [:]
+        /// What the cluster shows: unavailable APIServices, namespaces stuck Terminating.
+        var symptoms: [ClusterSymptom] = []
         var networkUnavailable: [String: (reason: String, message: String)] = [:]
     }
 
@@ -250,6 +252,10 @@ public final class AggregatorState: Sendable {
     /// The critical targets known now.
     public var criticalTargets: [CriticalTarget] { inner.withLock { $0.criticalTargets } }
 
+    /// The cluster's symptoms (unavailable APIServices, namespaces stuck Terminating), linked to findings at
+    /// the next evaluation.
+    public func setSymptoms(_ symptoms: [ClusterSymptom]) { inner.withLock { $0.symptoms = symptoms } }
+
     /// What the route controller says (its failure Events on Nodes, the Nodes' NetworkUnavailable), for the
     /// watchdog (`routeControllerGrace`).
     public func setRouteControllerSignals(events: [String: RouteControllerSignals.NodeEvent]? = nil,
@@ -300,8 +306,8 @@ public final class AggregatorState: Sendable {
     /// rest and returns what opened and what closed. `now` is monotonic nanoseconds, `wallSeconds` Unix time.
     public func evaluate(now: UInt64, wallSeconds: Int64) -> (events: [FindingEvent], nanoseconds: UInt64) {
         let window = UInt64(configuration.window.components.seconds) * 1_000_000_000
-        let (reports, cluster, diff, critical, silent) = inner.withLock {
-            state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget], [(node: String, seconds: UInt64)]) in
+        let (reports, cluster, diff, critical, silent, symptoms) = inner.withLock {
+            state -> ([AgentReport], ClusterMap, VPCRouteDiff?, [CriticalTarget], [(node: String, seconds: UInt64)], [ClusterSymptom]) in
             for (name, stored) in state.reports where now > stored.receivedAt + window { state.reports[name] = nil }
             // Silent: no report for a window. Without known nodes, a node silent for ten windows is taken as gone.
             for (name, last) in state.lastReport where state.fileNodes.isEmpty && now > last + window * 10 {
@@ -324,7 +330,7 @@ public final class AggregatorState: Sendable {
                 state.vpcDiff = state.vpcTable.map { VPCRouteDiff(table: $0, cluster: cluster, limit: configuration.routeTableLimit) }
                 state.vpcDiffStale = false
             }
-            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets, silent)
+            return (state.reports.values.map(\.report), Self.cluster(of: &state), state.vpcDiff, state.criticalTargets, silent, state.symptoms)
         }
         let started = ContinuousClock.now
         let inference = ClusterInference(cluster: cluster, vpcTable: diff)
@@ -342,6 +348,7 @@ public final class AggregatorState: Sendable {
                 findings[index].message += " This breaks the control plane: " + breaks.joined(separator: "; ") + "."
             }
         }
+        if !symptoms.isEmpty { link(symptoms, to: &findings, critical: critical, reports: reports) }
         for (node, seconds) in silent.sorted(by: { $0.node < $1.node }) {
             findings.append(Finding.agentSilent(node: node, seconds: Int64(seconds), lastReportWallSeconds: wallSeconds - Int64(seconds)))
         }
@@ -350,6 +357,32 @@ public final class AggregatorState: Sendable {
         let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }
         let (seconds, attoseconds) = elapsed.components
         return (events, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
+    }
+
+    /// Symptoms to findings: a finding whose pod CIDR holds the backend of an unavailable APIService (or of
+    /// one a stuck namespace names) carries the symptom and says so. An unavailable APIService whose backend
+    /// answers probes, with no finding about its CIDR, is `apiServiceUnavailable`: not a route problem.
+    private func link(_ symptoms: [ClusterSymptom], to findings: inout [Finding], critical: [CriticalTarget], reports: [AgentReport]) {
+        let backends = Dictionary(grouping: critical.filter { $0.kind == .apiService }, by: \.name)
+        for index in findings.indices {
+            guard let cidr = findings[index].cidr else { continue }
+            let linked = symptoms.filter { symptom in
+                symptom.apiServices.contains { name in backends[name]?.contains { cidr.contains($0.address) } ?? false }
+            }
+            guard !linked.isEmpty else { continue }
+            findings[index].symptoms = linked.map(\.symptom)
+            findings[index].message += " The cluster shows it: " + linked.map(\.symptom.sentence).joined(separator: "; ") + "."
+        }
+        for symptom in symptoms where symptom.symptom.kind == "APIService" {
+            for target in backends[symptom.symptom.name] ?? [] where !findings.contains(where: { $0.cidr?.contains(target.address) == true }) {
+                let probes = reports.flatMap { report in report.results.filter { $0.target == target.address }.map { (report.node, $0) } }
+                let reaching = probes.filter { $0.1.outcome.pathWorks }.map(\.0)
+                guard !reaching.isEmpty, reaching.count == probes.count else { continue }
+                findings.append(.apiServiceUnavailable(symptom.symptom, address: target.address, node: target.node,
+                                                       reachedBy: Array(Set(reaching)).sorted()))
+                break
+            }
+        }
     }
 
     /// The route-controller watchdog: a VPC-route finding open longer than `grace` (from its `since`) that is

@@ -38,6 +38,8 @@ public struct Finding: Sendable, Hashable, Codable {
         /// A VPC route finding has stayed open past the grace period and the route controller says why it
         /// cannot repair it (a Warning Event, or NetworkUnavailable True with NoRouteCreated).
         case routeControllerFailing
+        /// An APIService is not Available although probes reach its backends: not a route problem.
+        case apiServiceUnavailable
         /// A registered agent has not reported for a window: its node's view is missing from the cluster's.
         case agentSilent
 
@@ -47,7 +49,7 @@ public struct Finding: Sendable, Hashable, Codable {
             case .vpcRouteMissing, .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter:
                 return .error
             case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
-                 .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .agentSilent:
+                 .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .apiServiceUnavailable, .agentSilent:
                 return .warning
             }
         }
@@ -160,6 +162,35 @@ public struct Finding: Sendable, Hashable, Codable {
     /// Control-plane functions that hang on it ("v1beta1.metrics.k8s.io is unreachable from the API server's
     /// network: ..."), when the aggregator knows the cluster's APIServices and webhooks.
     public var breaks: [String] = []
+    /// What the cluster itself shows of it: an APIService not Available, a namespace stuck Terminating.
+    public var symptoms: [Symptom] = []
+
+    /// A symptom the cluster reports, linked to a finding through APIService -> Service -> EndpointSlice ->
+    /// pod IP -> pod CIDR -> node.
+    public struct Symptom: Sendable, Hashable, Codable {
+        /// `APIService` or `Namespace`.
+        public var kind: String
+        public var name: String
+        /// `Available=False (FailedDiscoveryCheck)`, `Terminating (NamespaceDeletionDiscoveryFailure)`.
+        public var condition: String
+        /// The condition's message as the cluster wrote it.
+        public var message: String
+        /// When the condition began (Unix seconds), when known.
+        public var since: Int64?
+
+        public init(kind: String, name: String, condition: String, message: String, since: Int64?) {
+            self.kind = kind
+            self.name = name
+            self.condition = condition
+            self.message = message
+            self.since = since
+        }
+
+        /// "namespace tobedeletedb is Terminating (NamespaceDeletionDiscoveryFailure)".
+        public var sentence: String {
+            kind == "Namespace" ? "namespace \(name) is \(condition)" : "APIService \(name) is \(condition)"
+        }
+    }
 
     /// Builds a finding; the id derives from scope, kind and `subject` (the CIDR, node or entry concerned,
     /// prefixed with the source for node-scoped findings).
@@ -218,6 +249,7 @@ public struct Finding: Sendable, Hashable, Codable {
         case .vpcRouteTableNearlyFull: return "VPC route table nearly full"
         case .routeControllerSilent: return "route controller silent about \(cidr?.description ?? "?")"
         case .routeControllerFailing: return "route controller failing for \(cidr?.description ?? "?")"
+        case .apiServiceUnavailable: return "APIService unavailable, not a route problem"
         case .agentSilent: return "agent silent on \(expectedNextHop?.node ?? "?")"
         }
     }
@@ -258,6 +290,18 @@ extension Finding {
         return Finding(kind: kind, scope: .cluster, subject: vpc.id, cidr: vpc.cidr, expectedNextHop: vpc.expectedNextHop,
                        sources: vpc.sources, evidence: vpc.evidence, message: message,
                        remediation: routeControllerRemediation(kind: kind, entry: entry))
+    }
+
+    /// The aggregator's finding about an APIService that is not Available although every probe of its backend
+    /// `address` (on `node`) answers: the route is fine, the service itself is not.
+    public static func apiServiceUnavailable(_ symptom: Symptom, address: IPAddress, node: String?, reachedBy sources: [String]) -> Finding {
+        var finding = Finding(kind: .apiServiceUnavailable, scope: .cluster, subject: symptom.name, cidr: nil,
+                              expectedNextHop: node.map { NextHop(node: $0, ip: nil) }, sources: sources,
+                              evidence: Evidence(agreeing: sources.count, probing: sources.count),
+                              message: "\(symptom.sentence): \(symptom.message); but its pod \(address)\(node.map { " on \($0)" } ?? "") answers probes from \(sources.joined(separator: ", ")): this is not a route problem.",
+                              remediation: remediation(kind: .apiServiceUnavailable, source: sources.first ?? "", cidr: nil, owner: nil))
+        finding.symptoms = [symptom]
+        return finding
     }
 
     /// The aggregator's finding about a registered agent that stopped reporting: it names the node and when
@@ -325,6 +369,8 @@ extension Finding {
             return "Raise the route table's limit (a quota request) or delete entries no node needs, before a new node gets no route."
         case .routeControllerSilent, .routeControllerFailing:
             return routeControllerRemediation(kind: kind, entry: "\(target) -> \(hop)")
+        case .apiServiceUnavailable:
+            return "Look at the APIService's own pods and Service (their logs, readiness, the port the APIService names): the network reaches them."
         case .agentSilent:
             return "Look at the routeprobe agent on \(source): kubectl -n routeprobe get pods -o wide --field-selector spec.nodeName=\(source), then its logs and restarts."
         }

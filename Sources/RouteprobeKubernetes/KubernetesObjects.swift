@@ -39,6 +39,8 @@ public enum Kubernetes {
         public var status: String
         public var reason: String?
         public var message: String?
+        /// RFC 3339, when the condition last changed.
+        public var lastTransitionTime: String?
     }
 
     /// A Node: its pod CIDRs, addresses, machine id and readiness.
@@ -191,6 +193,7 @@ extension Kubernetes.Service: KubernetesObject {}
 extension Kubernetes.EndpointSlice: KubernetesObject {}
 extension Kubernetes.WebhookConfiguration: KubernetesObject {}
 extension Kubernetes.Event: KubernetesObject {}
+extension Kubernetes.Namespace: KubernetesObject {}
 
 /// The kinds routeprobe lists and watches, with their API paths.
 public struct KubernetesResource<Object: KubernetesObject>: Sendable {
@@ -202,6 +205,7 @@ public struct KubernetesResource<Object: KubernetesObject>: Sendable {
     public var fieldSelector: String? = nil
 
     public static var nodes: KubernetesResource<Kubernetes.Node> { .init(path: "/api/v1/nodes", name: "nodes") }
+    public static var namespaces: KubernetesResource<Kubernetes.Namespace> { .init(path: "/api/v1/namespaces", name: "namespaces") }
     /// Warning Events about Nodes (the route controller's among them).
     public static var nodeWarningEvents: KubernetesResource<Kubernetes.Event> {
         .init(path: "/api/v1/events", name: "events", fieldSelector: "involvedObject.kind=Node,type=Warning")

@@ -272,6 +272,44 @@ struct AggregatorStateTests {
         #expect(state.findings.map(\.kind) == [.vpcRouteMissing])
     }
 
+    @Test("symptoms link to the finding that explains them (APIService -> its pod in the CIDR; a stuck namespace through the APIService it names); a later symptom updates the open finding without a second alert; an unavailable APIService whose pod answers is not a route problem")
+    func symptomsLinkToFindings() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", window: .seconds(300)), now: 0)
+        for index in 0...2 { _ = try state.register(registration(index), now: 0).get() }
+        state.setCriticalTargets([CriticalTarget(kind: .apiService, name: "v1beta1.metrics.k8s.io", service: "kube-system/metrics-server",
+                                                 address: IPAddress("172.16.1.12")!, port: 10250, node: "node-1", cidr: IPPrefix("172.16.1.0/24"),
+                                                 consequence: "HPA stops scaling")])
+        let apiService = ClusterSymptom(symptom: .init(kind: "APIService", name: "v1beta1.metrics.k8s.io", condition: "Available=False (FailedDiscoveryCheck)",
+                                                       message: "no route to host", since: 900), apiServices: ["v1beta1.metrics.k8s.io"])
+        let namespace = ClusterSymptom(symptom: .init(kind: "Namespace", name: "tobedeletedb", condition: "Terminating (NamespaceDeletionDiscoveryFailure)",
+                                                      message: "metrics.k8s.io/v1beta1: stale GroupVersion discovery", since: 905),
+                                       apiServices: ["v1beta1.metrics.k8s.io"])
+        state.setSymptoms([apiService])
+        for source in [0, 2] { _ = state.ingest(failingReport(from: source), now: Self.second) }
+        let (opened, _) = state.evaluate(now: Self.second, wallSeconds: 1_000)
+        #expect(opened.count == 1)
+        var finding = try #require(state.findings.first)
+        #expect(finding.kind == .vpcRouteMissing && finding.symptoms.map(\.name) == ["v1beta1.metrics.k8s.io"])
+        #expect(finding.message.hasSuffix("The cluster shows it: APIService v1beta1.metrics.k8s.io is Available=False (FailedDiscoveryCheck)."), "\(finding.message)")
+        // The namespace gets stuck later: the open finding carries it too, and nothing is alerted again.
+        state.setSymptoms([apiService, namespace])
+        for source in [0, 2] { _ = state.ingest(failingReport(from: source), now: 2 * Self.second) }
+        let (again, _) = state.evaluate(now: 2 * Self.second, wallSeconds: 1_001)
+        #expect(again.isEmpty, "no second alert")
+        finding = try #require(state.findings.first)
+        #expect(finding.symptoms.map(\.name) == ["v1beta1.metrics.k8s.io", "tobedeletedb"] && finding.since == 1_000)
+        #expect(finding.message.contains("namespace tobedeletedb is Terminating (NamespaceDeletionDiscoveryFailure)"))
+
+        // Repaired route, metrics-server itself broken: its pod answers every probe, so it is not a route problem.
+        let healthy = ReportedProbe(target: IPAddress("172.16.1.12")!, probeProtocol: .tcp, owner: "node-1", cidr: IPPrefix("172.16.1.0/24"),
+                                    routeClass: .vpc, outcome: .reply, verdict: .reachable, controlOutcome: .reply, failedRounds: 0)
+        for source in [0, 2] { _ = state.ingest(AgentReport(node: "node-\(source)", round: 4, results: [healthy]), now: 3 * Self.second) }
+        for second: UInt64 in [3, 4, 5] { _ = state.evaluate(now: second * Self.second, wallSeconds: 1_000 + Int64(second)) }
+        let notRoute = try #require(state.findings.first { $0.kind == .apiServiceUnavailable }, "\(state.findings.map(\.kind))")
+        #expect(!state.findings.contains { $0.kind == .vpcRouteMissing })
+        #expect(notRoute.message == "APIService v1beta1.metrics.k8s.io is Available=False (FailedDiscoveryCheck): no route to host; but its pod 172.16.1.12 on node-1 answers probes from node-0, node-2: this is not a route problem.", "\(notRoute.message)")
+    }
+
     @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
     func criticalTargets() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)

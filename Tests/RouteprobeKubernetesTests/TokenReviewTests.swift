@@ -154,3 +154,26 @@ struct RouteControllerSignalTests {
         #expect(unavailable.keys.sorted() == ["node-b"] && unavailable["node-b"]?.reason == "NoRouteCreated")
     }
 }
+
+@Suite("Symptoms the cluster shows: unavailable APIServices and namespaces stuck Terminating")
+struct SymptomAnalysisTests {
+    @Test("an APIService Available=False and a Terminating namespace whose discovery fails for metrics.k8s.io/v1beta1 are symptoms of v1beta1.metrics.k8s.io; Active namespaces and False conditions are not")
+    func symptoms() throws {
+        var apiServices = try JSONDecoder().decode(Kubernetes.List<Kubernetes.APIService>.self, from: Data(fixture("apiservices-list.json").utf8)).items
+        let namespaces = try JSONDecoder().decode(Kubernetes.List<Kubernetes.Namespace>.self, from: Data(fixture("namespace-terminating.json").utf8)).items
+        let index = try #require(apiServices.firstIndex { $0.metadata.name == "v1beta1.metrics.k8s.io" })
+        apiServices[index].status = try JSONDecoder().decode(Kubernetes.APIService.Status.self, from: Data(#"""
+            {"conditions": [{"type": "Available", "status": "False", "reason": "FailedDiscoveryCheck", "lastTransitionTime": "2026-12-05T07:00:00Z",
+              "message": "failing or missing response from https://172.16.1.12:10250/apis/metrics.k8s.io/v1beta1: Get \"https://172.16.1.12:10250/apis/metrics.k8s.io/v1beta1\": dial tcp 172.16.1.12:10250: connect: no route to host"}]}
+            """#.utf8))
+        let found = SymptomAnalysis.symptoms(apiServices: apiServices, namespaces: namespaces)
+        #expect(found.map(\.symptom.sentence) == ["APIService v1beta1.metrics.k8s.io is Available=False (FailedDiscoveryCheck)",
+                                                  "namespace odd is Terminating (NamespaceContentRemaining)",
+                                                  "namespace tobedeletedb is Terminating (NamespaceDeletionDiscoveryFailure)"], "\(found.map(\.symptom.sentence))")
+        #expect(found.first { $0.symptom.name == "tobedeletedb" }?.apiServices == ["v1beta1.metrics.k8s.io"])
+        #expect(found.first { $0.symptom.name == "tobedeletedb" }?.symptom.since == 1_796_454_005)
+        #expect(found.first { $0.symptom.name == "odd" }?.apiServices == [], "remaining content names no APIService")
+        #expect(SymptomAnalysis.groupVersions(in: "1 failing: custom.metrics.k8s.io/v1beta2: x, external.metrics.k8s.io/v1beta1, apps/v1 a/b").map { "\($0.group)/\($0.version)" }
+                == ["custom.metrics.k8s.io/v1beta2", "external.metrics.k8s.io/v1beta1"])
+    }
+}
