@@ -117,6 +117,8 @@ let package = Package(
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeConfiguration", "RouteprobeAggregator", "RouteprobeKubernetes",
                 "RouteprobeCommandSupport", "RouteprobeHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

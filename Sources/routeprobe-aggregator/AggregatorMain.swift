@@ -6,12 +6,13 @@ import RouteprobeCommandSupport
 @main
 enum RouteprobeAggregatorMain {
     static let root = ToolDescription(path: [], abstract: "The cluster role of routeprobe: the aggregator.",
-                                      subtools: [AggregatorCommand.tool])
+                                      subtools: [AggregatorCommand.tool, ExplainCommand.tool])
 
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "aggregator": await AggregatorCommand.main(Array(arguments.dropFirst()))
+        case "explain": await ExplainCommand.main(Array(arguments.dropFirst()))
         case nil, "--help", "-h": root.printHelpAndExit()
         case let other?: root.usage("unknown role '\(other)'").report()
         }

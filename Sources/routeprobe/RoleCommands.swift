@@ -15,7 +15,7 @@ enum RoleExecutable: String {
         }
         switch arguments.first {
         case "agent", "beacon": return (.agent, arguments)
-        case "aggregator": return (.aggregator, arguments)
+        case "aggregator", "explain": return (.aggregator, arguments)
         default: return nil
         }
     }
@@ -41,4 +41,7 @@ extension RoleExecutable {
     static let beaconTool = ToolDescription(path: ["beacon"], abstract: "Answer TCP probes: accept every connection and close it at once.")
     static let aggregatorTool = ToolDescription(
         path: ["aggregator"], abstract: "Correlate the agents' reports into findings that name the missing VPC route entry.")
+    /// `routeprobe explain`: it speaks HTTPS to the aggregator, so it runs in the aggregator's executable.
+    static let explainTool = ToolDescription(
+        path: ["explain"], abstract: "Explain a symptom: from a stuck namespace or an unavailable APIService to the route entry and the fix.")
 }

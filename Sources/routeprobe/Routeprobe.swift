@@ -16,7 +16,7 @@ enum Routeprobe {
             explains why a destination cannot be reached. Exit status: 0 success, 1 failure, 2 usage error.
             """,
         subtools: [RoutesCommand.tool, RouteCommand.tool, MonitorCommand.tool, ProbeCommand.tool, RoleExecutable.agentTool,
-                   RoleExecutable.beaconTool, RoleExecutable.aggregatorTool, VPCDiffCommand.tool])
+                   RoleExecutable.beaconTool, RoleExecutable.aggregatorTool, RoleExecutable.explainTool, VPCDiffCommand.tool])
 
     /// The tool the first words name, and how many words that took; nil for none. A switch, not a dictionary
     /// of metatypes: building one costs a process start more metadata work than the lookup saves.

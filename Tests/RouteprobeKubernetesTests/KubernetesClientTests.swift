@@ -659,6 +659,26 @@ struct AggregatorDiscoveryTests {
         #expect(message.contains("the route controller fails to create it: FailedToCreateRoute") && message.contains("(7 times)")
                 && message.contains("RouteTableLimitExceeded: The maximum number of routes has been reached"), "\(message)")
         #expect(aggregator.log.contains("route controller watch: Event broken.17f2a9c1d4e5f333 names no node or time; skipped"), "\(aggregator.log)")
+
+        // routeprobe explain, against the aggregator's API: the chain for node-b, and nothing wrong for node-c.
+        let token = directory.appendingPathComponent("token").path
+        func explain(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+            let result = try runProgram("/usr/sbin/ip", ["netns", "exec", namespace, try routeprobeExecutable(), "explain"] + arguments
+                                        + ["--aggregator", "http://127.0.0.1:9800", "--plain-http", "--token-file", token])
+            return (result.status, result.standardOutput, result.standardError)
+        }
+        let chain = try explain(["node/node-b"])
+        #expect(chain.status == 1, "\(chain)")
+        #expect(chain.output.contains("the VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing (2/2 sources)"), "\(chain.output)")
+        #expect(chain.output.contains("<- the route controller fails to repair it: the route controller fails to create it: FailedToCreateRoute"), "\(chain.output)")
+        #expect(chain.output.hasSuffix("fix: Add the VPC route entry 172.16.1.0/24 with next hop node-b (192.168.0.50), or let the cloud controller manager recreate it. The route controller fails to repair it: see \(kinds.isEmpty ? "" : "routeControllerFailing-")") || chain.output.contains("fix: Add the VPC route entry"), "\(chain.output)")
+        let json = try explain(["172.16.1.12", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        #expect(object?["wrong"] as? Bool == true && (object?["steps"] as? [[String: Any]])?.last?["role"] as? String == "fix", "\(json)")
+        let quiet = try explain(["node/node-c"])
+        #expect(quiet.status == 0 && quiet.output == "nothing wrong along the chain: no open finding about node/node-c\n", "\(quiet)")
+        let bad = try explain(["deployment/x"])
+        #expect(bad.status == 2 && bad.errors.contains("'deployment/x' is not namespace/NAME, apiservice/NAME, node/NAME or an IP address"), "\(bad)")
     }
 
     @Test func badKubernetesFlagsAreOneLineAndExitTwo() throws {

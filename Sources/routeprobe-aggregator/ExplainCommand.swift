@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import RouteprobeCommandSupport
+import RouteprobeConfiguration
+import RouteprobeCore
+import RouteprobeHTTP
+import NIOSSL
+
+/// `routeprobe explain KIND/NAME`: the chain from a symptom to its cause and fix, from the aggregator's findings.
+struct ExplainCommand: ServiceTool {
+    static let tool = ToolDescription(
+        path: ["explain"],
+        abstract: "Explain a symptom: from a stuck namespace or an unavailable APIService to the route entry and the fix.",
+        discussion: """
+            Reads the aggregator's open findings (--aggregator URL with a reader's --token-file) and prints the \
+            chain about the subject, one step a line: the symptom, the unreachable pod, the VPC route entry \
+            with its sources, the route controller that did not repair it, and the fix. Subjects: \
+            namespace/NAME, apiservice/NAME (e.g. v1beta1.metrics.k8s.io), node/NAME, or an IP address in a \
+            pod CIDR. Exit status: 0 nothing wrong along the chain, 1 something is, 2 usage error.
+            """,
+        arguments: [ToolArgument("subject", help: "namespace/NAME, apiservice/NAME, node/NAME or an IP address.")],
+        options: [
+            ToolOption("aggregator", .value(placeholder: "aggregator"), help: "The aggregator's base URL, e.g. https://routeprobe-aggregator.routeprobe.svc:9800."),
+            ToolOption("token-file", .value(placeholder: "token-file"), help: "A token the aggregator accepts (the reader token)."),
+            ToolOption("aggregator-ca", .value(placeholder: "aggregator-ca"), help: "PEM file of the CA that signed the aggregator's certificate (default: the system's roots)."),
+            ToolOption("plain-http", .flag, help: "Allow an http:// --aggregator (labs)."),
+            ToolOption("json", .flag, help: "Print the chain as JSON: {subject, wrong, steps: [{role, text, finding}]}."),
+        ])
+
+    var subject: ExplainChain.Subject
+    var aggregator: String
+    var tokenFile: String
+    var authority: String?
+    var json: Bool
+
+    init(_ line: ToolCommandLine) throws(CommandFailure) {
+        let text = line.positionals.first ?? ""
+        guard let subject = ExplainChain.Subject.parse(text) else {
+            throw Self.tool.usage("'\(text)' is not namespace/NAME, apiservice/NAME, node/NAME or an IP address")
+        }
+        self.subject = subject
+        guard let aggregator = line.value("aggregator") else { throw Self.tool.usage("missing '--aggregator <aggregator>' (the findings come from it)") }
+        guard let url = URL(string: aggregator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw Self.tool.usage("--aggregator '\(aggregator)' must be an https:// URL")
+        }
+        if url.scheme == "http" && !line.flag("plain-http") {
+            throw Self.tool.usage("--aggregator '\(aggregator)' is plain HTTP: the token would cross the network in clear; use https://, or --plain-http in a lab")
+        }
+        self.aggregator = aggregator.hasSuffix("/") ? String(aggregator.dropLast()) : aggregator
+        guard let tokenFile = line.value("token-file") else { throw Self.tool.usage("missing '--token-file <token-file>'") }
+        self.tokenFile = tokenFile
+        authority = line.value("aggregator-ca")
+        json = line.flag("json")
+    }
+
+    func run() async throws {
+        let token: String
+        do { token = try BearerTokenFile.read(tokenFile) } catch { throw CommandFailure.usage(error.description) }
+        var pem: [UInt8]? = nil
+        if let authority {
+            guard let bytes = FileManager.default.contents(atPath: authority) else { throw CommandFailure.usage("cannot read --aggregator-ca \(authority)") }
+            pem = Array(bytes)
+        }
+        let tls: TLSConfiguration
+        do { tls = try ClientTLS.configuration(certificateAuthorityPEM: pem, source: "--aggregator-ca \(authority ?? "")") } catch {
+            throw CommandFailure.usage(error.description)
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        var request = HTTPClientRequest(url: aggregator + "/api/v1/findings")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let findings: [Finding]
+        do {
+            findings = try await Self.fetch(request, with: client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
+        let chain = ExplainChain.build(subject, findings: findings, now: Int64(Date().timeIntervalSince1970))
+        try show(chain)
+        if chain.wrong { throw ExitStatus(1) }
+    }
+
+    /// The aggregator's open findings; errors as one line a person can act on.
+    private static func fetch(_ request: HTTPClientRequest, with client: HTTPClient) async throws -> [Finding] {
+        do {
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 32 << 20)
+            guard response.status.code == 200 else {
+                let reason = (try? JSONDecoder().decode([String: String].self, from: Data(body.readableBytesView)))?["error"] ?? response.status.reasonPhrase
+                throw CommandFailure("the aggregator answered HTTP \(response.status.code): \(reason)")
+            }
+            return try JSONDecoder().decode(FindingsDocument.self, from: Data(body.readableBytesView)).findings
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch is DecodingError {
+            throw CommandFailure("the aggregator's findings are not what this release reads; use routeprobe of the aggregator's release")
+        } catch {
+            throw CommandFailure(TransportProblem.describe(error, server: "the aggregator", trustHint: "give --aggregator-ca the CA that signed it"))
+        }
+    }
+
+    private func show(_ chain: ExplainChain) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            writeToStandardOutput(String(decoding: try encoder.encode(chain), as: UTF8.self) + "\n")
+        } else {
+            writeToStandardOutput(chain.text + "\n")
+        }
+    }
+
+    private struct FindingsDocument: Decodable { let findings: [Finding] }
+}
