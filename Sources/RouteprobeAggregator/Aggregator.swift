@@ -79,6 +79,14 @@ struct AggregatorEvaluator: Service {
         }
         let state = self.state
         var reporter: EventReporter? = nil
+        var conditions: NodeConditionReporter? = nil
+        if configuration.nodeConditions, let endpoint = configuration.kubernetes {
+            do throws(KubernetesError) {
+                conditions = NodeConditionReporter(client: try KubernetesClient(endpoint: endpoint), log: log)
+            } catch {
+                log("cannot set node conditions: \(error.description)")
+            }
+        }
         if configuration.events, let endpoint = configuration.kubernetes {
             do throws(KubernetesError) {
                 reporter = EventReporter(client: try KubernetesClient(endpoint: endpoint), instance: configuration.hostname, log: log)
@@ -102,12 +110,16 @@ struct AggregatorEvaluator: Service {
             if let reporter {
                 for case .opened(let finding) in events { Task { await reporter.report(finding) } }
             }
+            if let conditions, !events.isEmpty {
+                Task { for event in events { await conditions.record(event) } }
+            }
             let counts = state.counts
             metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting,
                                      capacity: state.vpcCapacity)
             try? await Task.sleep(for: configuration.evaluationInterval)
         }
         await reporter?.client.shutdown()
+        await conditions?.client.shutdown()
     }
 
     /// Reads the table again when the file's modification time changed; a broken file keeps the last good
@@ -246,6 +258,43 @@ final class ImpactWatch: Sendable {
             group.addTask { await validating.run() }
             group.addTask { await mutating.run() }
             group.addTask { await namespaceList.run() }
+        }
+    }
+}
+
+/// Sets `PodCIDRUnreachable` on the Node of each pod-CIDR finding that opens (True) or resolves (False); a
+/// failure (such as a 403 without the optional role) is said once and never stops the aggregator.
+final class NodeConditionReporter: Sendable {
+    let client: KubernetesClient
+    private let conditions: NodeConditions
+    private let log: @Sendable (String) -> Void
+    private let problem = Mutex<String?>(nil)
+    /// Open pod-CIDR findings per node: the condition turns False only when the last one resolves.
+    private let open = Mutex<[String: Set<String>]>([:])
+
+    init(client: KubernetesClient, log: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        conditions = NodeConditions(client: client)
+        self.log = log
+    }
+
+    func record(_ event: FindingEvent) async {
+        let finding = event.finding
+        guard NodeConditions.reason(for: finding.kind) != nil, let node = finding.expectedNextHop?.node else { return }
+        let stillOpen = open.withLock { open -> Bool in
+            if event.isResolution { open[node, default: []].remove(finding.id) } else { open[node, default: []].insert(finding.id) }
+            return !(open[node]?.isEmpty ?? true)
+        }
+        if event.isResolution && stillOpen { return }
+        do throws(KubernetesError) {
+            try await conditions.record(finding, resolved: event.isResolution)
+            if problem.withLock({ previous in defer { previous = nil }; return previous != nil }) { log("node conditions are set again") }
+        } catch {
+            let first = problem.withLock { previous -> Bool in
+                defer { previous = error.description }
+                return previous != error.description
+            }
+            if first { log("cannot set the PodCIDRUnreachable condition: \(error.description); alerts go on") }
         }
     }
 }

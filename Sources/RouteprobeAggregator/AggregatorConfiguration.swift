@@ -34,6 +34,8 @@ public struct AggregatorConfiguration: Sendable {
     public var hostname: String
     /// Discover nodes from this API server (in-cluster or kubeconfig); nil: the cluster map and registrations only.
     public var kubernetes: KubernetesEndpoint?
+    /// Set `PodCIDRUnreachable` on the Nodes that own unreachable pod CIDRs (needs `kubernetes`).
+    public var nodeConditions: Bool = false
     /// Watch the route controller: a VPC-route finding open this long with no repair is `routeControllerSilent`
     /// or `routeControllerFailing`; nil: off (it needs the API server's Events and Nodes).
     public var routeControllerGrace: Duration? = nil

@@ -105,6 +105,18 @@ public final class KubernetesClient: Sendable {
         try await send(.POST, body, at: path, answer: answer)
     }
 
+    /// PATCHes `path` with `body` of `contentType` (a strategic merge patch of a Node's status, say).
+    public func patch<Body: Encodable>(_ body: Body, at path: String, contentType: String) async throws(KubernetesError) {
+        var request = request(path)
+        request.method = .PATCH
+        request.headers.add(name: "Content-Type", value: contentType)
+        do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
+            throw KubernetesError.malformed("cannot encode the patch for \(path)")
+        }
+        let response = try await execute(request, timeout: .seconds(10))
+        _ = try? await response.body.collect(upTo: 1 << 20)
+    }
+
     /// PUTs `body` (a whole object with its `metadata.resourceVersion`) to `path`; a stale version is
     /// `.http(status: 409, ...)`.
     public func put<Body: Encodable, Answer: Decodable>(_ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {

@@ -43,6 +43,7 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("kubernetes", .flag, help: "Discover nodes from the API server with the pod's service account (in a cluster)."),
             ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "Discover nodes from the API server of this kubeconfig file (outside a cluster)."),
             ToolOption("agent-service-account", .value(placeholder: "agent-service-account"), help: "With --kubernetes or --kubeconfig: the agents' ServiceAccount; its projected tokens (audience routeprobe) speak for their pod's node, checked with a TokenReview.", default: "routeprobe/routeprobe-agent"),
+            ToolOption("node-conditions", .flag, help: "Set the PodCIDRUnreachable condition on the Node that owns an unreachable pod CIDR (True while the finding is open, False after); needs --kubernetes or --kubeconfig and deploy/optional/node-conditions-rbac.yaml."),
             ToolOption("leader-election", .flag, help: "Run as one of several replicas: the holder of a coordination.k8s.io Lease serves agents, alerts and writes Events; the others stand by (503, /readyz not ready) and take over when it stops renewing. Needs --kubernetes or --kubeconfig."),
             ToolOption("lease-name", .value(placeholder: "lease-name"), help: "The Lease's name.", default: "routeprobe-aggregator"),
             ToolOption("lease-namespace", .value(placeholder: "lease-namespace"), help: "The Lease's namespace (default: the pod's, else routeprobe)."),
@@ -79,6 +80,7 @@ struct AggregatorCommand: ServiceTool {
     var leaseDuration: String
     var routeControllerGrace: String
     var events: Bool
+    var nodeConditions: Bool
 
     init(_ line: ToolCommandLine) throws(CommandFailure) {
         listen = line.value("listen") ?? "0.0.0.0:9800"
@@ -129,6 +131,7 @@ struct AggregatorCommand: ServiceTool {
         maxNodes = try line.integer("max-nodes", in: 1...1_000_000, default: 10_000, tool: Self.tool)!
         kubeContext = line.value("kube-context")
         events = line.flag("events")
+        nodeConditions = line.flag("node-conditions")
     }
 
     func run() async throws {
@@ -171,6 +174,7 @@ struct AggregatorCommand: ServiceTool {
             throw CommandFailure.usage(error.description)
         }
         if events && endpoint == nil { throw CommandFailure.usage("--events needs --kubernetes or --kubeconfig") }
+        if nodeConditions && endpoint == nil { throw CommandFailure.usage("--node-conditions needs --kubernetes or --kubeconfig") }
         let lease = try duration(leaseDuration, "lease-duration")
         if lease < .seconds(1) || lease > .seconds(300) { throw CommandFailure.usage("--lease-duration '\(leaseDuration)' must be 1s to 5m") }
         var elector: LeaderElector? = nil
@@ -202,6 +206,7 @@ struct AggregatorCommand: ServiceTool {
             evaluationInterval: evaluation, maximumBodyBytes: maxBodyBytes,
             hostname: ProcessInfo.processInfo.hostName, kubernetes: endpoint)
         configuration.events = events
+        configuration.nodeConditions = nodeConditions
         configuration.tls = keyPair
         configuration.leaderElector = elector
         if endpoint != nil { configuration.routeControllerGrace = try duration(routeControllerGrace, "route-controller-grace") }

@@ -12,7 +12,8 @@ struct DeployManifestTests {
     static let deploy = packageRoot.appendingPathComponent("deploy")
     /// Manifests of built-in kinds, which kubernetes-validate knows.
     static let builtIn = ["namespace.yaml", "rbac.yaml", "secret.yaml", "configmap.yaml", "agent-daemonset.yaml",
-                          "beacon-daemonset.yaml", "aggregator.yaml", "optional/events-rbac.yaml"]
+                          "beacon-daemonset.yaml", "aggregator.yaml", "optional/events-rbac.yaml",
+                          "optional/node-conditions-rbac.yaml"]
 
     func documents(_ name: String) throws -> [[String: Any]] {
         let text = try String(contentsOf: Self.deploy.appendingPathComponent(name), encoding: .utf8)

@@ -36,6 +36,8 @@ final class ReplayServer: Sendable {
     let tls: (certificate: String, key: String)?
     /// Leases, kept with resource versions and conflicts.
     let leases = ReplayLeases()
+    /// PATCHes received (nodes/status), with their content type.
+    let patched = Mutex<[(path: String, contentType: String, body: String)]>([])
 
     init(tls: (certificate: String, key: String)? = nil, answerPost: @escaping @Sendable (String, String) -> Answer? = { _, _ in nil }) {
         self.tls = tls
@@ -58,6 +60,12 @@ final class ReplayServer: Sendable {
             return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.put("**") { request, _ -> Response in try await lease(request, method: "PUT") }
+        router.patch("**") { [self] request, _ -> Response in
+            var request = request
+            let body = String(buffer: try await request.collectBody(upTo: 1 << 20))
+            self.patched.withLock { $0.append((request.uri.path, request.headers[.contentType] ?? "", body)) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
+        }
         router.get("**") { [self] request, _ -> Response in
             if ReplayLeases.handles(request.uri.path) { return try await lease(request, method: "GET") }
             let uri = request.uri.description
@@ -641,7 +649,7 @@ struct AggregatorDiscoveryTests {
         try "t".write(toFile: directory.appendingPathComponent("token").path, atomically: true, encoding: .utf8)
         let aggregator = try LabProcess(namespace: namespace, name: "aggregator", arguments: [
             "aggregator", "--listen", "127.0.0.1:9800", "--token-file", directory.appendingPathComponent("token").path,
-            "--allow-shared-token", "--plain-http", "--kubeconfig", kubeconfig, "--route-controller-grace", "2s",
+            "--allow-shared-token", "--plain-http", "--kubeconfig", kubeconfig, "--route-controller-grace", "2s", "--node-conditions",
             "--evaluation-interval", "200ms", "--syslog", "unix:/nonexistent/syslog.sock"])
         defer { aggregator.stop() }
         for _ in 0..<50 where (try? httpRequest(in: namespace, "http://127.0.0.1:9800/healthz"))?.status != 200 { try await Task.sleep(for: .milliseconds(100)) }
@@ -679,6 +687,21 @@ struct AggregatorDiscoveryTests {
         #expect(quiet.status == 0 && quiet.output == "nothing wrong along the chain: no open finding about node/node-c\n", "\(quiet)")
         let bad = try explain(["deployment/x"])
         #expect(bad.status == 2 && bad.errors.contains("'deployment/x' is not namespace/NAME, apiservice/NAME, node/NAME or an IP address"), "\(bad)")
+
+        // --node-conditions: node-b got PodCIDRUnreachable True by a strategic merge patch of its status; the
+        // route repaired, it turns False (PodCIDRReachable). NetworkUnavailable is never written.
+        func patches() -> [(path: String, contentType: String, body: String)] { server.patched.withLock { $0 } }
+        #expect(patches().first?.path == "/api/v1/nodes/node-b/status" && patches().first?.contentType == "application/strategic-merge-patch+json", "\(patches())")
+        let opened = try JSONSerialization.jsonObject(with: Data((patches().first?.body ?? "{}").utf8)) as? [String: Any]
+        let condition = ((opened?["status"] as? [String: Any])?["conditions"] as? [[String: Any]])?.first
+        #expect(condition?["type"] as? String == "PodCIDRUnreachable" && condition?["status"] as? String == "True"
+                && condition?["reason"] as? String == "VpcRouteMissing", "\(condition ?? [:])")
+        for round in 50...60 where !patches().contains(where: { $0.body.contains("PodCIDRReachable") }) {
+            _ = try postReports(namespace: namespace, port: 9800, failing: false, round: round)
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(patches().last?.body.contains(#""status":"False""#) == true && patches().last?.body.contains("PodCIDRReachable") == true, "\(patches())")
+        #expect(!patches().contains { $0.body.contains("NetworkUnavailable") })
     }
 
     @Test func badKubernetesFlagsAreOneLineAndExitTwo() throws {
