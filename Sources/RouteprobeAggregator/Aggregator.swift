@@ -113,6 +113,7 @@ struct AggregatorEvaluator: Service {
             if let conditions, !events.isEmpty {
                 Task { for event in events { await conditions.record(event) } }
             }
+            for seconds in state.takePropagationTimes() { metrics.recordPropagation(seconds: seconds) }
             let counts = state.counts
             metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting,
                                      capacity: state.vpcCapacity)

@@ -13,6 +13,7 @@ public final class AggregatorMetrics: Sendable {
     private let reporting: Gauge
     private let tableEntries: Gauge
     private let tableLimit: Gauge
+    private let propagation: DurationHistogram
 
     /// Builds the metrics with every series present from the start.
     public init() {
@@ -24,7 +25,8 @@ public final class AggregatorMetrics: Sendable {
         reporting = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_nodes_reporting", unitName: "", helpText: "Nodes with a report inside the window."))
         tableEntries = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_entries", unitName: "", helpText: "Entries of the imported VPC route table that count against its limit (the fullest table; GCP: the project's routes); 0 without a table."))
         tableLimit = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_limit", unitName: "", helpText: "The VPC route table's limit of entries (--route-table-limit or the cloud's default); 0 without a table."))
-        for status in [400, 401, 403, 404, 409, 413, 429] { rejected(status: status, count: 0) }
+        propagation = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_route_propagation_seconds", unitName: "", helpText: "From a new node's pod CIDR appearing on its Node to every probing source reaching it."), buckets: [.seconds(5), .seconds(10), .seconds(20), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(600)])
+        for status in [400, 401, 403, 404, 409, 413, 429, 503] { rejected(status: status, count: 0) }
         for kind in Finding.Kind.allCases { setOpen(0, kind: kind) }
     }
 
@@ -41,6 +43,8 @@ public final class AggregatorMetrics: Sendable {
         registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_findings_open", unitName: "", helpText: "Cluster findings open now, by kind."), labels: [("kind", kind.rawValue)])
             .set(Int64(count))
     }
+
+    func recordPropagation(seconds: Int64) { propagation.record(.seconds(seconds)) }
 
     func recordEvaluation(nanoseconds: UInt64, open: [Finding], registered: Int, reporting: Int, capacity: VPCRouteDiff.Capacity?) {
         inferenceDuration.record(.nanoseconds(Int64(nanoseconds)))

@@ -90,6 +90,12 @@ public final class AggregatorState: Sendable {
         var routeEvents: [String: RouteControllerSignals.NodeEvent] = [:]
         /// What the cluster shows: unavailable APIServices, namespaces stuck Terminating.
         var symptoms: [ClusterSymptom] = []
+        /// Pod CIDRs of nodes that joined after the first node list, not reached by every source yet, with
+        /// the node and when they appeared (Unix seconds).
+        var propagating: [IPPrefix: (node: String, since: Int64)] = [:]
+        var nodesListed = false
+        /// Propagation times measured and not yet handed to the metrics (seconds).
+        var propagationTimes: [Int64] = []
         var networkUnavailable: [String: (reason: String, message: String)] = [:]
     }
 
@@ -210,10 +216,18 @@ public final class AggregatorState: Sendable {
 
     /// Replaces the nodes known without registration (the cluster map file's, or those discovered from the
     /// API server's Node objects). A registered node's own registration still wins.
-    public func setKnownNodes(_ nodes: [ClusterMap.Node]) {
+    public func setKnownNodes(_ nodes: [ClusterMap.Node], wallSeconds: Int64 = Int64(WallClock.now().seconds)) {
         inner.withLock { state in
             let incoming = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             guard incoming != state.fileNodes else { return }
+            // A pod CIDR that appears after the first list is a new node's: time its propagation.
+            if state.nodesListed {
+                let before = Set(state.fileNodes.values.flatMap(\.podCIDRs))
+                for node in incoming.values { for cidr in node.podCIDRs where !before.contains(cidr) { state.propagating[cidr] = (node.name, wallSeconds) } }
+                let now = Set(incoming.values.flatMap(\.podCIDRs))
+                for cidr in state.propagating.keys where !now.contains(cidr) { state.propagating[cidr] = nil }
+            }
+            state.nodesListed = state.nodesListed || !incoming.isEmpty
             // A node gone from the cluster is no silent agent.
             for name in state.lastReport.keys where !incoming.isEmpty && incoming[name] == nil {
                 state.lastReport[name] = nil
@@ -353,6 +367,7 @@ public final class AggregatorState: Sendable {
             findings.append(Finding.agentSilent(node: node, seconds: Int64(seconds), lastReportWallSeconds: wallSeconds - Int64(seconds)))
         }
         if let grace = configuration.routeControllerGrace { watchRouteController(&findings, grace: grace, wallSeconds: wallSeconds) }
+        followPropagation(&findings, reports: reports, cluster: cluster, wallSeconds: wallSeconds)
         let elapsed = ContinuousClock.now - started
         let events = inner.withLock { $0.tracker.evaluate(findings, now: wallSeconds) }
         let (seconds, attoseconds) = elapsed.components
@@ -382,6 +397,45 @@ public final class AggregatorState: Sendable {
                                                        reachedBy: Array(Set(reaching)).sorted()))
                 break
             }
+        }
+    }
+
+    /// New nodes' pod CIDRs: once every source that probes one reaches it, the time since it appeared is a
+    /// propagation time (`takePropagationTimes`); one no source reaches after the grace period (the route
+    /// controller's, else 60 s) is `routeNotPropagated`.
+    private func followPropagation(_ findings: inout [Finding], reports: [AgentReport], cluster: ClusterMap, wallSeconds: Int64) {
+        let grace = (configuration.routeControllerGrace ?? .seconds(60)).components.seconds
+        let pending = inner.withLock { $0.propagating }
+        guard !pending.isEmpty else { return }
+        var reached: [IPPrefix: Int64] = [:]
+        for (cidr, entry) in pending.sorted(by: { $0.key.description < $1.key.description }) {
+            var reaching = Set<String>(), failing = Set<String>()
+            for report in reports where report.node != entry.node {
+                for probe in report.results where probe.cidr == cidr {
+                    if probe.outcome.pathWorks { reaching.insert(report.node) } else { failing.insert(report.node) }
+                }
+            }
+            failing.subtract(reaching)
+            if !reaching.isEmpty && failing.isEmpty {
+                reached[cidr] = wallSeconds - entry.since
+            } else if wallSeconds - entry.since >= grace, let node = cluster.node(named: entry.node) {
+                findings.append(.routeNotPropagated(node: node, cidr: cidr, seconds: wallSeconds - entry.since, sources: failing.sorted()))
+            }
+        }
+        guard !reached.isEmpty else { return }
+        inner.withLock { state in
+            for (cidr, seconds) in reached where state.propagating[cidr] != nil {
+                state.propagating[cidr] = nil
+                state.propagationTimes.append(seconds)
+            }
+        }
+    }
+
+    /// The propagation times measured since the last call (seconds), for the histogram.
+    public func takePropagationTimes() -> [Int64] {
+        inner.withLock { state in
+            defer { state.propagationTimes = [] }
+            return state.propagationTimes
         }
     }
 

@@ -38,6 +38,9 @@ public struct Finding: Sendable, Hashable, Codable {
         /// A VPC route finding has stayed open past the grace period and the route controller says why it
         /// cannot repair it (a Warning Event, or NetworkUnavailable True with NoRouteCreated).
         case routeControllerFailing
+        /// A new node's pod CIDR has not become reachable within the grace period: the route controller has
+        /// not created its VPC route entry (its other silent failure).
+        case routeNotPropagated
         /// An APIService is not Available although probes reach its backends: not a route problem.
         case apiServiceUnavailable
         /// A registered agent has not reported for a window: its node's view is missing from the cluster's.
@@ -49,7 +52,7 @@ public struct Finding: Sendable, Hashable, Codable {
             case .vpcRouteMissing, .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter:
                 return .error
             case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
-                 .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .apiServiceUnavailable, .agentSilent:
+                 .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .routeNotPropagated, .apiServiceUnavailable, .agentSilent:
                 return .warning
             }
         }
@@ -249,6 +252,7 @@ public struct Finding: Sendable, Hashable, Codable {
         case .vpcRouteTableNearlyFull: return "VPC route table nearly full"
         case .routeControllerSilent: return "route controller silent about \(cidr?.description ?? "?")"
         case .routeControllerFailing: return "route controller failing for \(cidr?.description ?? "?")"
+        case .routeNotPropagated: return "new node's pod CIDR not reachable yet"
         case .apiServiceUnavailable: return "APIService unavailable, not a route problem"
         case .agentSilent: return "agent silent on \(expectedNextHop?.node ?? "?")"
         }
@@ -290,6 +294,14 @@ extension Finding {
         return Finding(kind: kind, scope: .cluster, subject: vpc.id, cidr: vpc.cidr, expectedNextHop: vpc.expectedNextHop,
                        sources: vpc.sources, evidence: vpc.evidence, message: message,
                        remediation: routeControllerRemediation(kind: kind, entry: entry))
+    }
+
+    /// The aggregator's finding about a node that joined `seconds` ago and whose pod CIDR no source reaches yet.
+    public static func routeNotPropagated(node: ClusterMap.Node, cidr: IPPrefix, seconds: Int64, sources: [String]) -> Finding {
+        Finding(kind: .routeNotPropagated, scope: .cluster, subject: cidr.description, cidr: cidr, expectedNextHop: NextHop(node, for: cidr),
+                sources: sources, evidence: Evidence(agreeing: sources.count, probing: sources.count),
+                message: "\(node.name) joined \(DurationText.spoken(seconds: seconds)) ago with pod CIDR \(cidr), and \(sources.isEmpty ? "no source has probed it yet" : "no source reaches it yet (\(sources.joined(separator: ", ")))"): its VPC route entry has not been created.",
+                remediation: remediation(kind: .routeNotPropagated, source: sources.first ?? "", cidr: cidr, owner: node))
     }
 
     /// The aggregator's finding about an APIService that is not Available although every probe of its backend
@@ -369,6 +381,8 @@ extension Finding {
             return "Raise the route table's limit (a quota request) or delete entries no node needs, before a new node gets no route."
         case .routeControllerSilent, .routeControllerFailing:
             return routeControllerRemediation(kind: kind, entry: "\(target) -> \(hop)")
+        case .routeNotPropagated:
+            return "Look for the VPC route entry \(target) -> \(hop): if it is missing, check the cloud-controller-manager's route controller (its log, its cloud role's permissions, the route table's limit)."
         case .apiServiceUnavailable:
             return "Look at the APIService's own pods and Service (their logs, readiness, the port the APIService names): the network reaches them."
         case .agentSilent:

@@ -21,7 +21,7 @@ public struct NodeEvents: Sendable {
         case .vpcRouteMissing: return "VpcRouteMissing"
         case .vpcRouteWrongNextHop, .kernelRouteMissing, .kernelRouteWrong, .rejectedByRouter: return "PodCIDRUnreachable"
         case .nodeUnreachable, .sourceLocal, .vpcRouteStale, .vpcRouteOverlap, .vpcRouteConflict, .vpcRouteNotProvisioned,
-             .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .apiServiceUnavailable, .agentSilent: return nil
+             .vpcRouteTableNearlyFull, .routeControllerSilent, .routeControllerFailing, .routeNotPropagated, .apiServiceUnavailable, .agentSilent: return nil
         }
     }
 

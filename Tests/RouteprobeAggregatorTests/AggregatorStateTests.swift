@@ -310,6 +310,33 @@ struct AggregatorStateTests {
         #expect(notRoute.message == "APIService v1beta1.metrics.k8s.io is Available=False (FailedDiscoveryCheck): no route to host; but its pod 172.16.1.12 on node-1 answers probes from node-0, node-2: this is not a route problem.", "\(notRoute.message)")
     }
 
+    @Test("a new node's pod CIDR: the time until every source reaches it is measured; one nobody reaches past the grace is routeNotPropagated; nodes of the first list are not new")
+    func routePropagation() throws {
+        let state = AggregatorState(configuration: AggregatorConfiguration(token: "t", window: .seconds(300)), now: 0)
+        state.setKnownNodes((0...2).map { registration($0).clusterNode }, wallSeconds: 900)
+        state.setKnownNodes((0...3).map { registration($0).clusterNode }, wallSeconds: 1_000)
+        for index in 0...3 { _ = try state.register(registration(index), now: 0).get() }
+        func probe(_ outcome: ProbeOutcome) -> ReportedProbe {
+            ReportedProbe(target: IPAddress("172.16.3.12")!, probeProtocol: .tcp, owner: "node-3", cidr: IPPrefix("172.16.3.0/24"), routeClass: .vpc,
+                          outcome: outcome, verdict: outcome == .reply ? .reachable : .vpcRouteMissing, controlOutcome: .reply, failedRounds: outcome == .reply ? 0 : 1)
+        }
+        func round(_ wall: Int64, _ outcome: ProbeOutcome) -> [Finding] {
+            for source in 0...1 { _ = state.ingest(AgentReport(node: "node-\(source)", round: 1, results: [probe(outcome)]), now: UInt64(wall - 899) * Self.second) }
+            _ = state.evaluate(now: UInt64(wall - 899) * Self.second, wallSeconds: wall)
+            return state.findings
+        }
+        #expect(!round(1_030, .timeout).contains { $0.kind == .routeNotPropagated }, "within the grace (60 s)")
+        let late = try #require(round(1_070, .timeout).first { $0.kind == .routeNotPropagated })
+        #expect(late.message == "node-3 joined 1m ago with pod CIDR 172.16.3.0/24, and no source reaches it yet (node-0, node-1): its VPC route entry has not been created.", "\(late.message)")
+        #expect(state.takePropagationTimes().isEmpty)
+        _ = round(1_080, .reply)
+        #expect(state.takePropagationTimes() == [80], "reached by every source 80 s after it appeared")
+        _ = round(1_081, .reply)
+        _ = round(1_082, .reply)
+        #expect(!state.findings.contains { $0.kind == .routeNotPropagated })
+        #expect(state.takePropagationTimes().isEmpty, "measured once")
+    }
+
     @Test("control-plane agents probe the API server's dependencies; without one on the control plane, every agent does")
     func criticalTargets() throws {
         let state = AggregatorState(configuration: AggregatorConfiguration(token: "t"), now: 0)

@@ -314,6 +314,11 @@ struct AggregatorDiscoveryTests {
                                    ("/apis/admissionregistration.k8s.io/v1/mutating", "mutatingwebhooks-list.json")] where uri.hasPrefix(prefix) {
                 return uri.contains("watch=1") ? .init(lines: [], hold: .seconds(5)) : .init(lines: [fixture(name)])
             }
+            // Events and namespaces: none.
+            guard uri.hasPrefix("/api/v1/nodes") else {
+                return uri.contains("watch=1") ? .init(lines: [], hold: .seconds(5))
+                    : .init(lines: [#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#])
+            }
             guard uri.contains("watch=1") else { return KubernetesClientTests.nodesAPI(uri, count) }
             let first = watches.withLock { $0 += 1; return $0 == 1 }
             return first ? KubernetesClientTests.nodesAPI(uri, count) : .init(lines: [], hold: .seconds(5))
