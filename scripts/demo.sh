@@ -155,6 +155,70 @@ wait 2>/dev/null || true
 echo "-- the aggregator's log:"; sed 's/^/  /' "$WORK/aggregator.log"
 echo "-- node-a's agent log:"; sed 's/^/  /' "$WORK/agent-node-a.log"
 
+say "the whole chain, from the cluster's own signals (a replay API server stands in for the cluster)"
+# The replay server answers as an API server would: the lab's Nodes, metrics-server's APIService backed by
+# node-b's pod 172.16.1.12, a namespace stuck Terminating because discovery of metrics.k8s.io/v1beta1 fails.
+python3 scripts/replay-apiserver.py "$WORK/api.sock" Tests/RouteprobeKubernetesTests/Fixtures "$WORK" &
+for _ in $(seq 50); do [ -S "$WORK/api.sock" ] && break; sleep 0.1; done
+socket=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$WORK/api.sock")
+cat > "$WORK/kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: replay
+clusters: [{name: replay, cluster: {server: "http+unix://$socket"}}]
+users: [{name: demo, user: {token: demo}}]
+contexts: [{name: replay, context: {cluster: replay, user: demo}}]
+YAML
+start_syslog_collector "$WORK/syslog2.sock" "$WORK/syslog2.txt"
+ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --kubeconfig "$WORK/kubeconfig" \
+    --node-tokens "$WORK/node-tokens.yaml" --token-file "$WORK/token" --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key" \
+    --route-controller-grace 3s --node-conditions --syslog "unix:$WORK/syslog2.sock" --evaluation-interval 500ms \
+    > "$WORK/aggregator2.log" 2>&1 &
+sleep 0.5
+for node in node-a node-b node-c; do
+    ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
+        --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog2.sock" \
+        --aggregator https://192.168.0.253:9800 --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token-$node" \
+        > "$WORK/agent2-$node.log" 2>&1 &
+done
+explain() {
+    printf '$ routeprobe explain %s --aggregator https://192.168.0.253:9800 ...\n' "$1"
+    ip netns exec ${PREFIX}vpc "$routeprobe" explain "$1" --aggregator https://192.168.0.253:9800 \
+        --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token" | sed 's/^/  /' || true
+}
+sleep 4
+echo "healthy routes; metrics-server itself is unavailable, and its pod answers: not a route problem"
+findings
+lab break-vpc-route node-b
+for _ in $(seq 100); do api findings | grep -q '"Namespace"' && break; sleep 0.2; done
+echo "node-b's VPC entry deleted: the finding carries the APIService and the stuck namespace"
+findings
+sleep 3.5
+echo "three seconds later (--route-controller-grace 3s) the route controller has neither repaired it nor said a word:"
+explain namespace/tobedeletedb
+touch "$WORK/route-controller-speaks"
+for _ in $(seq 50); do api findings | grep -q routeControllerFailing && break; sleep 0.2; done
+echo "the route controller raises FailedToCreateRoute on node-b: the chain quotes it"
+explain node/node-b
+conditions() {
+    python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    method, path, body = line.rstrip("\n").split(" ", 2)
+    if method == "PATCH":
+        c = json.loads(body)["status"]["conditions"][0]
+        print("  PATCH %s  %s=%s (%s)" % (path, c["type"], c["status"], c["reason"]))' "$WORK/requests.log" 2>/dev/null || true
+}
+echo "node-b's PodCIDRUnreachable condition (--node-conditions), as PATCHed to the API server:"
+conditions
+lab restore-vpc-route node-b
+for _ in $(seq 60); do grep -q PodCIDRReachable "$WORK/requests.log" 2>/dev/null && break; sleep 0.2; done
+echo "the entry restored:"
+conditions
+explain namespace/tobedeletedb
+jobs -p | xargs -r kill 2>/dev/null || true
+wait 2>/dev/null || true
+
 say "bad input gets one line and a non-zero exit"
 run "$routeprobe" route get 172.16.1 --netns $NODE || echo "(exit $?)"
 run "$routeprobe" probe no-such-host.invalid || echo "(exit $?)"

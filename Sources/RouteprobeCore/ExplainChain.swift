@@ -87,10 +87,12 @@ public struct ExplainChain: Sendable, Hashable, Codable {
         } else {
             let agree = cause.evidence.probing > 0 ? " (\(cause.evidence.agreeing)/\(cause.evidence.probing) sources)" : ""
             steps.append(Step(role: "route", text: routeSentence(cause) + "\(agree)\(age(cause.since))", finding: cause.id))
-            if let watchdog = findings.first(where: { ($0.kind == .routeControllerSilent || $0.kind == .routeControllerFailing) && $0.cidr == cause.cidr }) {
+            // The route controller's own word wins over its silence (both are open while the silent one closes).
+            if let watchdog = findings.first(where: { $0.kind == .routeControllerFailing && $0.cidr == cause.cidr })
+                ?? findings.first(where: { $0.kind == .routeControllerSilent && $0.cidr == cause.cidr }) {
                 let text = watchdog.kind == .routeControllerSilent
                     ? "the route controller has not re-created it\(age(cause.since)) and raised no event"
-                    : "the route controller fails to repair it: " + (watchdog.message.components(separatedBy: "; ").dropFirst().joined(separator: "; "))
+                    : watchdog.message.components(separatedBy: "; ").dropFirst().joined(separator: "; ")
                 steps.append(Step(role: "routeController", text: text, finding: watchdog.id))
             }
         }

@@ -53,5 +53,11 @@ struct ExplainChainTests {
         let quiet = ExplainChain.build(.address(IPAddress("172.16.9.1")!), findings: findings, now: now)
         #expect(!quiet.wrong && quiet.text == "nothing wrong along the chain: no open finding about 172.16.9.1")
         for bad in ["pod", "pod/x/y/z", "namespace/", "deployment/x", "300.1.1.1"] { #expect(ExplainChain.Subject.parse(bad) == nil, "\(bad)") }
+        // While the silent watchdog closes, the failing one (the route controller's own word) is the one quoted.
+        var speaking = findings
+        speaking.append(Finding.routeController(about: findings[0], openSeconds: 600, signal: .event(reason: "FailedToCreateRoute", message: "RouteTableLimitExceeded", ageSeconds: 5, count: 2)))
+        let quoted = ExplainChain.build(.node("node-b"), findings: speaking, now: now)
+        #expect(quoted.steps.first { $0.role == "routeController" }?.text.contains("FailedToCreateRoute 5 s ago (2 times): RouteTableLimitExceeded") == true,
+                "\(quoted.text)")
     }
 }
