@@ -178,6 +178,9 @@ struct NodeDiscoveryService: Service {
             state.setKnownNodes(known)
             state.setControlPlaneNodes(NodeDiscovery.controlPlane(nodes))
             state.setRouteControllerSignals(networkUnavailable: RouteControllerSignals.networkUnavailable(nodes))
+            for node in nodes where (node.status?.skippedConditions ?? 0) > 0 {
+                problems.skipped("node \(node.metadata.name): \(node.status!.skippedConditions) malformed condition(s)")
+            }
             // "What it breaks" maps pod IPs to nodes: with the nodes changed, map again (the APIServices may
             // have been listed before the nodes).
             impacts.refresh()
@@ -190,12 +193,10 @@ struct NodeDiscoveryService: Service {
         log("discovering nodes from \(endpoint.server)")
         // The route controller's failure Events on Nodes, for the watchdog; an Event that cannot be read is
         // said once and skipped.
-        let skippedEvents = Mutex<Set<String>>([])
         let routeEvents = ResourceReflector(client: client, resource: .nodeWarningEvents, onChange: { events in
             let (byNode, skipped) = RouteControllerSignals.newestFailures(events)
             state.setRouteControllerSignals(events: byNode)
-            let new = skippedEvents.withLock { seen in skipped.filter { seen.insert($0).inserted } }
-            for name in new { log("route controller watch: Event \(name) names no node or time; skipped") }
+            for name in skipped { problems.skipped("route controller watch: Event \(name) names no node or time;") }
         }, log: log, problems: problems)
         let watchesRouteController = routeControllerGrace != nil
         await cancelWhenGracefulShutdown {
@@ -240,8 +241,12 @@ final class ImpactWatch: Sendable {
 
     func run() async {
         let log = self.log, problems = self.problems
-        let apiServices = ResourceReflector(client: client, resource: .apiServices,
-                                            onChange: { [self] items in update { $0.apiServices = items } }, log: log, problems: problems)
+        let apiServices = ResourceReflector(client: client, resource: .apiServices, onChange: { [self] items in
+            for item in items where (item.status?.skippedConditions ?? 0) > 0 {
+                problems.skipped("APIService \(item.metadata.name): \(item.status!.skippedConditions) malformed condition(s)")
+            }
+            update { $0.apiServices = items }
+        }, log: log, problems: problems)
         let slices = ResourceReflector(client: client, resource: .endpointSlices,
                                             onChange: { [self] items in update { $0.slices = items } }, log: log, problems: problems)
         let validating = ResourceReflector(client: client, resource: .validatingWebhooks,
@@ -249,6 +254,9 @@ final class ImpactWatch: Sendable {
         let namespaceList = ResourceReflector(client: client, resource: .namespaces, onChange: { [self] items in
             // Only stuck namespaces matter; the rest is not kept.
             namespaces.withLock { $0 = items.filter { $0.status?.phase == "Terminating" } }
+            for namespace in items where (namespace.status?.skippedConditions ?? 0) > 0 {
+                problems.skipped("namespace \(namespace.metadata.name): \(namespace.status!.skippedConditions) malformed condition(s)")
+            }
             update { _ in }
         }, log: log, problems: problems)
         let mutating = ResourceReflector(client: client, resource: .mutatingWebhooks,

@@ -41,6 +41,20 @@ public enum Kubernetes {
         public var message: String?
         /// RFC 3339, when the condition last changed.
         public var lastTransitionTime: String?
+
+        /// The conditions under `key` that can be read, and how many could not: one odd condition must not
+        /// make a whole list unreadable.
+        static func lenient<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> ([Condition]?, Int) {
+            guard let items = try container.decodeIfPresent([Lossy<Condition>].self, forKey: key) else { return (nil, 0) }
+            let read = items.compactMap(\.value)
+            return (read, items.count - read.count)
+        }
+    }
+
+    /// A value that decodes to nil instead of failing.
+    struct Lossy<Value: Decodable>: Decodable {
+        let value: Value?
+        init(from decoder: any Decoder) throws { value = try? Value(from: decoder) }
     }
 
     /// A Node: its pod CIDRs, addresses, machine id and readiness.
@@ -57,6 +71,16 @@ public enum Kubernetes {
         public struct Status: Sendable, Hashable, Codable {
             public var addresses: [Address]?
             public var conditions: [Condition]?
+            /// Conditions that could not be read (skipped, not fatal to the list).
+            public var skippedConditions = 0
+
+            enum CodingKeys: String, CodingKey { case addresses, conditions }
+
+            public init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                addresses = try container.decodeIfPresent([Address].self, forKey: .addresses)
+                (conditions, skippedConditions) = try Condition.lenient(container, .conditions)
+            }
         }
         public var metadata: ObjectMeta
         public var spec: Spec?
@@ -108,6 +132,14 @@ public enum Kubernetes {
         }
         public struct Status: Sendable, Hashable, Codable {
             public var conditions: [Condition]?
+            /// Conditions that could not be read (skipped, not fatal to the list).
+            public var skippedConditions = 0
+
+            enum CodingKeys: String, CodingKey { case conditions }
+
+            public init(from decoder: any Decoder) throws {
+                (conditions, skippedConditions) = try Condition.lenient(try decoder.container(keyedBy: CodingKeys.self), .conditions)
+            }
         }
         public var metadata: ObjectMeta
         public var spec: Spec

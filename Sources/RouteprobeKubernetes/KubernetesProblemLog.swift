@@ -6,6 +6,8 @@ public final class KubernetesProblemLog: Sendable {
     private let log: @Sendable (String) -> Void
     /// The problem each resource has now.
     private let current = Mutex<[String: String]>([:])
+    /// Skipped parts already said.
+    private let said = Mutex<Set<String>>([])
 
     public init(log: @escaping @Sendable (String) -> Void) { self.log = log }
 
@@ -16,6 +18,12 @@ public final class KubernetesProblemLog: Sendable {
             return current[resource] != description && !current.values.contains(description)
         }
         if new { log("\(description); retrying") }
+    }
+
+    /// An object part that cannot be read and is skipped ("node node-b: 1 malformed condition"): said once.
+    public func skipped(_ what: String) {
+        let new = said.withLock { $0.insert(what).inserted }
+        if new { log("\(what) skipped") }
     }
 
     /// `resource` works again; when no resource has a problem left, that is said once.

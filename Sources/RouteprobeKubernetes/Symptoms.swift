@@ -6,6 +6,16 @@ extension Kubernetes {
         public struct Status: Sendable, Hashable, Codable {
             public var phase: String?
             public var conditions: [Condition]?
+            /// Conditions that could not be read (skipped, not fatal to the list).
+            public var skippedConditions = 0
+
+            enum CodingKeys: String, CodingKey { case phase, conditions }
+
+            public init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                phase = try container.decodeIfPresent(String.self, forKey: .phase)
+                (conditions, skippedConditions) = try Condition.lenient(container, .conditions)
+            }
         }
         public var metadata: ObjectMeta
         public var status: Status?

@@ -152,6 +152,12 @@ struct RouteControllerSignalTests {
         ]
         let unavailable = RouteControllerSignals.networkUnavailable(nodes)
         #expect(unavailable.keys.sorted() == ["node-b"] && unavailable["node-b"]?.reason == "NoRouteCreated")
+        // A malformed condition is skipped and counted; the node and its other conditions still read.
+        let odd = try node("node-d", #"[{"status":"True"}, {"type":"NetworkUnavailable","status":7}, {"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated"}]"#)
+        #expect(odd.status?.skippedConditions == 2 && odd.status?.conditions?.count == 1)
+        #expect(RouteControllerSignals.networkUnavailable([odd]).keys.sorted() == ["node-d"])
+        let list = try JSONDecoder().decode(Kubernetes.List<Kubernetes.Namespace>.self, from: Data(#"{"metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"x"},"status":{"phase":"Terminating","conditions":[{"type":1},{"type":"NamespaceContentRemaining","status":"True"}]}}]}"#.utf8))
+        #expect(list.items.first?.status?.skippedConditions == 1 && list.items.first?.status?.conditions?.map(\.type) == ["NamespaceContentRemaining"])
     }
 }
 
