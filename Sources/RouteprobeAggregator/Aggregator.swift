@@ -107,8 +107,13 @@ struct AggregatorEvaluator: Service {
             // Only the leader alerts and writes Events (a standby has no reports to evaluate anyway).
             let events = leadership.isLeader ? await leadership.toAlert(evaluated, window: configuration.window) : []
             alerts.send(events)
-            if let reporter {
-                for case .opened(let finding) in events { Task { await reporter.report(finding) } }
+            if let reporter, leadership.isLeader {
+                let opened = events.compactMap { event -> Finding? in if case .opened(let finding) = event { return finding } else { return nil } }
+                let open = state.findings
+                Task {
+                    for finding in opened { await reporter.report(finding) }
+                    await reporter.refresh(open)
+                }
             }
             if let conditions, !events.isEmpty {
                 Task { for event in events { await conditions.record(event) } }
@@ -315,6 +320,8 @@ final class EventReporter: Sendable {
     private let events: NodeEvents
     private let log: @Sendable (String) -> Void
     private let problem = Mutex<String?>(nil)
+    /// The Event of each open finding, and the symptoms it was last written with.
+    private let written = Mutex<[String: (name: String, symptoms: [Finding.Symptom])]>([:])
 
     init(client: KubernetesClient, instance: String, log: @escaping @Sendable (String) -> Void) {
         self.client = client
@@ -322,9 +329,28 @@ final class EventReporter: Sendable {
         self.log = log
     }
 
+    /// Rewrites the Events of open findings whose symptoms changed since they were written; forgets those of
+    /// findings no longer open.
+    func refresh(_ open: [Finding]) async {
+        let ids = Set(open.map(\.id))
+        let changed: [(String, Finding)] = written.withLock { written in
+            for id in written.keys where !ids.contains(id) { written[id] = nil }
+            return open.compactMap { finding in
+                guard let entry = written[finding.id], entry.symptoms != finding.symptoms else { return nil }
+                written[finding.id] = (entry.name, finding.symptoms)
+                return (entry.name, finding)
+            }
+        }
+        for (name, finding) in changed {
+            do throws(KubernetesError) { try await events.update(name, with: finding) } catch {
+                log("cannot update the Event \(name): \(error.description)")
+            }
+        }
+    }
+
     func report(_ finding: Finding) async {
         do throws(KubernetesError) {
-            try await events.record(finding)
+            if let name = try await events.record(finding) { written.withLock { $0[finding.id] = (name, finding.symptoms) } }
             if problem.withLock({ previous in defer { previous = nil }; return previous != nil }) { log("Events are created again") }
         } catch {
             let first = problem.withLock { previous -> Bool in

@@ -88,18 +88,6 @@ public final class KubernetesClient: Sendable {
         return (items, version)
     }
 
-    /// Creates an object (POST to a collection path) and returns nothing but success.
-    public func create<Body: Encodable>(_ body: Body, at path: String) async throws(KubernetesError) {
-        var request = request(path)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
-            throw KubernetesError.malformed("cannot encode the object for \(path)")
-        }
-        let response = try await execute(request, timeout: .seconds(10))
-        _ = try? await response.body.collect(upTo: 1 << 20)
-    }
-
     /// POSTs `body` to `path` and decodes the answer (a TokenReview's status comes back this way).
     public func post<Body: Encodable, Answer: Decodable>(_ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {
         try await send(.POST, body, at: path, answer: answer)

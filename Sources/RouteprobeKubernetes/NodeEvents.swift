@@ -44,10 +44,16 @@ public struct NodeEvents: Sendable {
         var reportingInstance: String
     }
 
-    /// Records the event for an opened finding (in namespace `default`, where Node events live); findings
-    /// of other kinds, or without a node, record nothing.
-    public func record(_ finding: Finding, at date: Date = Date()) async throws(KubernetesError) {
-        guard let reason = Self.reason(for: finding.kind), let node = finding.expectedNextHop?.node else { return }
+    private struct Created: Decodable {
+        struct Meta: Decodable { var name: String? }
+        var metadata: Meta?
+    }
+
+    /// Records the event for an opened finding (in namespace `default`, where Node events live) and returns
+    /// the name the API server gave it; findings of other kinds, or without a node, record nothing (nil).
+    @discardableResult
+    public func record(_ finding: Finding, at date: Date = Date()) async throws(KubernetesError) -> String? {
+        guard let reason = Self.reason(for: finding.kind), let node = finding.expectedNextHop?.node else { return nil }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         let stamp = formatter.string(from: date)
@@ -56,6 +62,22 @@ public struct NodeEvents: Sendable {
         let event = Event(metadata: .init(generateName: "\(node).routeprobe-", namespace: "default"), involvedObject: .init(name: node),
                           reason: reason, message: message, source: .init(component: component), firstTimestamp: stamp,
                           lastTimestamp: stamp, reportingComponent: component, reportingInstance: instance)
-        try await client.create(event, at: "/api/v1/namespaces/default/events")
+        let created = try await client.post(event, at: "/api/v1/namespaces/default/events", answer: Created.self)
+        return created.metadata?.name
+    }
+
+    private struct MessagePatch: Encodable {
+        var message: String
+        var lastTimestamp: String
+    }
+
+    /// Rewrites the message of the Event `name` (a merge patch): the finding changed while open (a symptom
+    /// appeared), and `kubectl describe node` should say so without a second Event.
+    public func update(_ name: String, with finding: Finding, at date: Date = Date()) async throws(KubernetesError) {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let message = String(finding.message.utf8.prefix(1024)) ?? finding.message
+        try await client.patch(MessagePatch(message: message, lastTimestamp: formatter.string(from: date)),
+                               at: "/api/v1/namespaces/default/events/\(name)", contentType: "application/merge-patch+json")
     }
 }

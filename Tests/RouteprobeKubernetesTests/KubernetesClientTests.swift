@@ -91,7 +91,14 @@ final class ReplayServer: Sendable {
                 return Response(status: answer.status, headers: [.contentType: "application/json"],
                                 body: .init(byteBuffer: ByteBuffer(string: answer.lines.joined())))
             }
-            return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
+            // Created: the object back, named from its generateName as the API server names it.
+            var created = (try? JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any]) ?? [:]
+            if var metadata = created["metadata"] as? [String: Any], let prefix = metadata["generateName"] as? String {
+                metadata["name"] = prefix + "x7k2p"
+                created["metadata"] = metadata
+            }
+            let answer = (try? JSONSerialization.data(withJSONObject: created)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
         }
         var logger = Logger(label: "replay")
         logger.logLevel = .critical

@@ -12,6 +12,9 @@ struct WholeChainLabTests {
     final class RouteController: Sendable {
         let speaks = Mutex(false)
         let delivered = Mutex(false)
+        /// The namespace gets stuck later: its ADDED event goes out on the namespaces watch once this is set.
+        let namespaceStuck = Mutex(false)
+        let namespaceDelivered = Mutex(false)
     }
 
     /// The replay API server's answers: fixtures for lists; the Events watch delivers node-b's
@@ -24,8 +27,16 @@ struct WholeChainLabTests {
                 let event = #"{"type":"ADDED","object":{"metadata":{"name":"node-b.17f2a9c1d4e5b6a7","namespace":"default","resourceVersion":"90001"},"involvedObject":{"kind":"Node","name":"node-b"},"reason":"FailedToCreateRoute","message":"Could not create route 172.16.1.0/24 for node node-b: RouteTableLimitExceeded","source":{"component":"route_controller"},"firstTimestamp":"\#(stamp)","lastTimestamp":"\#(stamp)","count":1,"type":"Warning"}}"#
                 return .init(lines: [event + "\n"], hold: .seconds(1))
             }
+            if uri.hasPrefix("/api/v1/namespaces"), controller.namespaceStuck.withLock({ $0 }),
+               controller.namespaceDelivered.withLock({ was in defer { was = true }; return !was }),
+               let list = try? JSONSerialization.jsonObject(with: Data(fixture("namespace-terminating.json").utf8)) as? [String: Any],
+               let item = (list["items"] as? [[String: Any]])?.first,
+               let line = try? JSONSerialization.data(withJSONObject: ["type": "ADDED", "object": item]) {
+                return .init(lines: [String(decoding: line, as: UTF8.self) + "\n"], hold: .seconds(1))
+            }
             return .init(lines: [], hold: .seconds(1))
         }
+        if uri.hasPrefix("/api/v1/namespaces") { return .init(lines: [empty]) }
         for (prefix, name) in [("/apis/apiregistration.k8s.io/", "apiservices-list.json"), ("/apis/discovery.k8s.io/", "endpointslices-list.json"),
                                ("/apis/admissionregistration.k8s.io/v1/validating", "validatingwebhooks-list.json"),
                                ("/apis/admissionregistration.k8s.io/v1/mutating", "mutatingwebhooks-list.json"),
@@ -55,7 +66,7 @@ struct WholeChainLabTests {
         let url = "http://192.168.0.253:9800"
         let aggregator = try LabProcess(namespace: lab.namespace("vpc"), name: "aggregator", arguments: [
             "aggregator", "--listen", "192.168.0.253:9800", "--token-file", token, "--allow-shared-token", "--plain-http",
-            "--kubeconfig", kubeconfig, "--route-controller-grace", "3s", "--node-conditions",
+            "--kubeconfig", kubeconfig, "--route-controller-grace", "3s", "--node-conditions", "--events",
             "--evaluation-interval", "500ms", "--window", "10s", "--syslog", "unix:/nonexistent/syslog.sock"])
         defer { aggregator.stop() }
         try await Task.sleep(for: .milliseconds(700))
@@ -85,11 +96,24 @@ struct WholeChainLabTests {
         #expect(kinds(open) == ["apiServiceUnavailable"], "\(open) \(aggregator.log)")
 
         try lab.run("break-vpc-route", "node-b")
+        open = try await waitFor(12) { list in list.contains { $0["kind"] as? String == "vpcRouteMissing" } }
+        #expect((open.first { $0["kind"] as? String == "vpcRouteMissing" }?["symptoms"] as? [[String: Any]])?.count == 1, "only the APIService so far: \(open)")
+        // The namespace gets stuck after the finding opened: the finding and its Event are updated.
+        controller.namespaceStuck.withLock { $0 = true }
         open = try await waitFor(12) { list in list.contains { $0["kind"] as? String == "vpcRouteMissing" && (($0["symptoms"] as? [[String: Any]])?.count ?? 0) >= 2 } }
         let missing = try #require(open.first { $0["kind"] as? String == "vpcRouteMissing" }, "\(open) \(aggregator.log)")
         let symptoms = (missing["symptoms"] as? [[String: Any]] ?? []).compactMap { "\($0["kind"] as? String ?? "")/\($0["name"] as? String ?? "")" }
         #expect(symptoms == ["APIService/v1beta1.metrics.k8s.io", "Namespace/tobedeletedb"], "\(symptoms)")
         #expect(!kinds(open).contains("apiServiceUnavailable"), "now it is a route problem")
+
+        let eventPosts = server.posted.withLock { $0 }.filter { $0.path == "/api/v1/namespaces/default/events" && $0.body.contains("VpcRouteMissing") }
+        #expect(eventPosts.count == 1, "one Event for the finding: \(eventPosts.count)")
+        var eventPatches: [String] = []
+        for _ in 0..<20 where eventPatches.isEmpty {
+            eventPatches = server.patched.withLock { $0 }.filter { $0.path.hasPrefix("/api/v1/namespaces/default/events/node-b.routeprobe-") }.map(\.body)
+            if eventPatches.isEmpty { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        #expect(eventPatches.first?.contains("namespace tobedeletedb is Terminating (NamespaceDeletionDiscoveryFailure)") == true, "the Event is rewritten with the new symptom: \(eventPatches)")
 
         // routeprobe explain namespace/tobedeletedb: the chain, one step a line, exit 1.
         func explain() throws -> (status: Int32, output: String) {
