@@ -8,10 +8,15 @@ public struct ExplainChain: Sendable, Hashable, Codable {
         case apiService(String)
         case node(String)
         case address(IPAddress)
+        /// A pod, `pod/NAMESPACE/NAME`: its address comes from the API server.
+        case pod(namespace: String, name: String)
 
-        /// Parses `namespace/NAME`, `apiservice/NAME`, `node/NAME` or an IP address; nil with anything else.
+        /// Parses `namespace/NAME`, `apiservice/NAME`, `node/NAME`, `pod/NAMESPACE/NAME` or an IP address; nil with
+        /// anything else.
         public static func parse(_ text: String) -> Subject? {
             if let address = IPAddress(text) { return .address(address) }
+            let pod = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            if pod.count == 3, pod[0].lowercased() == "pod", !pod[1].isEmpty, !pod[2].isEmpty { return .pod(namespace: pod[1], name: pod[2]) }
             let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, !parts[1].isEmpty, !parts[1].contains("/") else { return nil }
             switch parts[0].lowercased() {
@@ -28,6 +33,7 @@ public struct ExplainChain: Sendable, Hashable, Codable {
             case .apiService(let name): return "apiservice/\(name)"
             case .node(let name): return "node/\(name)"
             case .address(let address): return address.description
+            case .pod(let namespace, let name): return "pod/\(namespace)/\(name)"
             }
         }
     }
@@ -55,6 +61,7 @@ public struct ExplainChain: Sendable, Hashable, Codable {
             case .apiService(let name): return finding.symptoms.contains { $0.kind == "APIService" && $0.name == name }
             case .node(let name): return finding.expectedNextHop?.node == name
             case .address(let address): return finding.cidr?.contains(address) ?? false
+            case .pod: return false
             }
         }
         let relevant = findings.filter { (routeKinds.contains($0.kind) || $0.kind == .apiServiceUnavailable) && matches($0) }
@@ -114,6 +121,19 @@ public struct ExplainChain: Sendable, Hashable, Codable {
         case .nodeUnreachable: return "\(finding.expectedNextHop?.text ?? "the node") answers nothing: it is down or partitioned"
         default: return finding.subject + ": " + entry
         }
+    }
+
+    /// The chain about a pod at `address` on `node` (looked up in the API server): the address's chain, with
+    /// the pod as its first step.
+    public static func build(pod: String, address: IPAddress, node: String?, findings: [Finding], now: Int64) -> ExplainChain {
+        var chain = build(.address(address), findings: findings, now: now)
+        chain.subject = pod
+        guard chain.wrong else {
+            chain.steps = [Step(role: "none", text: "nothing wrong along the chain: no open finding about \(pod) (\(address))", finding: nil)]
+            return chain
+        }
+        chain.steps.insert(Step(role: "symptom", text: "\(pod) (\(address)\(node.map { " on \($0)" } ?? "")) is unreachable from other nodes", finding: nil), at: 0)
+        return chain
     }
 
     /// The chain as lines: the first step, then `<- ` before each cause.

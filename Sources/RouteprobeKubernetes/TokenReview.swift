@@ -32,10 +32,12 @@ extension Kubernetes {
         }
     }
 
-    /// A Pod, as far as the token review needs it: which node it runs on.
+    /// A Pod, as far as routeprobe reads it: which node it runs on, and its address.
     public struct Pod: Sendable, Codable {
         public struct Spec: Sendable, Codable { public var nodeName: String? }
+        public struct Status: Sendable, Codable { public var podIP: String?; public var phase: String? }
         public var metadata: ObjectMeta
         public var spec: Spec?
+        public var status: Status?
     }
 }

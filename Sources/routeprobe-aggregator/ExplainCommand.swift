@@ -5,6 +5,7 @@ import RouteprobeCommandSupport
 import RouteprobeConfiguration
 import RouteprobeCore
 import RouteprobeHTTP
+import RouteprobeKubernetes
 import NIOSSL
 
 /// `routeprobe explain KIND/NAME`: the chain from a symptom to its cause and fix, from the aggregator's findings.
@@ -16,15 +17,18 @@ struct ExplainCommand: ServiceTool {
             Reads the aggregator's open findings (--aggregator URL with a reader's --token-file) and prints the \
             chain about the subject, one step a line: the symptom, the unreachable pod, the VPC route entry \
             with its sources, the route controller that did not repair it, and the fix. Subjects: \
-            namespace/NAME, apiservice/NAME (e.g. v1beta1.metrics.k8s.io), node/NAME, or an IP address in a \
-            pod CIDR. Exit status: 0 nothing wrong along the chain, 1 something is, 2 usage error.
+            namespace/NAME, apiservice/NAME (e.g. v1beta1.metrics.k8s.io), node/NAME, an IP address in a pod \
+            CIDR, or pod/NAMESPACE/NAME (its address is looked up with --kubernetes or --kubeconfig). Exit \
+            status: 0 nothing wrong along the chain, 1 something is, 2 usage error.
             """,
-        arguments: [ToolArgument("subject", help: "namespace/NAME, apiservice/NAME, node/NAME or an IP address.")],
+        arguments: [ToolArgument("subject", help: "namespace/NAME, apiservice/NAME, node/NAME, pod/NAMESPACE/NAME or an IP address.")],
         options: [
             ToolOption("aggregator", .value(placeholder: "aggregator"), help: "The aggregator's base URL, e.g. https://routeprobe-aggregator.routeprobe.svc:9800."),
             ToolOption("token-file", .value(placeholder: "token-file"), help: "A token the aggregator accepts (the reader token)."),
             ToolOption("aggregator-ca", .value(placeholder: "aggregator-ca"), help: "PEM file of the CA that signed the aggregator's certificate (default: the system's roots)."),
             ToolOption("plain-http", .flag, help: "Allow an http:// --aggregator (labs)."),
+            ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "For pod/NAMESPACE/NAME: look the pod up in this kubeconfig's API server."),
+            ToolOption("kubernetes", .flag, help: "For pod/NAMESPACE/NAME: look the pod up with the pod's service account (in a cluster)."),
             ToolOption("json", .flag, help: "Print the chain as JSON: {subject, wrong, steps: [{role, text, finding}]}."),
         ])
 
@@ -33,11 +37,13 @@ struct ExplainCommand: ServiceTool {
     var tokenFile: String
     var authority: String?
     var json: Bool
+    var kubeconfig: String?
+    var kubernetes: Bool
 
     init(_ line: ToolCommandLine) throws(CommandFailure) {
         let text = line.positionals.first ?? ""
         guard let subject = ExplainChain.Subject.parse(text) else {
-            throw Self.tool.usage("'\(text)' is not namespace/NAME, apiservice/NAME, node/NAME or an IP address")
+            throw Self.tool.usage("'\(text)' is not namespace/NAME, apiservice/NAME, node/NAME, pod/NAMESPACE/NAME or an IP address")
         }
         self.subject = subject
         guard let aggregator = line.value("aggregator") else { throw Self.tool.usage("missing '--aggregator <aggregator>' (the findings come from it)") }
@@ -52,6 +58,36 @@ struct ExplainCommand: ServiceTool {
         self.tokenFile = tokenFile
         authority = line.value("aggregator-ca")
         json = line.flag("json")
+        kubeconfig = line.value("kubeconfig")
+        kubernetes = line.flag("kubernetes")
+        if case .pod = subject, kubeconfig == nil, !kubernetes {
+            throw Self.tool.usage("pod/NAMESPACE/NAME needs --kubeconfig or --kubernetes to look up the pod's address")
+        }
+    }
+
+    /// The pod's address and node, from the API server.
+    private func lookUp(namespace: String, name: String) async throws -> (IPAddress, String?) {
+        let endpoint: KubernetesEndpoint
+        do throws(KubernetesError) {
+            if let kubeconfig { endpoint = try KubernetesEndpoint.kubeconfig(path: kubeconfig) } else { endpoint = try KubernetesEndpoint.inCluster() }
+        } catch {
+            throw CommandFailure.usage(error.description)
+        }
+        let client: KubernetesClient
+        do { client = try KubernetesClient(endpoint: endpoint) } catch { throw CommandFailure.usage(error.description) }
+        let pod: Kubernetes.Pod
+        do {
+            pod = try await client.get(Kubernetes.Pod.self, at: "/api/v1/namespaces/\(namespace)/pods/\(name)")
+        } catch {
+            await client.shutdown()
+            if case .http(status: 404, _) = error { throw CommandFailure("pod \(namespace)/\(name) does not exist") }
+            throw CommandFailure("cannot look up pod \(namespace)/\(name): \(error.description)")
+        }
+        await client.shutdown()
+        guard let text = pod.status?.podIP, let address = IPAddress(text) else {
+            throw CommandFailure("pod \(namespace)/\(name) has no address yet (phase \(pod.status?.phase ?? "unknown"))")
+        }
+        return (address, pod.spec?.nodeName)
     }
 
     func run() async throws {
@@ -79,7 +115,14 @@ struct ExplainCommand: ServiceTool {
             throw error
         }
         try? await client.shutdown()
-        let chain = ExplainChain.build(subject, findings: findings, now: Int64(Date().timeIntervalSince1970))
+        let now = Int64(Date().timeIntervalSince1970)
+        let chain: ExplainChain
+        if case .pod(let namespace, let name) = subject {
+            let (address, node) = try await lookUp(namespace: namespace, name: name)
+            chain = ExplainChain.build(pod: subject.text, address: address, node: node, findings: findings, now: now)
+        } else {
+            chain = ExplainChain.build(subject, findings: findings, now: now)
+        }
         try show(chain)
         if chain.wrong { throw ExitStatus(1) }
     }

@@ -52,7 +52,11 @@ struct ExplainChainTests {
         #expect(address.steps.first?.text == "the VPC route entry 172.16.2.0/24 -> node-c is missing (1/1 sources)")
         let quiet = ExplainChain.build(.address(IPAddress("172.16.9.1")!), findings: findings, now: now)
         #expect(!quiet.wrong && quiet.text == "nothing wrong along the chain: no open finding about 172.16.9.1")
-        for bad in ["pod", "pod/x/y/z", "namespace/", "deployment/x", "300.1.1.1"] { #expect(ExplainChain.Subject.parse(bad) == nil, "\(bad)") }
+        #expect(ExplainChain.Subject.parse("pod/kube-system/metrics-server-x") == .pod(namespace: "kube-system", name: "metrics-server-x"))
+        let pod = ExplainChain.build(pod: "pod/kube-system/metrics-server-x", address: IPAddress("172.16.2.12")!, node: "node-c", findings: findings, now: now)
+        #expect(pod.steps.first?.text == "pod/kube-system/metrics-server-x (172.16.2.12 on node-c) is unreachable from other nodes" && pod.wrong)
+        #expect(!ExplainChain.build(pod: "pod/a/b", address: IPAddress("172.16.9.9")!, node: nil, findings: findings, now: now).wrong)
+        for bad in ["pod", "pod/x", "pod/x/y/z", "namespace/", "deployment/x", "300.1.1.1"] { #expect(ExplainChain.Subject.parse(bad) == nil, "\(bad)") }
         // While the silent watchdog closes, the failing one (the route controller's own word) is the one quoted.
         var speaking = findings
         speaking.append(Finding.routeController(about: findings[0], openSeconds: 600, signal: .event(reason: "FailedToCreateRoute", message: "RouteTableLimitExceeded", ageSeconds: 5, count: 2)))

@@ -636,6 +636,10 @@ struct AggregatorDiscoveryTests {
     func routeControllerFailingFromTheEventsAPI() async throws {
         let server = ReplayServer()
         try await server.run({ uri, count in
+            if uri == "/api/v1/namespaces/kube-system/pods/metrics-server-6d94bc8694-7xk2p" { return .init(lines: [fixture("pod-metrics-server.json")]) }
+            if uri.hasPrefix("/api/v1/namespaces/kube-system/pods/") {
+                return .init(status: .notFound, lines: [#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"gone\" not found","reason":"NotFound","code":404}"#])
+            }
             if uri.hasPrefix("/api/v1/events?") && !uri.contains("watch=1") {
                 #expect(uri.contains("fieldSelector=involvedObject.kind%3DNode%2Ctype%3DWarning"), "\(uri)")
                 return .init(lines: [fixture("events-node-warnings.json").replacingOccurrences(of: "2026-12-05T10:12:44Z", with: Self.rfc3339(Date()))])
@@ -697,8 +701,15 @@ struct AggregatorDiscoveryTests {
         #expect(object?["wrong"] as? Bool == true && (object?["steps"] as? [[String: Any]])?.last?["role"] as? String == "fix", "\(json)")
         let quiet = try explain(["node/node-c"])
         #expect(quiet.status == 0 && quiet.output == "nothing wrong along the chain: no open finding about node/node-c\n", "\(quiet)")
+        // pod/NAMESPACE/NAME: its address from the API server (--kubeconfig), then the address's chain.
+        let pod = try explain(["pod/kube-system/metrics-server-6d94bc8694-7xk2p", "--kubeconfig", kubeconfig])
+        #expect(pod.status == 1 && pod.output.hasPrefix("pod/kube-system/metrics-server-6d94bc8694-7xk2p (172.16.1.12 on node-b) is unreachable from other nodes\n  <- "), "\(pod)")
+        let gone = try explain(["pod/kube-system/gone", "--kubeconfig", kubeconfig])
+        #expect(gone.status == 1 && gone.errors.contains("pod kube-system/gone does not exist"), "\(gone)")
+        let noAPI = try explain(["pod/kube-system/x"])
+        #expect(noAPI.status == 2 && noAPI.errors.contains("needs --kubeconfig or --kubernetes"), "\(noAPI)")
         let bad = try explain(["deployment/x"])
-        #expect(bad.status == 2 && bad.errors.contains("'deployment/x' is not namespace/NAME, apiservice/NAME, node/NAME or an IP address"), "\(bad)")
+        #expect(bad.status == 2 && bad.errors.contains("'deployment/x' is not namespace/NAME, apiservice/NAME, node/NAME, pod/NAMESPACE/NAME or an IP address"), "\(bad)")
 
         // --node-conditions: node-b got PodCIDRUnreachable True by a strategic merge patch of its status; the
         // route repaired, it turns False (PodCIDRReachable). NetworkUnavailable is never written.
