@@ -116,7 +116,7 @@ let package = Package(
             name: "routeprobe-aggregator",
             dependencies: [
                 "RouteprobeCore", "RouteprobeSystem", "RouteprobeConfiguration", "RouteprobeAggregator", "RouteprobeKubernetes",
-                "RouteprobeCommandSupport", "RouteprobeHTTP",
+                "RouteprobeCommandSupport", "RouteprobeHTTP", "RouteprobeProbing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -14,7 +14,9 @@ struct ExplainCommand: ServiceTool {
         path: ["explain"],
         abstract: "Explain a symptom: from a stuck namespace or an unavailable APIService to the route entry and the fix.",
         discussion: """
-            Reads the aggregator's open findings (--aggregator URL with a reader's --token-file) and prints the \
+            Reads the aggregator's open findings (--aggregator URL with a reader's --token-file), or without an \
+            aggregator asks the API server (--kubeconfig or --kubernetes) for the symptoms and the backends \
+            and probes them from here (--netns in a lab), and prints the \
             chain about the subject, one step a line: the symptom, the unreachable pod, the VPC route entry \
             with its sources, the route controller that did not repair it, and the fix. Subjects: \
             namespace/NAME, apiservice/NAME (e.g. v1beta1.metrics.k8s.io), node/NAME, an IP address in a pod \
@@ -29,12 +31,16 @@ struct ExplainCommand: ServiceTool {
             ToolOption("plain-http", .flag, help: "Allow an http:// --aggregator (labs)."),
             ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "For pod/NAMESPACE/NAME: look the pod up in this kubeconfig's API server."),
             ToolOption("kubernetes", .flag, help: "For pod/NAMESPACE/NAME: look the pod up with the pod's service account (in a cluster)."),
+            ToolOption("netns", .value(placeholder: "netns"), help: "Without --aggregator: probe from this network namespace (labs)."),
+            ToolOption("timeout", .value(placeholder: "timeout"), help: "Without --aggregator: how long each probe waits.", default: "1s"),
             ToolOption("json", .flag, help: "Print the chain as JSON: {subject, wrong, steps: [{role, text, finding}]}."),
         ])
 
     var subject: ExplainChain.Subject
-    var aggregator: String
-    var tokenFile: String
+    var aggregator: String?
+    var tokenFile: String?
+    var netns: String?
+    var timeout: Duration
     var authority: String?
     var json: Bool
     var kubeconfig: String?
@@ -46,20 +52,33 @@ struct ExplainCommand: ServiceTool {
             throw Self.tool.usage("'\(text)' is not namespace/NAME, apiservice/NAME, node/NAME, pod/NAMESPACE/NAME or an IP address")
         }
         self.subject = subject
-        guard let aggregator = line.value("aggregator") else { throw Self.tool.usage("missing '--aggregator <aggregator>' (the findings come from it)") }
-        guard let url = URL(string: aggregator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw Self.tool.usage("--aggregator '\(aggregator)' must be an https:// URL")
-        }
-        if url.scheme == "http" && !line.flag("plain-http") {
-            throw Self.tool.usage("--aggregator '\(aggregator)' is plain HTTP: the token would cross the network in clear; use https://, or --plain-http in a lab")
-        }
-        self.aggregator = aggregator.hasSuffix("/") ? String(aggregator.dropLast()) : aggregator
-        guard let tokenFile = line.value("token-file") else { throw Self.tool.usage("missing '--token-file <token-file>'") }
-        self.tokenFile = tokenFile
-        authority = line.value("aggregator-ca")
-        json = line.flag("json")
         kubeconfig = line.value("kubeconfig")
         kubernetes = line.flag("kubernetes")
+        netns = line.value("netns")
+        let timeoutText = line.value("timeout") ?? "1s"
+        guard let timeout = DurationText.parse(timeoutText), timeout > .zero, timeout <= .seconds(30) else {
+            throw Self.tool.usage("--timeout '\(timeoutText)' is not a duration from 1ms to 30s")
+        }
+        self.timeout = timeout
+        if let aggregator = line.value("aggregator") {
+            guard let url = URL(string: aggregator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw Self.tool.usage("--aggregator '\(aggregator)' must be an https:// URL")
+            }
+            if url.scheme == "http" && !line.flag("plain-http") {
+                throw Self.tool.usage("--aggregator '\(aggregator)' is plain HTTP: the token would cross the network in clear; use https://, or --plain-http in a lab")
+            }
+            self.aggregator = aggregator.hasSuffix("/") ? String(aggregator.dropLast()) : aggregator
+            guard let tokenFile = line.value("token-file") else { throw Self.tool.usage("missing '--token-file <token-file>'") }
+            self.tokenFile = tokenFile
+        } else {
+            guard kubeconfig != nil || kubernetes else {
+                throw Self.tool.usage("missing '--aggregator <aggregator>' (its findings), or --kubeconfig/--kubernetes to ask the API server and probe from here")
+            }
+            aggregator = nil
+            tokenFile = nil
+        }
+        authority = line.value("aggregator-ca")
+        json = line.flag("json")
         if case .pod = subject, kubeconfig == nil, !kubernetes {
             throw Self.tool.usage("pod/NAMESPACE/NAME needs --kubeconfig or --kubernetes to look up the pod's address")
         }
@@ -67,14 +86,7 @@ struct ExplainCommand: ServiceTool {
 
     /// The pod's address and node, from the API server.
     private func lookUp(namespace: String, name: String) async throws -> (IPAddress, String?) {
-        let endpoint: KubernetesEndpoint
-        do throws(KubernetesError) {
-            if let kubeconfig { endpoint = try KubernetesEndpoint.kubeconfig(path: kubeconfig) } else { endpoint = try KubernetesEndpoint.inCluster() }
-        } catch {
-            throw CommandFailure.usage(error.description)
-        }
-        let client: KubernetesClient
-        do { client = try KubernetesClient(endpoint: endpoint) } catch { throw CommandFailure.usage(error.description) }
+        let client = try apiClient()
         let pod: Kubernetes.Pod
         do {
             pod = try await client.get(Kubernetes.Pod.self, at: "/api/v1/namespaces/\(namespace)/pods/\(name)")
@@ -91,6 +103,46 @@ struct ExplainCommand: ServiceTool {
     }
 
     func run() async throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        var pod: (address: IPAddress, node: String?)? = nil
+        if case .pod(let namespace, let name) = subject { pod = try await lookUp(namespace: namespace, name: name) }
+        let findings: [Finding]
+        if let aggregator, let tokenFile {
+            findings = try await fromAggregator(aggregator, tokenFile: tokenFile)
+        } else {
+            let client = try apiClient()
+            let probed = pod.map { ExplainChain.Subject.address($0.address) } ?? subject
+            do {
+                findings = try await ExplainDirect(subject: probed, client: client, namespace: netns, timeout: timeout).findings(now: now)
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+            await client.shutdown()
+        }
+        let chain: ExplainChain
+        if let pod, case .pod = subject {
+            chain = ExplainChain.build(pod: subject.text, address: pod.address, node: pod.node, findings: findings, now: now)
+        } else {
+            chain = ExplainChain.build(subject, findings: findings, now: now)
+        }
+        try show(chain)
+        if chain.wrong { throw ExitStatus(1) }
+    }
+
+    /// The API server's client (`--kubeconfig` or `--kubernetes`).
+    private func apiClient() throws -> KubernetesClient {
+        do throws(KubernetesError) {
+            let endpoint: KubernetesEndpoint
+            if let kubeconfig { endpoint = try KubernetesEndpoint.kubeconfig(path: kubeconfig) } else { endpoint = try KubernetesEndpoint.inCluster() }
+            return try KubernetesClient(endpoint: endpoint)
+        } catch {
+            throw CommandFailure.usage(error.description)
+        }
+    }
+
+    /// The aggregator's open findings.
+    private func fromAggregator(_ aggregator: String, tokenFile: String) async throws -> [Finding] {
         let token: String
         do { token = try BearerTokenFile.read(tokenFile) } catch { throw CommandFailure.usage(error.description) }
         var pem: [UInt8]? = nil
@@ -115,16 +167,7 @@ struct ExplainCommand: ServiceTool {
             throw error
         }
         try? await client.shutdown()
-        let now = Int64(Date().timeIntervalSince1970)
-        let chain: ExplainChain
-        if case .pod(let namespace, let name) = subject {
-            let (address, node) = try await lookUp(namespace: namespace, name: name)
-            chain = ExplainChain.build(pod: subject.text, address: address, node: node, findings: findings, now: now)
-        } else {
-            chain = ExplainChain.build(subject, findings: findings, now: now)
-        }
-        try show(chain)
-        if chain.wrong { throw ExitStatus(1) }
+        return findings
     }
 
     /// The aggregator's open findings; errors as one line a person can act on.

@@ -36,7 +36,9 @@ struct WholeChainLabTests {
             }
             return .init(lines: [], hold: .seconds(1))
         }
-        if uri.hasPrefix("/api/v1/namespaces") { return .init(lines: [empty]) }
+        if uri.hasPrefix("/api/v1/namespaces") {
+            return .init(lines: [controller.namespaceStuck.withLock { $0 } ? fixture("namespace-terminating.json") : empty])
+        }
         for (prefix, name) in [("/apis/apiregistration.k8s.io/", "apiservices-list.json"), ("/apis/discovery.k8s.io/", "endpointslices-list.json"),
                                ("/apis/admissionregistration.k8s.io/v1/validating", "validatingwebhooks-list.json"),
                                ("/apis/admissionregistration.k8s.io/v1/mutating", "mutatingwebhooks-list.json"),
@@ -130,6 +132,15 @@ struct WholeChainLabTests {
         #expect(chain.output.contains("  <- the VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing (2/2 sources)"), "\(chain.output)")
         #expect(lines.last?.hasPrefix("fix: Add the VPC route entry 172.16.1.0/24 with next hop node-b (192.168.0.50)") == true, "\(chain.output)")
 
+        // Without an aggregator: the symptoms and backends from the API server, the probe from node-a itself.
+        let direct = try runProgram(try routeprobeExecutable(), ["explain", "namespace/tobedeletedb", "--kubeconfig", kubeconfig,
+                                                                "--netns", lab.namespace("node-a"), "--timeout", "500ms"])
+        #expect(direct.status == 1, "\(direct.standardOutput) \(direct.standardError)")
+        #expect(direct.standardOutput.hasPrefix("namespace tobedeletedb is Terminating for "), "\(direct.standardOutput)")
+        #expect(direct.standardOutput.contains("  <- the VPC route entry 172.16.1.0/24 -> node-b (192.168.0.50) is missing (1/1 sources)"), "\(direct.standardOutput)")
+        #expect(direct.standardOutput.contains("  <- the route controller has not re-created it for") && direct.standardOutput.contains("raised no event"),
+                "the namespace has been stuck for hours and nothing was said: \(direct.standardOutput)")
+
         // No word from the route controller past the grace (3 s): routeControllerSilent, in explain too.
         open = try await waitFor(10) { kinds($0).contains("routeControllerSilent") }
         #expect(kinds(open).contains("routeControllerSilent"), "\(open)")
@@ -147,6 +158,9 @@ struct WholeChainLabTests {
         try lab.run("restore-vpc-route", "node-b")
         open = try await waitFor(12) { !kinds($0).contains("vpcRouteMissing") && !kinds($0).contains("routeControllerFailing") }
         #expect(!kinds(open).contains("vpcRouteMissing") && !kinds(open).contains("routeControllerFailing"), "the watchdog closes with the finding: \(open)")
+        let healthy = try runProgram(try routeprobeExecutable(), ["explain", "apiservice/v1beta1.metrics.k8s.io", "--kubeconfig", kubeconfig,
+                                                                 "--netns", lab.namespace("node-a"), "--timeout", "500ms"])
+        #expect(healthy.status == 1 && healthy.standardOutput.contains("this is not a route problem"), "restored: metrics-server itself is what is wrong: \(healthy.standardOutput)")
         for _ in 0..<20 where !(patches().last?.contains("PodCIDRReachable") ?? false) { try await Task.sleep(for: .milliseconds(250)) }
         #expect(patches().last?.contains(#""status":"False""#) == true && patches().last?.contains("PodCIDRReachable") == true, "\(patches())")
     }
