@@ -34,6 +34,9 @@ public final class ServerKeyPair: Sendable {
         let (chain, key) = loaded.withLock { ($0.chain, $0.key) }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
         tls.minimumTLSVersion = .tlsv12
+        // On close, wait at most this long for the client's close_notify (NIOSSL's default is 5 s): a stop with
+        // agents connected must not wait for each of them.
+        tls.shutdownTimeout = .milliseconds(200)
         tls.sslContextCallback = { [self] _, promise in
             let (chain, key) = self.loaded.withLock { ($0.chain, $0.key) }
             var override = NIOSSLContextConfigurationOverride()

@@ -525,6 +525,9 @@ struct AggregatorLabTests {
             #expect(rotated, "\(server.log)")
             #expect(health(trusting: oldAuthority).status == 0, "the old certificate is no longer served")
             #expect(server.log.contains("TLS certificate \(certificates.certificate) read again"))
+            // A stop with agents connected over TLS is prompt (it does not wait for each client's close_notify).
+            let stopped = server.stop()
+            #expect(stopped.map { $0 < 1.5 } == true, "stopped after \(stopped.map { String($0) } ?? "more than 5") s")
         }
     }
 }
