@@ -182,4 +182,17 @@ struct SymptomAnalysisTests {
         #expect(SymptomAnalysis.groupVersions(in: "1 failing: custom.metrics.k8s.io/v1beta2: x, external.metrics.k8s.io/v1beta1, apps/v1 a/b").map { "\($0.group)/\($0.version)" }
                 == ["custom.metrics.k8s.io/v1beta2", "external.metrics.k8s.io/v1beta1"])
     }
+
+    @Test("every Available=False reason is a symptom with its reason; True and Unknown are not", arguments: [
+        ("FailedDiscoveryCheck", true), ("MissingEndpoints", true), ("ServiceNotFound", true), ("ServiceAccessError", true), ("Passed", false),
+    ])
+    func availableReasons(_ reason: String, _ isSymptom: Bool) throws {
+        let status = isSymptom ? "False" : "True"
+        let apiService = try JSONDecoder().decode(Kubernetes.APIService.self, from: Data(#"""
+            {"metadata": {"name": "v1beta1.metrics.k8s.io"}, "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "service": {"namespace": "kube-system", "name": "metrics-server"}},
+             "status": {"conditions": [{"type": "Available", "status": "\#(status)", "reason": "\#(reason)", "message": "endpoints for service/metrics-server in \"kube-system\" have no addresses"}]}}
+            """#.utf8))
+        let found = SymptomAnalysis.symptoms(apiServices: [apiService], namespaces: [])
+        #expect(found.map(\.symptom.condition) == (isSymptom ? ["Available=False (\(reason))"] : []))
+    }
 }
