@@ -143,7 +143,9 @@ enum AggregatorRoutes {
         do {
             return .success(try JSONDecoder().decode(T.self, from: data))
         } catch {
-            return .failure(.badRequest(DecodingProblem.describe(error)))
+            return .failure(.badRequest(DecodingProblem.describe(error, document: Array(data), decodes: { bytes in
+                (try? JSONDecoder().decode(T.self, from: Data(bytes))) != nil
+            })))
         }
     }
 

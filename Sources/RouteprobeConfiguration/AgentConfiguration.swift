@@ -9,6 +9,10 @@ public struct AgentConfiguration: Sendable {
     public enum Defaults {
         public static let interval: Duration = .seconds(5)
         public static let timeout: Duration = .seconds(1)
+        /// The intervals an agent accepts: 100 ms (the aggregator's floor) to one hour.
+        public static let intervalRange: ClosedRange<Duration> = .milliseconds(100) ... .seconds(3600)
+        /// The probe timeouts an agent accepts: 10 ms to one minute.
+        public static let timeoutRange: ClosedRange<Duration> = .milliseconds(10) ... .seconds(60)
         public static let failuresToOpen = 2
         public static let failuresToOpenRange = 1...WireSchema.maximumOpenAfter
         public static let syslog: SyslogDestination = .local
@@ -96,8 +100,8 @@ public struct AgentConfiguration: Sendable {
             map = try ClusterMapFile.load(path: mapPath)
             guard map.node(named: nodeName) != nil else { throw ConfigurationError("node '\(nodeName)' is not in the cluster map \(mapPath)") }
         }
-        let interval = try duration(settings.interval, flag: "interval", default: Defaults.interval)
-        let timeout = try duration(settings.timeout, flag: "timeout", default: Defaults.timeout)
+        let interval = try duration(settings.interval, flag: "interval", default: Defaults.interval, range: Defaults.intervalRange)
+        let timeout = try duration(settings.timeout, flag: "timeout", default: Defaults.timeout, range: Defaults.timeoutRange)
         if timeout >= interval { throw ConfigurationError("--timeout must be shorter than --interval, or rounds would overlap") }
         let failures = settings.failuresToOpen ?? Defaults.failuresToOpen
         if !Defaults.failuresToOpenRange.contains(failures) {
@@ -135,10 +139,13 @@ public struct AgentConfiguration: Sendable {
                                   metricsListen: listen, aggregator: aggregator)
     }
 
-    private static func duration(_ text: String?, flag: String, default value: Duration) throws(ConfigurationError) -> Duration {
+    private static func duration(_ text: String?, flag: String, default value: Duration, range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {
         guard let text else { return value }
         guard let parsed = DurationText.parse(text), parsed > .zero else {
             throw ConfigurationError("--\(flag) '\(text)' is not a duration such as 500ms, 5s or 1m")
+        }
+        guard range.contains(parsed) else {
+            throw ConfigurationError("--\(flag) '\(text)' is out of range: \(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound))")
         }
         return parsed
     }
@@ -185,8 +192,8 @@ public struct AgentConfiguration: Sendable {
         }
         var cidrs: [IPPrefix] = []
         for text in settings.podCIDRs ?? [] {
-            guard text.contains("/"), let cidr = IPPrefix(text) else { throw ConfigurationError("--pod-cidr '\(text)' is not a CIDR such as 172.16.1.0/24") }
-            cidrs.append(cidr)
+            if let problem = IPPrefix.problem(text) { throw ConfigurationError("--pod-cidr \(problem)") }
+            cidrs.append(IPPrefix(text)!)
         }
         if cidrs.isEmpty { cidrs = own?.podCIDRs ?? [] }
         // No pod CIDR at all: the aggregator takes it from the Node object (discovery) when it registers us.

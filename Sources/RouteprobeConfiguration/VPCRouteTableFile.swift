@@ -84,8 +84,8 @@ public enum VPCRouteTableFile {
 
     private static func prefix(_ value: Any?, at path: String) throws(ConfigurationError) -> IPPrefix {
         guard let text = value as? String else { throw ConfigurationError("\(path): destination CIDR missing") }
-        guard text.contains("/"), let prefix = IPPrefix(text) else { throw ConfigurationError("\(path): '\(text)' is not a CIDR") }
-        return prefix
+        if let problem = IPPrefix.problem(text) { throw ConfigurationError("\(path): \(problem)") }
+        return IPPrefix(text)!
     }
 
     private static func aws(_ tables: [Any]) throws(ConfigurationError) -> [VPCRouteEntry] {

@@ -11,6 +11,9 @@ public enum WireSchema {
     public static let maximumFindings = 1024
     public static let maximumMessageLength = 2048
     public static let maximumOpenAfter = 100
+    /// The largest round number or probe count a report may carry: 2^53 (what every JSON reader holds
+    /// exactly); a round every 100 ms reaches it in 28 million years.
+    public static let maximumCounter = 9_007_199_254_740_992
 }
 
 /// An agent introducing itself: who it is and which pod CIDRs its node owns.
@@ -235,7 +238,7 @@ public struct AgentReport: Sendable, Hashable, Codable {
     public var problem: String? {
         if schema != WireSchema.version { return "schema \(schema) is not supported (this aggregator speaks \(WireSchema.version))" }
         if let problem = WireSchema.nameProblem(node, what: "node") { return problem }
-        if round < 0 { return "round \(round) is negative" }
+        if !(0...WireSchema.maximumCounter).contains(round) { return "round \(round) is out of range (0 to \(WireSchema.maximumCounter))" }
         if !(1...WireSchema.maximumOpenAfter).contains(openAfter) { return "openAfter \(openAfter) is out of range (1 to \(WireSchema.maximumOpenAfter))" }
         if results.count > WireSchema.maximumResults { return "\(results.count) results (at most \(WireSchema.maximumResults))" }
         if localFindings.count > WireSchema.maximumFindings { return "\(localFindings.count) local findings (at most \(WireSchema.maximumFindings))" }
@@ -336,7 +339,10 @@ public struct ReportedProbe: Sendable, Hashable, Codable {
     var problem: String? {
         if let owner, let problem = WireSchema.nameProblem(owner, what: "owner") { return problem }
         if let device, device.utf8.count > 64 { return "device name longer than 64 bytes" }
-        if sent < 0 || received < 0 || failedRounds < 0 { return "negative count" }
+        for (name, value) in [("sent", sent), ("received", received), ("failedRounds", failedRounds)]
+        where !(0...WireSchema.maximumCounter).contains(value) {
+            return "\(name) \(value) is out of range (0 to \(WireSchema.maximumCounter))"
+        }
         if let rttMs, !(rttMs >= 0 && rttMs < 3_600_000) { return "rttMs \(rttMs) out of range" }
         if let cidr, !cidr.contains(target) { return "target \(target) is outside cidr \(cidr)" }
         return nil

@@ -157,13 +157,17 @@ public protocol TextCodable: Codable, CustomStringConvertible {
     init?(codableText: String)
     /// What the text should have been, for the error (`an IP address`).
     static var expectedText: String { get }
+    /// Why `text` is not one, for the error; by default "'TEXT' is not EXPECTED".
+    static func invalid(_ text: String) -> String
 }
 
 extension TextCodable {
+    public static func invalid(_ text: String) -> String { "'\(text)' is not \(expectedText)" }
+
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(codableText: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not \(Self.expectedText)"))
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: Self.invalid(text)))
         }
         self = value
     }
@@ -180,11 +184,13 @@ extension IPAddress: TextCodable {
 }
 
 extension IPPrefix: TextCodable {
+    /// A CIDR with its host bits clear (maps, reports, registrations, plans).
     public init?(codableText: String) {
-        guard codableText.contains("/") else { return nil }
+        guard Self.problem(codableText) == nil else { return nil }
         self.init(codableText)
     }
     public static var expectedText: String { "a CIDR such as 172.16.1.0/24" }
+    public static func invalid(_ text: String) -> String { problem(text) ?? "'\(text)' is not \(expectedText)" }
 
     /// The first usable address: network + 1 (the network address itself for /31, /32, /127, /128).
     public var firstHost: IPAddress? {

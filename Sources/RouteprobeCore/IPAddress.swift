@@ -322,3 +322,17 @@ extension IPAddress {
         return (address, port)
     }
 }
+
+extension IPAddress {
+    /// Why `text`, which looks like an address (digits and dots only, or a colon), is none; nil when it is an
+    /// address or does not look like one (a host name). `300.1.1.1` is no host name either, so callers refuse
+    /// it at once instead of asking DNS.
+    public static func shapeProblem(_ text: String) -> String? {
+        guard IPAddress(text) == nil, !text.isEmpty else { return nil }
+        if text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) {
+            return "'\(text)' is not an IPv4 address: four numbers from 0 to 255, separated by dots"
+        }
+        if text.contains(":") { return "'\(text)' is not an IPv6 address" }
+        return nil
+    }
+}

@@ -44,3 +44,16 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, Comparable 
         (lhs.address, lhs.length) < (rhs.address, rhs.length)
     }
 }
+
+extension IPPrefix {
+    /// Why `text` is not a CIDR as routeprobe takes it from people and peers (`ADDRESS/LENGTH` with the host
+    /// bits clear), nil when it is one. `172.16.1.7/24` is refused with its canonical form, never masked
+    /// silently: whoever wrote it meant something else, or made a typo.
+    public static func problem(_ text: String) -> String? {
+        guard text.contains("/"), let prefix = IPPrefix(text) else { return "'\(text)' is not a CIDR such as 172.16.1.0/24" }
+        if let written = text.split(separator: "/").first.flatMap({ IPAddress($0) }), written != prefix.address {
+            return "'\(text)' has host bits set: the CIDR is \(prefix)"
+        }
+        return nil
+    }
+}

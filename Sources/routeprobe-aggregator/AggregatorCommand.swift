@@ -154,14 +154,17 @@ struct AggregatorCommand: ServiceTool {
         guard let destination = SyslogDestination(syslog) else {
             throw CommandFailure.usage("--syslog '\(syslog)' must be local, unix:PATH, udp:HOST:PORT or tcp:HOST:PORT")
         }
-        func duration(_ text: String, _ name: String) throws -> Duration {
+        func duration(_ text: String, _ name: String, in range: ClosedRange<Duration> = .milliseconds(1) ... .seconds(86_400)) throws -> Duration {
             guard let parsed = DurationText.parse(text), parsed > .zero else {
                 throw CommandFailure.usage("--\(name) '\(text)' is not a duration such as 500ms, 5s or 1m")
             }
+            guard range.contains(parsed) else {
+                throw CommandFailure.usage("--\(name) '\(text)' is out of range: \(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound))")
+            }
             return parsed
         }
-        let windowDuration = try duration(window, "window")
-        let evaluation = try duration(evaluationInterval, "evaluation-interval")
+        let windowDuration = try duration(window, "window", in: .seconds(1) ... .seconds(3600))
+        let evaluation = try duration(evaluationInterval, "evaluation-interval", in: .milliseconds(100) ... .seconds(60))
         if let vpcRouteTable {
             do { _ = try VPCRouteTableFile.load(path: vpcRouteTable) } catch { throw CommandFailure.usage(error.description) }
         }
@@ -209,7 +212,7 @@ struct AggregatorCommand: ServiceTool {
         configuration.nodeConditions = nodeConditions
         configuration.tls = keyPair
         configuration.leaderElector = elector
-        if endpoint != nil { configuration.routeControllerGrace = try duration(routeControllerGrace, "route-controller-grace") }
+        if endpoint != nil { configuration.routeControllerGrace = try duration(routeControllerGrace, "route-controller-grace", in: .seconds(1) ... .seconds(86_400)) }
         if plainHTTP {
             log("warning: --plain-http: bearer tokens and reports cross the network in clear")
         }

@@ -73,6 +73,9 @@ struct ProbeCommand: Tool {
                 addresses.append(address)
             } else if let node = map?.node(named: target) {
                 addresses.append(contentsOf: node.probeTargets)
+            } else if let problem = IPAddress.shapeProblem(target) {
+                // Shaped like an address but none: no host is called that, so do not ask DNS (it may take seconds).
+                throw CommandFailure.usage(problem)
             } else if let resolved = HostResolver.resolve(target) {
                 addresses.append(resolved)
             } else {

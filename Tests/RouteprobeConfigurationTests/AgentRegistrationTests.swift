@@ -5,7 +5,7 @@ import RouteprobeCore
 
 @Suite("The agent's registration on a dual-stack node")
 struct AgentRegistrationTests {
-    private func resolve(nodeIP: String) throws(ConfigurationError) -> NodeRegistration? {
+    private func resolve(nodeIP: String, podCIDRs: [String] = ["172.16.1.0/24", "fd00:172:16:1::/64"]) throws(ConfigurationError) -> NodeRegistration? {
         let token = FileManager.default.temporaryDirectory.appendingPathComponent("rpt-reg-token-\(getpid())").path
         try? "lab-token-0123456789".write(toFile: token, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: token) }
@@ -14,7 +14,7 @@ struct AgentRegistrationTests {
         flags.aggregator = "https://192.168.0.253:9800"
         flags.tokenFile = token
         flags.nodeIP = nodeIP
-        flags.podCIDRs = ["172.16.1.0/24", "fd00:172:16:1::/64"]
+        flags.podCIDRs = podCIDRs
         return try AgentConfiguration.resolve(flags: flags, configPath: nil, environment: [:]).aggregator?.registration
     }
 
@@ -29,6 +29,13 @@ struct AgentRegistrationTests {
             #expect { _ = try resolve(nodeIP: bad) } throws: { error in
                 (error as? ConfigurationError)?.description.contains(expected) == true
             }
+        }
+    }
+
+    @Test("--pod-cidr with host bits set is refused with the canonical form")
+    func hostBits() {
+        #expect { _ = try resolve(nodeIP: "192.168.0.50", podCIDRs: ["172.16.1.7/24"]) } throws: { error in
+            (error as? ConfigurationError)?.description == "--pod-cidr '172.16.1.7/24' has host bits set: the CIDR is 172.16.1.0/24"
         }
     }
 }

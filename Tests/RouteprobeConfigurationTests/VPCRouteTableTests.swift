@@ -48,6 +48,7 @@ struct VPCRouteTableTests {
         ("[]", "an empty list: no route to read"),
         (#"[{"addressPrefix": "10.244.0.0/24", "nextHopType": "VirtualAppliance"}]"#, "[0]: a VirtualAppliance route needs nextHopIpAddress"),
         (#"[{"addressPrefix": "10.244.0.0", "nextHopType": "None"}]"#, "[0]: '10.244.0.0' is not a CIDR"),
+        (#"[{"addressPrefix": "10.244.0.7/24", "nextHopType": "None"}]"#, "[0]: '10.244.0.7/24' has host bits set: the CIDR is 10.244.0.0/24"),
         (#"{"routes": {}}"#, "routes is not a list"),
         (#"[{"destRange": "10.4.0.0/24", "nextHopInstance": "https://x/zones/z/disks/d"}]"#, "does not end in instances/NAME"),
         (#"[{"destRange": "10.4.0.0/24", "nextHopIp": "10.4.0.300"}]"#, "nextHopIp '10.4.0.300' is not an IP address"),

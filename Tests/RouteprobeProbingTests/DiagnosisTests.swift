@@ -138,6 +138,7 @@ import RouteprobeCore
         ("nodes:\n  - name: a\n    ips: [10.0.0.1, 10.0.0.2]\n", "at most one of each family"),
         ("nodes:\n  - name: a\n    ips: []\n", "one or two addresses"),
         ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    ips: [10.0.0.1, \"fd00::1\"]\n", "give ip or ips, not both"),
+        ("nodes:\n  - name: a\n    ip: 10.0.0.1\n    podCIDRs: [172.16.1.7/24]\n", "'172.16.1.7/24' has host bits set: the CIDR is 172.16.1.0/24"),
         ("nodes:\n  - name: a\n    ips: [10.0.0.1, \"fd00::1\"]\n  - name: b\n    ips: [10.0.0.2, \"fd00::1\"]\n", "node IP fd00::1 appears twice"),
     ])
     func mistakesAreOneClearLine(text: String, expected: String) {

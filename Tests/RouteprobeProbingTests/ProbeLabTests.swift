@@ -148,6 +148,9 @@ struct ProbeLabTests {
             defer { try? FileManager.default.removeItem(atPath: broken) }
             let cases: [([String], String)] = [
                 (["probe", "no-such-host.invalid"], "unknown host"),
+                // Shaped like an address: refused at once, without asking DNS.
+                (["probe", "300.1.1.1"], "'300.1.1.1' is not an IPv4 address: four numbers from 0 to 255"),
+                (["probe", "fd00::zz"], "'fd00::zz' is not an IPv6 address"),
                 (["probe", "10.0.0.1", "--timeout", "soon"], "--timeout"),
                 (["probe", "10.0.0.1", "--tcp", "70000"], "70000"),
                 (["probe", "10.0.0.1", "--cluster-map", broken], "not an IP address"),
