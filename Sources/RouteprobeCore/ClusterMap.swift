@@ -140,11 +140,15 @@ public struct ClusterMap: Sendable, Hashable, Codable {
                 found.append("pod target \(target) of \(node.name) is outside its pod CIDRs")
             }
         }
-        let all = nodes.flatMap { node in node.podCIDRs.map { (node.name, $0) } }
-        for (index, (name, cidr)) in all.enumerated() {
-            for (otherName, other) in all[(index + 1)...] where cidr.contains(other) || other.contains(cidr) {
-                found.append("pod CIDR \(cidr) of \(name) overlaps \(other) of \(otherName)")
-            }
+        // Two prefixes overlap only when one holds the other: sorted by family, network address and length, a
+        // sweep keeps the prefixes that hold the current one on a stack. O(N log N), not every pair.
+        let all = nodes.flatMap { node in node.podCIDRs.map { (name: node.name, cidr: $0) } }
+            .sorted { ($0.cidr.family == .inet ? 0 : 1, $0.cidr.address, $0.cidr.length) < ($1.cidr.family == .inet ? 0 : 1, $1.cidr.address, $1.cidr.length) }
+        var open: [(name: String, cidr: IPPrefix)] = []
+        for entry in all {
+            while let top = open.last, !top.cidr.contains(entry.cidr) { open.removeLast() }
+            if let top = open.last { found.append("pod CIDR \(top.cidr) of \(top.name) overlaps \(entry.cidr) of \(entry.name)") }
+            open.append(entry)
         }
         return found
     }
