@@ -49,6 +49,8 @@ public enum CaptureProblem: Sendable, Hashable, CustomStringConvertible {
     case readFailed(interface: String, reason: String)
     /// The capture thread stopped before it was asked to (the system call that failed).
     case stoppedEarly(reason: String)
+    /// No capture ran: it needs a capability the process lacks; the probes ran without it.
+    case skipped(reason: String)
 
     public var description: String {
         switch self {
@@ -57,6 +59,7 @@ public enum CaptureProblem: Sendable, Hashable, CustomStringConvertible {
             return "capture on \(interface): the kernel dropped \(frames) frames (ring full); the evidence undercounts"
         case .readFailed(let interface, let reason): return "capture on \(interface) failed: \(reason)"
         case .stoppedEarly(let reason): return "capture stopped early: \(reason)"
+        case .skipped(let reason): return "the capture was skipped (\(reason)); the probes ran without it"
         }
     }
 }

@@ -142,8 +142,16 @@ public struct ReachabilityCheck: Sendable {
         var running: (any FlowCapture)? = nil
         let devices = Set(routes.values.compactMap(\.device))
         let flows = ProbeFlows(specs: specs, echoIdentifier: echoIdentifier, localHardwareAddresses: links.compactMap(\.macAddress))
+        var skipped: CaptureProblem? = nil
         if capture, let opener = environment.capture, !devices.isEmpty {
-            running = try opener.start(devices: devices.sorted(), filter: flows.filter)
+            do throws(ProbeError) {
+                running = try opener.start(devices: devices.sorted(), filter: flows.filter)
+            } catch {
+                // Without the capability the probes still run (TCP falls back to connect()); only the
+                // evidence is missing, and the outcome says so.
+                guard case .missingCapability(let reason) = error else { throw error }
+                skipped = .skipped(reason: reason)
+            }
         }
         let results = try scheduler.run(specs + controlSpecs)
         let controlResults = Dictionary(uniqueKeysWithValues: zip(controlSpecs.map(\.target), results[specs.count...]))
@@ -151,6 +159,7 @@ public struct ReachabilityCheck: Sendable {
         var captured: [CapturedPacket] = []
         var flowOfPacket: [Int?] = []
         var problems: [CaptureProblem] = []
+        if let skipped { problems.append(skipped) }
         if let running {
             (captured, problems) = running.stop()
             let matched = flows.evidence(from: captured)

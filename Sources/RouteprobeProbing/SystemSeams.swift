@@ -78,6 +78,7 @@ public struct LibpcapCaptureOpener: FlowCaptureOpener {
             try capture.start()
             return LiveFlowCapture(capture: capture)
         } catch {
+            if case .permission = error { throw ProbeError.missingCapability(error.description) }
             throw ProbeError.capture(error.description)
         }
     }

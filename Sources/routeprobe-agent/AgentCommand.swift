@@ -5,6 +5,7 @@ import ServiceLifecycle
 import RouteprobeAgent
 import RouteprobeConfiguration
 import RouteprobeCore
+import RouteprobeProbing
 import RouteprobeNetlink
 import RouteprobeSystem
 
@@ -106,6 +107,10 @@ struct AgentCommand: ServiceTool {
             throw CommandFailure.usage(error.description)
         }
         let log: @Sendable (String) -> Void = { line in writeToStandardOutput("routeprobe agent: \(line)\n") }
+        // Without CAP_NET_RAW every round would probe nothing: say so and stop, so the pod restarts visibly.
+        do throws(ProbeError) { try Privileges.checkRawSockets(in: configuration.namespace) } catch {
+            throw CommandFailure(error.description, exitCode: 1)
+        }
         if configuration.aggregator?.url.hasPrefix("http:") == true {
             log("warning: --plain-http: the token and reports cross the network in clear")
         }

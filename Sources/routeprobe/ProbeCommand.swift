@@ -101,6 +101,8 @@ struct ProbeCommand: Tool {
                                       captureDirectory: captureDir)
         let outcome: ReachabilityCheck.Outcome
         do { outcome = try check.run(specs) } catch {
+            // A missing permission is a failure of this run (1), like an unreachable target; not a usage error.
+            if case .missingCapability = error { throw CommandFailure(error.description, exitCode: 1) }
             throw CommandFailure(error.description, exitCode: 2)
         }
         let reports = outcome.reports
