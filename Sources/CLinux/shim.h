@@ -35,6 +35,9 @@ extern int recvmmsg(int fd, struct routeprobe_mmsghdr *messages, unsigned int co
 extern int mallopt(int param, int value);
 #define ROUTEPROBE_M_ARENA_MAX (-8)
 
+// malloc_trim(3), also in <malloc.h>: returns the free memory of every arena to the kernel.
+extern int malloc_trim(unsigned long pad);
+
 /// One malloc arena for every thread (M_ARENA_MAX 1); 1 on success.
 static inline int routeprobe_use_one_malloc_arena(void) { return mallopt(ROUTEPROBE_M_ARENA_MAX, 1); }
 

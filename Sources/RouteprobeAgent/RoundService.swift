@@ -55,8 +55,15 @@ public struct RoundService: Service {
 
     private static func loop(rounds: AgentRounds, trigger: RoundTrigger, log: @Sendable (String) -> Void) {
         var lastProblem: String? = nil
+        var lastTrim = MonotonicClock.nanoseconds()
         while !trigger.isStopping {
             let started = MonotonicClock.nanoseconds()
+            // A burst (a flood of route messages, a big plan) leaves freed memory resident: every 30 s, hand it
+            // back (well under a millisecond on the agent's heap).
+            if started - lastTrim >= 30_000_000_000 {
+                lastTrim = started
+                Memory.returnFreeMemory()
+            }
             do throws(ProbeError) {
                 try rounds.round()
                 if lastProblem != nil { log("probing works again") }

@@ -94,7 +94,13 @@ struct AggregatorEvaluator: Service {
                 log("cannot create Events: \(error.description)")
             }
         }
+        var lastTrim = ContinuousClock.now
         while !Task.isCancelled {
+            // A connection storm's buffers, freed, stay resident until handed back: every 10 s, hand them back.
+            if ContinuousClock.now - lastTrim >= .seconds(10) {
+                lastTrim = .now
+                Memory.returnFreeMemory()
+            }
             if let path = configuration.vpcRouteTablePath {
                 reloadTable(path: path, stamp: &tableStamp, problem: &tableProblem)
             }

@@ -11,6 +11,12 @@ public enum Memory {
         _ = routeprobe_use_one_malloc_arena()
     }
 
+    /// Hands the allocator's free memory back to the kernel, in every arena (malloc_trim(0)): after a burst
+    /// (thousands of connections, a flood of route messages) freed memory otherwise stays resident. It walks
+    /// the heap, so a service calls it now and then, not per request. True when memory was released.
+    @discardableResult
+    public static func returnFreeMemory() -> Bool { malloc_trim(0) == 1 }
+
     /// Unmaps the program's read-only pages (code, constants, unwind tables) from this process, so that only
     /// the pages it runs from now on come back. A service calls it once, when start-up is over: the code that
     /// parsed its configuration (the YAML parser, Foundation) then stops counting in its resident set.

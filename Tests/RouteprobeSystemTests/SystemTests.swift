@@ -138,6 +138,18 @@ struct NamespaceSocketTests {
 }
 
 @Suite struct MemoryTests {
+    @Test("freed memory is handed back to the kernel: after 100 MB of small blocks are freed, malloc_trim releases some")
+    func freedMemoryIsReturned() {
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<100_000 {
+            let block = malloc(1024)!
+            memset(block, 1, 1024)
+            blocks.append(block)
+        }
+        for block in blocks { free(block) }
+        #expect(Memory.returnFreeMemory(), "100 MB freed and nothing to release")
+    }
+
     /// This process's resident file-backed pages, in kB (/proc/self/status RssFile).
     private func residentFileKilobytes() throws -> Int {
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
