@@ -83,17 +83,22 @@ for node in node-a node-b node-c; do
 done
 head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$WORK/token"
 lab vpc-table > "$WORK/vpc-table.json"
-ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --node-tokens "$WORK/node-tokens.yaml" --token-file "$WORK/token" \
-    --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key" \
-    --syslog "unix:$WORK/syslog.sock" --vpc-route-table "$WORK/vpc-table.json" --evaluation-interval 500ms \
-    > "$WORK/aggregator.log" 2>&1 &
-sleep 0.5
-for node in node-a node-b node-c; do
-    ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
-        --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog.sock" \
-        --aggregator https://192.168.0.253:9800 --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token-$node" \
-        > "$WORK/agent-$node.log" 2>&1 &
-done
+# The aggregator on 192.168.0.253:9800 (HTTPS, a token per node) and an agent on every node, alerting to
+# SYSLOG_SOCKET, logging to WORK/aggregatorNAME.log and WORK/agentNAME-NODE.log; more aggregator flags after.
+start_fleet() {
+    local name=$1 syslog=$2; shift 2
+    ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --node-tokens "$WORK/node-tokens.yaml" \
+        --token-file "$WORK/token" --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key" \
+        --syslog "unix:$syslog" --evaluation-interval 500ms "$@" > "$WORK/aggregator$name.log" 2>&1 &
+    sleep 0.5
+    for node in node-a node-b node-c; do
+        ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
+            --interval 1s --timeout 400ms --syslog "unix:$syslog" \
+            --aggregator https://192.168.0.253:9800 --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token-$node" \
+            > "$WORK/agent$name-$node.log" 2>&1 &
+    done
+}
+start_fleet "" "$WORK/syslog.sock" --vpc-route-table "$WORK/vpc-table.json"
 api() { ip netns exec ${PREFIX}vpc curl -s --cacert "$WORK/tls/ca.crt" -H "Authorization: Bearer $(cat "$WORK/token")" "https://192.168.0.253:9800/api/v1/$1"; }
 matrix() {
     api matrix | python3 -c '
@@ -170,17 +175,7 @@ users: [{name: demo, user: {token: demo}}]
 contexts: [{name: replay, context: {cluster: replay, user: demo}}]
 YAML
 start_syslog_collector "$WORK/syslog2.sock" "$WORK/syslog2.txt"
-ip netns exec ${PREFIX}vpc "$routeprobe" aggregator --listen 192.168.0.253:9800 --kubeconfig "$WORK/kubeconfig" \
-    --node-tokens "$WORK/node-tokens.yaml" --token-file "$WORK/token" --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key" \
-    --route-controller-grace 3s --node-conditions --syslog "unix:$WORK/syslog2.sock" --evaluation-interval 500ms \
-    > "$WORK/aggregator2.log" 2>&1 &
-sleep 0.5
-for node in node-a node-b node-c; do
-    ip netns exec ${PREFIX}$node "$routeprobe" agent --node-name $node --cluster-map "$WORK/cluster-map.yaml" \
-        --interval 1s --timeout 400ms --syslog "unix:$WORK/syslog2.sock" \
-        --aggregator https://192.168.0.253:9800 --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token-$node" \
-        > "$WORK/agent2-$node.log" 2>&1 &
-done
+start_fleet 2 "$WORK/syslog2.sock" --kubeconfig "$WORK/kubeconfig" --route-controller-grace 3s --node-conditions
 explain() {
     printf '$ routeprobe explain %s --aggregator https://192.168.0.253:9800 ...\n' "$1"
     ip netns exec ${PREFIX}vpc "$routeprobe" explain "$1" --aggregator https://192.168.0.253:9800 \

@@ -282,13 +282,31 @@ final class ImpactWatch: Sendable {
     }
 }
 
+/// A writer's current problem, said once while it lasts and once when it is over.
+final class SaidOnce: Sendable {
+    private let log: @Sendable (String) -> Void
+    private let current = Mutex<String?>(nil)
+
+    init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+
+    /// Says `line` unless it is the problem said last.
+    func failed(_ line: String) {
+        if current.withLock({ previous in defer { previous = line }; return previous != line }) { log(line) }
+    }
+
+    /// Says `line` when a problem was said before.
+    func succeeded(_ line: String) {
+        if current.withLock({ previous in defer { previous = nil }; return previous != nil }) { log(line) }
+    }
+}
+
 /// Sets `PodCIDRUnreachable` on the Node of each pod-CIDR finding that opens (True) or resolves (False); a
 /// failure (such as a 403 without the optional role) is said once and never stops the aggregator.
 final class NodeConditionReporter: Sendable {
     let client: KubernetesClient
     private let conditions: NodeConditions
     private let log: @Sendable (String) -> Void
-    private let problem = Mutex<String?>(nil)
+    private let problem: SaidOnce
     /// Open pod-CIDR findings per node: the condition turns False only when the last one resolves.
     private let open = Mutex<[String: Set<String>]>([:])
 
@@ -296,6 +314,7 @@ final class NodeConditionReporter: Sendable {
         self.client = client
         conditions = NodeConditions(client: client)
         self.log = log
+        problem = SaidOnce(log: log)
     }
 
     func record(_ event: FindingEvent) async {
@@ -308,13 +327,9 @@ final class NodeConditionReporter: Sendable {
         if event.isResolution && stillOpen { return }
         do throws(KubernetesError) {
             try await conditions.record(finding, resolved: event.isResolution)
-            if problem.withLock({ previous in defer { previous = nil }; return previous != nil }) { log("node conditions are set again") }
+            problem.succeeded("node conditions are set again")
         } catch {
-            let first = problem.withLock { previous -> Bool in
-                defer { previous = error.description }
-                return previous != error.description
-            }
-            if first { log("cannot set the PodCIDRUnreachable condition: \(error.description); alerts go on") }
+            problem.failed("cannot set the PodCIDRUnreachable condition: \(error.description); alerts go on")
         }
     }
 }
@@ -325,7 +340,7 @@ final class EventReporter: Sendable {
     let client: KubernetesClient
     private let events: NodeEvents
     private let log: @Sendable (String) -> Void
-    private let problem = Mutex<String?>(nil)
+    private let problem: SaidOnce
     /// The Event of each open finding, and the symptoms it was last written with.
     private let written = Mutex<[String: (name: String, symptoms: [Finding.Symptom])]>([:])
 
@@ -333,6 +348,7 @@ final class EventReporter: Sendable {
         self.client = client
         events = NodeEvents(client: client, instance: instance)
         self.log = log
+        problem = SaidOnce(log: log)
     }
 
     /// Rewrites the Events of open findings whose symptoms changed since they were written; forgets those of
@@ -357,13 +373,9 @@ final class EventReporter: Sendable {
     func report(_ finding: Finding) async {
         do throws(KubernetesError) {
             if let name = try await events.record(finding) { written.withLock { $0[finding.id] = (name, finding.symptoms) } }
-            if problem.withLock({ previous in defer { previous = nil }; return previous != nil }) { log("Events are created again") }
+            problem.succeeded("Events are created again")
         } catch {
-            let first = problem.withLock { previous -> Bool in
-                defer { previous = error.description }
-                return previous != error.description
-            }
-            if first { log("cannot create an Event on the node: \(error.description); alerts go on") }
+            problem.failed("cannot create an Event on the node: \(error.description); alerts go on")
         }
     }
 }

@@ -452,12 +452,7 @@ public final class AggregatorState: Sendable {
         for vpc in open.sorted(by: { $0.id < $1.id }) {
             guard let since = vpc.since, wallSeconds - since >= graceSeconds, let node = vpc.expectedNextHop?.node,
                   let index = findings.firstIndex(where: { $0.id == vpc.id }) else { continue }
-            var signal: RouteControllerSignal? = nil
-            if let event = events[node], event.lastSeconds >= since - 600 {
-                signal = .event(reason: event.reason, message: event.message, ageSeconds: wallSeconds - event.lastSeconds, count: event.count)
-            } else if let condition = unavailable[node] {
-                signal = .networkUnavailable(reason: condition.reason, message: condition.message)
-            }
+            let signal = RouteControllerSignals.signal(node: node, since: since, now: wallSeconds, events: events, unavailable: unavailable)
             let watchdog = Finding.routeController(about: vpc, openSeconds: wallSeconds - since, signal: signal)
             findings[index].remediation += signal == nil
                 ? " The route controller is not repairing it and says nothing: see \(watchdog.id)."

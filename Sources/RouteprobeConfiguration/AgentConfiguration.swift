@@ -152,14 +152,8 @@ public struct AgentConfiguration: Sendable {
 
     /// Checks the aggregator settings and builds what the link needs: URL, token and this node's registration.
     private static func aggregatorSettings(url: String, settings: AgentSettings, nodeName: String, map: ClusterMap) throws(ConfigurationError) -> Aggregator {
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw ConfigurationError("--aggregator '\(url)' must be an https:// URL, e.g. https://routeprobe-aggregator:9800")
-        }
-        let plain = parsed.scheme == "http"
-        if plain && settings.plainHTTP != true {
-            throw ConfigurationError("--aggregator '\(url)' is plain HTTP: the token would cross the network in clear; use https:// (with --aggregator-ca), or --plain-http in a lab")
-        }
-        if !plain && settings.plainHTTP == true { throw ConfigurationError("--plain-http and an https:// --aggregator exclude each other") }
+        let (problem, plain) = AggregatorURL.check(url, plainHTTP: settings.plainHTTP == true)
+        if let problem { throw ConfigurationError(problem) }
         if plain && settings.aggregatorCA != nil { throw ConfigurationError("--aggregator-ca needs an https:// --aggregator") }
         guard let tokenPath = settings.tokenFile else { throw ConfigurationError("--token-file is required with --aggregator") }
         _ = try BearerTokenFile.read(tokenPath)

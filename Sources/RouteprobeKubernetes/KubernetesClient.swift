@@ -95,13 +95,7 @@ public final class KubernetesClient: Sendable {
 
     /// PATCHes `path` with `body` of `contentType` (a strategic merge patch of a Node's status, say).
     public func patch<Body: Encodable>(_ body: Body, at path: String, contentType: String) async throws(KubernetesError) {
-        var request = request(path)
-        request.method = .PATCH
-        request.headers.add(name: "Content-Type", value: contentType)
-        do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
-            throw KubernetesError.malformed("cannot encode the patch for \(path)")
-        }
-        let response = try await execute(request, timeout: .seconds(10))
+        let response = try await send(.PATCH, body, at: path, contentType: contentType)
         _ = try? await response.body.collect(upTo: 1 << 20)
     }
 
@@ -112,13 +106,18 @@ public final class KubernetesClient: Sendable {
     }
 
     private func send<Body: Encodable, Answer: Decodable>(_ method: HTTPMethod, _ body: Body, at path: String, answer: Answer.Type) async throws(KubernetesError) -> Answer {
+        try await decode(answer, from: try await send(method, body, at: path, contentType: "application/json"), what: path)
+    }
+
+    /// Sends `body` as JSON with `method`; the response of a success.
+    private func send<Body: Encodable>(_ method: HTTPMethod, _ body: Body, at path: String, contentType: String) async throws(KubernetesError) -> HTTPClientResponse {
         var request = request(path)
         request.method = method
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: contentType)
         do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
-            throw KubernetesError.malformed("cannot encode the object for \(path)")
+            throw KubernetesError.malformed("cannot encode the body for \(path)")
         }
-        return try await decode(answer, from: try await execute(request, timeout: .seconds(10)), what: path)
+        return try await execute(request, timeout: .seconds(10))
     }
 
     /// GETs one object.

@@ -76,6 +76,17 @@ public enum RouteControllerSignals {
         return result
     }
 
+    /// What the route controller says about `node`'s route while a finding open since `since` stands: its
+    /// newest failure Event from at most 10 minutes before the finding opened, else a NetworkUnavailable True
+    /// condition; nil when it says nothing. The one rule for the aggregator's watchdog and `explain`.
+    public static func signal(node: String, since: Int64, now: Int64, events: [String: NodeEvent],
+                              unavailable: [String: (reason: String, message: String)]) -> RouteControllerSignal? {
+        if let event = events[node], event.lastSeconds >= since - 600 {
+            return .event(reason: event.reason, message: event.message, ageSeconds: now - event.lastSeconds, count: event.count)
+        }
+        return unavailable[node].map { .networkUnavailable(reason: $0.reason, message: $0.message) }
+    }
+
     /// Unix seconds of an RFC 3339 time (with or without fractional seconds); nil when it is none.
     static func seconds(_ text: String) -> Int64? {
         let plain = ISO8601DateFormatter()

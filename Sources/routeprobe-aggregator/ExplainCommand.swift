@@ -61,12 +61,7 @@ struct ExplainCommand: ServiceTool {
         }
         self.timeout = timeout
         if let aggregator = line.value("aggregator") {
-            guard let url = URL(string: aggregator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                throw Self.tool.usage("--aggregator '\(aggregator)' must be an https:// URL")
-            }
-            if url.scheme == "http" && !line.flag("plain-http") {
-                throw Self.tool.usage("--aggregator '\(aggregator)' is plain HTTP: the token would cross the network in clear; use https://, or --plain-http in a lab")
-            }
+            if let problem = AggregatorURL.check(aggregator, plainHTTP: line.flag("plain-http")).problem { throw Self.tool.usage(problem) }
             self.aggregator = aggregator.hasSuffix("/") ? String(aggregator.dropLast()) : aggregator
             guard let tokenFile = line.value("token-file") else { throw Self.tool.usage("missing '--token-file <token-file>'") }
             self.tokenFile = tokenFile

@@ -67,12 +67,7 @@ struct ExplainDirect {
                 findings.append(finding)
                 if let node = report.owner?.name, let since = finding.since, now - since >= 60,
                    finding.kind == .vpcRouteMissing || finding.kind == .vpcRouteWrongNextHop {
-                    var signal: RouteControllerSignal? = nil
-                    if let event = failures[node], event.lastSeconds >= since - 600 {
-                        signal = .event(reason: event.reason, message: event.message, ageSeconds: now - event.lastSeconds, count: event.count)
-                    } else if let condition = unavailable[node] {
-                        signal = .networkUnavailable(reason: condition.reason, message: condition.message)
-                    }
+                    let signal = RouteControllerSignals.signal(node: node, since: since, now: now, events: failures, unavailable: unavailable)
                     findings.append(.routeController(about: finding, openSeconds: now - since, signal: signal))
                 }
             } else if report.diagnosis.verdict == .reachable, let apiService = linked.first(where: { $0.kind == "APIService" }) {
