@@ -124,6 +124,12 @@ let package = Package(
             ],
             linkerSettings: releaseLinkerSettings(orderFile: nil)
         ),
+        // libFuzzer harnesses for every reader of outside input (scripts/fuzz.sh builds them with
+        // -sanitize=fuzzer); a normal build makes a replayer: `routeprobe-fuzz HARNESS FILE...`.
+        .executableTarget(
+            name: "routeprobe-fuzz",
+            dependencies: ["RouteprobeCore", "RouteprobeNetlink", "RouteprobeCapture", "RouteprobeConfiguration"]
+        ),
         .target(name: "RouteprobeTestSupport", dependencies: ["RouteprobeCore", "RouteprobeCapture", "RouteprobeProbing"],
                 path: "Tests/RouteprobeTestSupport"),
         .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore", "RouteprobeTestSupport"]),

@@ -50,11 +50,10 @@ enum AggregatorRoutes {
         }
         api.post("register") { request, context in
             let registration: NodeRegistration
-            switch await decode(NodeRegistration.self, from: request, limit: limit) {
+            switch await decode(from: request, limit: limit, WireMessage.registration) {
             case .success(let value): registration = value
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
-            if let problem = registration.problem { return Rejection.badRequest("registration: \(problem)").response(metrics: metrics) }
             if let refusal = forbidden(context, speakingFor: registration.node) { return refusal }
             let plan: ProbePlan
             switch state.register(registration, now: MonotonicClock.nanoseconds()) {
@@ -75,11 +74,10 @@ enum AggregatorRoutes {
         api.post("reports") { request, context in
             let started = MonotonicClock.nanoseconds()
             let report: AgentReport
-            switch await decode(AgentReport.self, from: request, limit: limit) {
+            switch await decode(from: request, limit: limit, WireMessage.report) {
             case .success(let value): report = value
             case .failure(let rejection): return rejection.response(metrics: metrics)
             }
-            if let problem = report.problem { return Rejection.badRequest("report: \(problem)").response(metrics: metrics) }
             if let refusal = forbidden(context, speakingFor: report.node) { return refusal }
             switch state.ingest(report, now: MonotonicClock.nanoseconds()) {
             case .unknownNode:
@@ -122,8 +120,16 @@ enum AggregatorRoutes {
         }
     }
 
-    /// Reads at most `limit` bytes of body and decodes it; too large is 413, anything malformed 400.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async -> Result<T, Rejection> {
+    /// Reads at most `limit` bytes of body and decodes it with `read` (WireMessage); too large is 413,
+    /// anything malformed or out of range 400.
+    static func decode<T>(from request: Request, limit: Int, _ read: (Data) -> Result<T, WireRefusal>) async -> Result<T, Rejection> {
+        switch await body(of: request, limit: limit) {
+        case .success(let data): return read(data).mapError { .badRequest($0.reason) }
+        case .failure(let rejection): return .failure(rejection)
+        }
+    }
+
+    private static func body(of request: Request, limit: Int) async -> Result<Data, Rejection> {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             return .failure(Rejection(status: .contentTooLarge, reason: "body of \(length) bytes is over the limit of \(limit)"))
         }
@@ -135,22 +141,8 @@ enum AggregatorRoutes {
         } catch {
             return .failure(.badRequest("body could not be read: \(error)"))
         }
-        let data = Data(buffer.readableBytesView)
-        // Another release's message is named as such before its fields are read: they may differ.
-        if let version = try? JSONDecoder().decode(SchemaVersion.self, from: data).schema, version != WireSchema.version {
-            return .failure(.badRequest("schema \(version) is not supported (this aggregator speaks schema \(WireSchema.version)); run agents of the same release as the aggregator"))
-        }
-        do {
-            return .success(try JSONDecoder().decode(T.self, from: data))
-        } catch {
-            return .failure(.badRequest(DecodingProblem.describe(error, document: Array(data), decodes: { bytes in
-                (try? JSONDecoder().decode(T.self, from: Data(bytes))) != nil
-            })))
-        }
+        return .success(Data(buffer.readableBytesView))
     }
-
-    /// The one field every message of every schema carries.
-    private struct SchemaVersion: Decodable { let schema: Int }
 
     static func encoded<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         let encoder = JSONEncoder()

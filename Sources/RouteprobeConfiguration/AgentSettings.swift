@@ -82,6 +82,11 @@ public struct AgentSettings: Sendable, Decodable {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigurationError("cannot read config \(path): \((error as NSError).localizedDescription)")
         }
+        return try parse(text, source: path)
+    }
+
+    /// Parses config text; `source` names it in errors.
+    public static func parse(_ text: String, source path: String) throws(ConfigurationError) -> AgentSettings {
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let node = try? YAMLText.compose(text), case .mapping(let mapping) = node {
             for key in mapping.keys {

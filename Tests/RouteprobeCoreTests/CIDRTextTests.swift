@@ -41,13 +41,9 @@ struct CIDRTextTests {
 @Suite("Numbers a report cannot hold are named with their place, not called 'not JSON'")
 struct ReportNumberTests {
     static func describe(_ json: String) -> String {
-        do {
-            let report = try JSONDecoder().decode(AgentReport.self, from: Data(json.utf8))
-            return report.problem ?? "accepted"
-        } catch {
-            return DecodingProblem.describe(error, document: Array(json.utf8), decodes: { bytes in
-                (try? JSONDecoder().decode(AgentReport.self, from: Data(bytes))) != nil
-            })
+        switch WireMessage.report(from: Data(json.utf8)) {
+        case .success: return "accepted"
+        case .failure(let refusal): return refusal.reason
         }
     }
 
@@ -61,8 +57,23 @@ struct ReportNumberTests {
         #expect(Self.describe(Self.report(round: "1e400")) == "round: 1e400 is not a whole number from -2^63 to 2^63-1")
         #expect(Self.describe(Self.report(sent: "18446744073709551616")) == "results[0].sent: 18446744073709551616 is not a whole number from -2^63 to 2^63-1")
         #expect(Self.describe(Self.report(sent: "1.5")) == "results[0].sent: 1.5 is not a whole number from -2^63 to 2^63-1", "the fraction, not the legitimate rttMs before it")
-        #expect(Self.describe(Self.report(round: "1152921504606846976")) == "round 1152921504606846976 is out of range (0 to 9007199254740992)")
-        #expect(Self.describe(Self.report(sent: "-1")) == "results[0]: sent -1 is out of range (0 to 9007199254740992)")
+        #expect(Self.describe(Self.report(round: "1152921504606846976")) == "report: round 1152921504606846976 is out of range (0 to 9007199254740992)")
+        #expect(Self.describe(Self.report(sent: "-1")) == "report: results[0]: sent -1 is out of range (0 to 9007199254740992)")
         #expect(Self.describe(#"{"schema":2,"round":1.5,"#) == "not JSON")
+    }
+
+    @Test("Another release's message is named by its schema before its fields are read; registrations are checked too")
+    func schemaAndRegistrations() {
+        #expect(Self.describe(#"{"schema":1,"node":"node-a","results":"old shape"}"#)
+                == "schema 1 is not supported (this aggregator speaks schema 2); run agents of the same release as the aggregator")
+        func registration(_ json: String) -> String {
+            switch WireMessage.registration(from: Data(json.utf8)) {
+            case .success(let value): return "node \(value.node)"
+            case .failure(let refusal): return refusal.reason
+            }
+        }
+        #expect(registration(#"{"schema":2,"node":"node-b","ip":"192.168.0.50"}"#) == "node node-b")
+        #expect(registration(#"{"schema":2,"node":"node-b","ip":"192.168.0.50","podCIDRs":["172.16.1.7/24"]}"#).hasPrefix("podCIDRs[0]: "))
+        #expect(registration(#"{"schema":2,"node":"node-b","ip":"192.168.0.50","intervalMilliseconds":5}"#).hasPrefix("registration: "))
     }
 }
