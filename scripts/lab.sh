@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The routeprobe test lab: a VPC and its nodes in network namespaces, with the incident's addresses.
 #
-#   scripts/lab.sh up [--nodes N] [--mode vpc|hostgw] [--dual-stack] [--prefix P] [--routeprobe PATH]
+#   scripts/lab.sh up [--nodes N] [--mode vpc|hostgw] [--dual-stack] [--prefix P] [--routeprobe PATH] [--no-beacons]
+#                      --no-beacons: the pods get no beacon (the caller runs its own, e.g. in containers)
 #                      --dual-stack: every node and pod also gets an IPv6 (ULA) address and pod CIDR, the VPC
 #                      router an IPv6 table (fd00:172:16:N::/64 via the node, a blackhole for fd00:172:16::/48)
 #   scripts/lab.sh down | status                       [--prefix P]
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
         --routeprobe) ROUTEPROBE=$2; shift 2 ;;
         --format) FORMAT=$2; shift 2 ;;
         --dual-stack) DUAL_STACK=1; shift ;;
+        --no-beacons) NO_BEACONS=1; shift ;;
         --family) FAMILY=$2; shift 2 ;;
         *) arguments+=("$1"); shift ;;
     esac
@@ -71,7 +73,7 @@ up() {
     [[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 2 ] && [ "$NODES" -le 50 ] || fail "--nodes must be 2 to 50"
     [ "$MODE" = vpc ] || [ "$MODE" = hostgw ] || fail "--mode must be vpc or hostgw"
     [ -e "$STATE" ] && fail "lab $PREFIX is already up (scripts/lab.sh down --prefix $PREFIX)"
-    if [ -z "$ROUTEPROBE" ]; then
+    if [ -z "$ROUTEPROBE" ] && [ -z "${NO_BEACONS:-}" ]; then
         swift build >/dev/null   # all three executables: `routeprobe beacon` runs in routeprobe-agent
         ROUTEPROBE=$(swift build --show-bin-path)/routeprobe
     fi
@@ -136,8 +138,10 @@ up() {
         fi
         # The beacon in the pod, holding none of this script's descriptors (a caller waiting for this
         # script's output must not wait for the beacon too).
-        start_daemon "$STATE/beacon-$i.log" ip netns exec "$pod" "$ROUTEPROBE" beacon --listen 9700
-        echo "$DAEMON_PID" > "$STATE/beacon-$i.pid"
+        if [ -z "${NO_BEACONS:-}" ]; then
+            start_daemon "$STATE/beacon-$i.log" ip netns exec "$pod" "$ROUTEPROBE" beacon --listen 9700
+            echo "$DAEMON_PID" > "$STATE/beacon-$i.pid"
+        fi
     done
     if [ "$MODE" = hostgw ]; then
         for ((i = 0; i < NODES; i++)); do
@@ -149,6 +153,7 @@ up() {
     fi
     # Wait until every beacon listens.
     for ((i = 0; i < NODES; i++)); do
+        [ -n "${NO_BEACONS:-}" ] && break
         local pod=${PREFIX}pod-$(node_name $i | sed 's/node-//') tries=0
         until in_ns "$pod" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9700' 2>/dev/null; do
             tries=$((tries + 1)); [ $tries -gt 100 ] && fail "the beacon in $pod did not start: $(cat "$STATE/beacon-$i.log")"

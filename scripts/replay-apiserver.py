@@ -8,12 +8,18 @@ EndpointSlice on node-b's pod, webhooks, a namespace stuck Terminating). Watches
 with no event (clients watch again), except that once the file STATE/route-controller-speaks exists, the
 Events watch delivers node-b's FailedToCreateRoute. POSTs (Events) are answered 201, PATCHes (node status)
 200, and both are appended to STATE/requests.log. No network: only the socket file.
+
+TokenReviews are answered as for a projected ServiceAccount token of routeprobe-agent bound to a pod on the
+node that STATE/agent-tokens.json ({"TOKEN": "NODE"}) names; any other token is not authenticated. Leases
+are kept in memory with the API server's rules: GET of a missing one is 404, POST creates (409 if it
+exists), PUT replaces it when its metadata.resourceVersion is the stored one (409 otherwise).
 """
 import datetime
 import json
 import os
 import socketserver
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
@@ -26,6 +32,8 @@ LISTS = [("/api/v1/nodes", None), ("/apis/apiregistration.k8s.io/", "apiservices
          ("/apis/admissionregistration.k8s.io/v1/mutating", "mutatingwebhooks-list.json"),
          ("/api/v1/namespaces", "namespace-terminating.json")]
 delivered = False
+leases = {}
+leases_lock = threading.Lock()
 
 
 def fixture(name):
@@ -50,9 +58,23 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def status(self, code, reason, message):
+        return self.answer(code, json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                             "message": message, "reason": reason, "code": code}))
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length).decode(errors="replace")
+
     def do_GET(self):
         global delivered
         path, _, query = self.path.partition("?")
+        if "/leases/" in path:
+            with leases_lock:
+                lease = leases.get(path)
+            if lease is None:
+                return self.status(404, "NotFound", 'leases.coordination.k8s.io "%s" not found' % path.rsplit("/", 1)[1])
+            return self.answer(200, json.dumps(lease))
         if "watch=1" in query:
             if path == "/api/v1/events" and not delivered and os.path.exists(os.path.join(STATE, "route-controller-speaks")):
                 delivered = True
@@ -81,7 +103,45 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(status, "{}")
 
     def do_POST(self):
+        if self.path.endswith("/tokenreviews"):
+            return self.review(json.loads(self.body()))
+        if self.path.endswith("/leases"):
+            lease = json.loads(self.body())
+            key = self.path + "/" + lease["metadata"]["name"]
+            with leases_lock:
+                if key in leases:
+                    return self.status(409, "AlreadyExists", "leases.coordination.k8s.io already exists")
+                lease["metadata"]["resourceVersion"] = "1"
+                leases[key] = lease
+            return self.answer(201, json.dumps(lease))
         self.record(201)
+
+    def do_PUT(self):
+        lease = json.loads(self.body())
+        with leases_lock:
+            stored = leases.get(self.path)
+            if stored is None:
+                return self.status(404, "NotFound", "leases.coordination.k8s.io not found")
+            if lease["metadata"].get("resourceVersion") != stored["metadata"]["resourceVersion"]:
+                return self.status(409, "Conflict", "the object has been modified; please apply your changes to the latest version and try again")
+            lease["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
+            leases[self.path] = lease
+        return self.answer(200, json.dumps(lease))
+
+    def review(self, request):
+        try:
+            with open(os.path.join(STATE, "agent-tokens.json")) as file:
+                node = json.load(file).get(request["spec"]["token"])
+        except FileNotFoundError:
+            node = None
+        if node is None:
+            request["status"] = {"authenticated": False, "error": "invalid bearer token"}
+            return self.answer(201, json.dumps(request))
+        review = json.loads(fixture("tokenreview-bound.json"))
+        review["spec"] = request["spec"]
+        review["status"]["user"]["extra"]["authentication.kubernetes.io/node-name"] = [node]
+        review["status"]["user"]["extra"]["authentication.kubernetes.io/pod-name"] = ["routeprobe-agent-" + node]
+        return self.answer(201, json.dumps(review))
 
     def do_PATCH(self):
         self.record(200)

@@ -1,5 +1,6 @@
 import Foundation
 import RouteprobeCommandSupport
+import RouteprobeSystem
 
 /// The aggregator's executable: `routeprobe aggregator` runs here (the `routeprobe` command hands it over),
 /// with the HTTP server and the Kubernetes client that only the aggregator needs.
@@ -9,6 +10,7 @@ enum RouteprobeAggregatorMain {
                                       subtools: [AggregatorCommand.tool, ExplainCommand.tool])
 
     static func main() async {
+        RuntimeLog.keepOffSyslog()
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "aggregator": await AggregatorCommand.main(Array(arguments.dropFirst()))
