@@ -90,7 +90,7 @@ public struct ExplainChain: Sendable, Hashable, Codable {
             steps.append(Step(role: "apiService", text: "\(apiService.name) is \(apiService.condition)\(reach)", finding: cause.id))
         }
         if cause.kind == .apiServiceUnavailable {
-            steps.append(Step(role: "notRoute", text: cause.message.split(separator: "; but ", maxSplits: 1).dropFirst().first.map { "but " + $0 } ?? cause.message, finding: cause.id))
+            steps.append(Step(role: "notRoute", text: cause.explanation ?? cause.message, finding: cause.id))
         } else {
             let agree = cause.evidence.probing > 0 ? " (\(cause.evidence.agreeing)/\(cause.evidence.probing) sources)" : ""
             steps.append(Step(role: "route", text: routeSentence(cause) + "\(agree)\(age(cause.since))", finding: cause.id))
@@ -99,7 +99,7 @@ public struct ExplainChain: Sendable, Hashable, Codable {
                 ?? findings.first(where: { $0.kind == .routeControllerSilent && $0.cidr == cause.cidr }) {
                 let text = watchdog.kind == .routeControllerSilent
                     ? "the route controller has not re-created it\(age(cause.since)) and raised no event"
-                    : watchdog.message.split(separator: "; ", maxSplits: 1).dropFirst().first.map(String.init) ?? watchdog.message
+                    : watchdog.explanation ?? watchdog.message
                 steps.append(Step(role: "routeController", text: text, finding: watchdog.id))
             }
         }

@@ -167,6 +167,9 @@ public struct Finding: Sendable, Hashable, Codable {
     public var breaks: [String] = []
     /// What the cluster itself shows of it: an APIService not Available, a namespace stuck Terminating.
     public var symptoms: [Symptom] = []
+    /// The clause of the message that `explain` prints as a step of its chain, for the findings that have one:
+    /// what the route controller says, or why an unavailable APIService is not a route problem.
+    public var explanation: String?
 
     /// A symptom the cluster reports, linked to a finding through APIService -> Service -> EndpointSlice ->
     /// pod IP -> pod CIDR -> node.
@@ -279,21 +282,26 @@ extension Finding {
         let open = DurationText.spoken(seconds: openSeconds)
         let node = vpc.expectedNextHop?.node ?? "?"
         let kind: Kind
-        let message: String
+        /// What the route controller says, in the clause `explain` prints; nil when it says nothing.
+        let said: String?
         switch signal {
         case nil:
             kind = .routeControllerSilent
-            message = "The VPC route entry \(entry) has been missing for \(open) and the route controller has not re-created it nor raised any Event, and \(node)'s NetworkUnavailable says nothing is wrong: it is not repairing this (a failure to list the cloud's routes, such as a denied permission, stops it before it says anything)."
+            said = nil
         case .event(let reason, let text, let age, let count):
             kind = .routeControllerFailing
-            message = "The VPC route entry \(entry) has been missing for \(open); the route controller fails to create it: \(reason) \(DurationText.spoken(seconds: age)) ago\(count > 1 ? " (\(count) times)" : ""): \(text)"
+            said = "the route controller fails to create it: \(reason) \(DurationText.spoken(seconds: age)) ago\(count > 1 ? " (\(count) times)" : ""): \(text)"
         case .networkUnavailable(let reason, let text):
             kind = .routeControllerFailing
-            message = "The VPC route entry \(entry) has been missing for \(open); \(node) is NetworkUnavailable (\(reason)): \(text)"
+            said = "\(node) is NetworkUnavailable (\(reason)): \(text)"
         }
-        return Finding(kind: kind, scope: .cluster, subject: vpc.id, cidr: vpc.cidr, expectedNextHop: vpc.expectedNextHop,
-                       sources: vpc.sources, evidence: vpc.evidence, message: message,
-                       remediation: routeControllerRemediation(kind: kind, entry: entry))
+        let message = said.map { "The VPC route entry \(entry) has been missing for \(open); \($0)" }
+            ?? "The VPC route entry \(entry) has been missing for \(open) and the route controller has not re-created it nor raised any Event, and \(node)'s NetworkUnavailable says nothing is wrong: it is not repairing this (a failure to list the cloud's routes, such as a denied permission, stops it before it says anything)."
+        var finding = Finding(kind: kind, scope: .cluster, subject: vpc.id, cidr: vpc.cidr, expectedNextHop: vpc.expectedNextHop,
+                              sources: vpc.sources, evidence: vpc.evidence, message: message,
+                              remediation: routeControllerRemediation(kind: kind, entry: entry))
+        finding.explanation = said
+        return finding
     }
 
     /// The aggregator's finding about a node that joined `seconds` ago and whose pod CIDR no source reaches yet.
@@ -307,12 +315,14 @@ extension Finding {
     /// The aggregator's finding about an APIService that is not Available although every probe of its backend
     /// `address` (on `node`) answers: the route is fine, the service itself is not.
     public static func apiServiceUnavailable(_ symptom: Symptom, address: IPAddress, node: String?, reachedBy sources: [String]) -> Finding {
+        let notRoute = "but its pod \(address)\(node.map { " on \($0)" } ?? "") answers probes from \(sources.joined(separator: ", ")): this is not a route problem."
         var finding = Finding(kind: .apiServiceUnavailable, scope: .cluster, subject: symptom.name, cidr: nil,
                               expectedNextHop: node.map { NextHop(node: $0, ip: nil) }, sources: sources,
                               evidence: Evidence(agreeing: sources.count, probing: sources.count),
-                              message: "\(symptom.sentence): \(symptom.message); but its pod \(address)\(node.map { " on \($0)" } ?? "") answers probes from \(sources.joined(separator: ", ")): this is not a route problem.",
+                              message: "\(symptom.sentence): \(symptom.message); \(notRoute)",
                               remediation: remediation(kind: .apiServiceUnavailable, source: sources.first ?? "", cidr: nil, owner: nil))
         finding.symptoms = [symptom]
+        finding.explanation = notRoute
         return finding
     }
 

@@ -61,7 +61,7 @@ struct ExplainChainTests {
         var speaking = findings
         speaking.append(Finding.routeController(about: findings[0], openSeconds: 600, signal: .event(reason: "FailedToCreateRoute", message: "RouteTableLimitExceeded", ageSeconds: 5, count: 2)))
         let quoted = ExplainChain.build(.node("node-b"), findings: speaking, now: now)
-        #expect(quoted.steps.first { $0.role == "routeController" }?.text.contains("FailedToCreateRoute 5 s ago (2 times): RouteTableLimitExceeded") == true,
-                "\(quoted.text)")
+        #expect(quoted.steps.first { $0.role == "routeController" }?.text
+                == "the route controller fails to create it: FailedToCreateRoute 5 s ago (2 times): RouteTableLimitExceeded", "\(quoted.text)")
     }
 }
