@@ -84,6 +84,12 @@ while True:
 }
 churn ${PREFIX}vpc vpc
 for node in "${NODES[@]}"; do churn ${PREFIX}$node node; done
+sleep 2
+# The churn as the kernel sees it (RTM_NEWROUTE and RTM_DELROUTE notifications, what the agents' monitors get).
+seen_node=$(timeout 5 ip -n ${PREFIX}node-a monitor route 2>/dev/null | grep -c '^\(Deleted \)\?10\.250\.' || true)
+seen_vpc=$(timeout 5 ip -n ${PREFIX}vpc monitor route 2>/dev/null | grep -c '^\(Deleted \)\?10\.251\.' || true)
+echo "route changes the kernel announced in 5 s: node-a $seen_node (main table and table 100), VPC router $seen_vpc"
+[ "$seen_node" -gt 0 ] && [ "$seen_vpc" -gt 0 ] || { echo "soak.sh: the churn does not reach the routing tables" >&2; exit 1; }
 echo "soaking for $MINUTES minutes: 6 agents at 1 s, 7 namespaces churning $RATE route changes a second each ..."
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
