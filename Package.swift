@@ -132,7 +132,7 @@ let package = Package(
         ),
         .target(name: "RouteprobeTestSupport", dependencies: ["RouteprobeCore", "RouteprobeCapture", "RouteprobeProbing"],
                 path: "Tests/RouteprobeTestSupport"),
-        .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore", "RouteprobeTestSupport"]),
+        .testTarget(name: "RouteprobeCoreTests", dependencies: ["RouteprobeCore", "RouteprobeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteprobeCommandSupportTests", dependencies: ["RouteprobeCommandSupport"]),
         .testTarget(name: "RouteprobeSystemTests", dependencies: ["RouteprobeSystem", "RouteprobeCore", "RouteprobeTestSupport"]),
         .testTarget(name: "RouteprobeConfigurationTests", dependencies: ["RouteprobeConfiguration", "RouteprobeCore", "RouteprobeTestSupport",

@@ -151,10 +151,10 @@ public final class AggregatorLink: Sendable {
         let bytes = try await response.body.collect(upTo: 16 << 20)
         let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
-            let reason = (try? JSONDecoder().decode([String: String].self, from: data))?["error"] ?? response.status.reasonPhrase
+            let reason = (try? JSONInput.decode([String: String].self, from: data))?["error"] ?? response.status.reasonPhrase
             throw LinkError.status(Int(response.status.code), reason)
         }
-        do { return try JSONDecoder().decode(Answer.self, from: data) } catch {
+        do { return try JSONInput.decode(Answer.self, from: data) } catch {
             throw LinkError.malformed("\(error)".split(separator: "\n").first.map(String.init) ?? "not JSON")
         }
     }

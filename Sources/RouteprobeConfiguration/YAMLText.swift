@@ -1,4 +1,5 @@
 import Foundation
+import RouteprobeCore
 import Yams
 
 /// Decoding YAML (and JSON, its subset) with Yams' parser but without its tag resolver.
@@ -18,7 +19,7 @@ enum YAMLText {
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         if let first = text.utf8.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
             do {
-                return try JSONDecoder().decode(type, from: Data(text.utf8))
+                return try JSONInput.decode(type, from: Data(text.utf8))
             } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
                 // Not JSON: read it as YAML below.
             }

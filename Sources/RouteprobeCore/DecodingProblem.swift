@@ -19,6 +19,7 @@ public enum DecodingProblem {
     }
 
     private static func plain(_ error: any Error, format: String) -> String {
+        if let deep = error as? JSONTooDeep { return deep.description }
         guard let decoding = error as? DecodingError else { return "not \(format)" }
         func path(_ context: DecodingError.Context) -> String {
             let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()

@@ -21,14 +21,14 @@ public enum WireMessage {
 
     /// Decodes `type` after checking the schema version; a malformed body is named field by field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) -> Result<T, WireRefusal> {
-        if let version = try? JSONDecoder().decode(SchemaVersion.self, from: data).schema, version != WireSchema.version {
+        if let version = try? JSONInput.decode(SchemaVersion.self, from: data).schema, version != WireSchema.version {
             return .failure(WireRefusal("schema \(version) is not supported (this aggregator speaks schema \(WireSchema.version)); run agents of the same release as the aggregator"))
         }
         do {
-            return .success(try JSONDecoder().decode(T.self, from: data))
+            return .success(try JSONInput.decode(T.self, from: data))
         } catch {
             return .failure(WireRefusal(DecodingProblem.describe(error, document: Array(data), decodes: { bytes in
-                (try? JSONDecoder().decode(T.self, from: Data(bytes))) != nil
+                (try? JSONInput.decode(T.self, from: Data(bytes))) != nil
             })))
         }
     }

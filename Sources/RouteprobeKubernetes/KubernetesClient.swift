@@ -58,7 +58,7 @@ public final class KubernetesClient: Sendable {
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let body = try? await response.body.collect(upTo: 1 << 16)
-            let message = body.flatMap { try? JSONDecoder().decode(Kubernetes.Status.self, from: Data($0.readableBytesView)) }?.message
+            let message = body.flatMap { try? JSONInput.decode(Kubernetes.Status.self, from: Data($0.readableBytesView)) }?.message
             if status == 410 { throw KubernetesError.gone(message ?? response.status.reasonPhrase) }
             throw KubernetesError.http(status: status, reason: message ?? response.status.reasonPhrase)
         }
@@ -77,7 +77,7 @@ public final class KubernetesClient: Sendable {
             let body: ByteBuffer
             do { body = try await response.body.collect(upTo: 256 << 20) } catch { throw KubernetesError.transport(describeTransport(error)) }
             let page: Kubernetes.List<Object>
-            do { page = try JSONDecoder().decode(Kubernetes.List<Object>.self, from: Data(body.readableBytesView)) } catch {
+            do { page = try JSONInput.decode(Kubernetes.List<Object>.self, from: Data(body.readableBytesView)) } catch {
                 throw KubernetesError.malformed("\(resource.name) list: \(Self.describe(error))")
             }
             items += page.items
@@ -128,7 +128,7 @@ public final class KubernetesClient: Sendable {
     private func decode<Object: Decodable>(_ type: Object.Type, from response: HTTPClientResponse, what: String) async throws(KubernetesError) -> Object {
         let body: ByteBuffer
         do { body = try await response.body.collect(upTo: 4 << 20) } catch { throw KubernetesError.transport(describeTransport(error)) }
-        do { return try JSONDecoder().decode(type, from: Data(body.readableBytesView)) } catch {
+        do { return try JSONInput.decode(type, from: Data(body.readableBytesView)) } catch {
             throw KubernetesError.malformed("\(what): \(Self.describe(error))")
         }
     }
@@ -181,11 +181,11 @@ public final class KubernetesClient: Sendable {
     static func decodeEvent<Object>(_ line: [UInt8], resource: KubernetesResource<Object>) throws(KubernetesError) -> WatchEvent<Object> {
         let data = Data(line)
         let head: EventHead
-        do { head = try JSONDecoder().decode(EventHead.self, from: data) } catch {
+        do { head = try JSONInput.decode(EventHead.self, from: data) } catch {
             throw KubernetesError.malformed("\(resource.name) watch event: \(describe(error))")
         }
         func object() throws(KubernetesError) -> Object {
-            do { return try JSONDecoder().decode(FullEvent<Object>.self, from: data).object } catch {
+            do { return try JSONInput.decode(FullEvent<Object>.self, from: data).object } catch {
                 throw KubernetesError.malformed("\(resource.name) watch \(head.type) event: \(describe(error))")
             }
         }
@@ -197,7 +197,7 @@ public final class KubernetesClient: Sendable {
             guard let version = head.object?.metadata?.resourceVersion else { throw KubernetesError.malformed("\(resource.name) watch BOOKMARK without a resourceVersion") }
             return .bookmark(resourceVersion: version)
         case "ERROR":
-            let status = (try? JSONDecoder().decode(FullEvent<Kubernetes.Status>.self, from: data))?.object
+            let status = (try? JSONInput.decode(FullEvent<Kubernetes.Status>.self, from: data))?.object
             if status?.code == 410 { throw KubernetesError.gone(status?.message ?? "watch ERROR 410") }
             throw KubernetesError.http(status: status?.code ?? 0, reason: status?.message ?? "watch ERROR event")
         default:

@@ -171,10 +171,10 @@ struct ExplainCommand: ServiceTool {
             let response = try await client.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 32 << 20)
             guard response.status.code == 200 else {
-                let reason = (try? JSONDecoder().decode([String: String].self, from: Data(body.readableBytesView)))?["error"] ?? response.status.reasonPhrase
+                let reason = (try? JSONInput.decode([String: String].self, from: Data(body.readableBytesView)))?["error"] ?? response.status.reasonPhrase
                 throw CommandFailure("the aggregator answered HTTP \(response.status.code): \(reason)")
             }
-            return try JSONDecoder().decode(FindingsDocument.self, from: Data(body.readableBytesView)).findings
+            return try JSONInput.decode(FindingsDocument.self, from: Data(body.readableBytesView)).findings
         } catch let failure as CommandFailure {
             throw failure
         } catch is DecodingError {
