@@ -92,7 +92,7 @@ fi
 {
     echo "FROM scratch AS build"
     echo "COPY out /out"
-    awk 'toupper($1) == "FROM" { stage = $0 ; lines = "" } { lines = lines $0 "\n" } END { printf "%s", lines }' deploy/Dockerfile
+    awk 'toupper($1) == "FROM" { lines = "" } { lines = lines $0 "\n" } END { printf "%s", lines }' deploy/Dockerfile
 } > "$WORK/Containerfile"
 grep -q "COPY --from=build /out/routeprobe" "$WORK/Containerfile" || fail "the runtime stage of deploy/Dockerfile no longer copies /out/routeprobe from the build stage"
 echo "building $IMAGE from deploy/Dockerfile's runtime stage ..."

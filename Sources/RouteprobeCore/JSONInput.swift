@@ -17,24 +17,22 @@ public enum JSONInput {
 
     /// The nesting problem of a document, or nil: one pass over the bytes, strings and their escapes skipped.
     public static func depthProblem(_ data: Data) -> JSONTooDeep? {
-        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> JSONTooDeep? in
-            var depth = 0, inString = false, escaped = false
-            for byte in bytes {
-                if inString {
-                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                    continue
-                }
-                switch byte {
-                case UInt8(ascii: "\""): inString = true
-                case UInt8(ascii: "["), UInt8(ascii: "{"):
-                    depth += 1
-                    if depth > maximumDepth { return JSONTooDeep() }
-                case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-                default: break
-                }
+        var depth = 0, inString = false, escaped = false
+        for byte in data {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
             }
-            return nil
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maximumDepth { return JSONTooDeep() }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
         }
+        return nil
     }
 }
 

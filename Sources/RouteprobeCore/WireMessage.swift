@@ -19,16 +19,22 @@ public enum WireMessage {
         }
     }
 
-    /// Decodes `type` after checking the schema version; a malformed body is named field by field.
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) -> Result<T, WireRefusal> {
-        if let version = try? JSONInput.decode(SchemaVersion.self, from: data).schema, version != WireSchema.version {
-            return .failure(WireRefusal("schema \(version) is not supported (this aggregator speaks schema \(WireSchema.version)); run agents of the same release as the aggregator"))
+    /// Decodes `type`, naming another schema version before any field; a malformed body is named field by
+    /// field. A message of this schema is parsed once (the schema is read on its own only when it fails).
+    static func decode<T: Decodable & SchemaVersioned>(_ type: T.Type, from data: Data) -> Result<T, WireRefusal> {
+        if let problem = JSONInput.depthProblem(data) { return .failure(WireRefusal(problem.description)) }
+        let decoder = JSONDecoder()
+        func otherSchema(_ version: Int?) -> WireRefusal? {
+            guard let version, version != WireSchema.version else { return nil }
+            return WireRefusal("schema \(version) is not supported (this aggregator speaks schema \(WireSchema.version)); run agents of the same release as the aggregator")
         }
         do {
-            return .success(try JSONInput.decode(T.self, from: data))
+            let value = try decoder.decode(T.self, from: data)
+            return otherSchema(value.schema).map { .failure($0) } ?? .success(value)
         } catch {
+            if let refusal = otherSchema(try? decoder.decode(SchemaVersion.self, from: data).schema) { return .failure(refusal) }
             return .failure(WireRefusal(DecodingProblem.describe(error, document: Array(data), decodes: { bytes in
-                (try? JSONInput.decode(T.self, from: Data(bytes))) != nil
+                (try? decoder.decode(T.self, from: Data(bytes))) != nil
             })))
         }
     }
@@ -36,6 +42,12 @@ public enum WireMessage {
     /// The one field every message of every schema carries.
     private struct SchemaVersion: Decodable { let schema: Int }
 }
+
+/// A message that carries its schema version.
+public protocol SchemaVersioned { var schema: Int { get } }
+
+extension NodeRegistration: SchemaVersioned {}
+extension AgentReport: SchemaVersioned {}
 
 /// Why a message is refused, in one line.
 public struct WireRefusal: Error, Sendable, Equatable {
