@@ -196,8 +196,9 @@ start_agent node-c --user 65534:65534
 nocaps=${PREFIX}agent-node-a-nocaps
 start_agent node-a --no-capabilities
 code=$("${PODMAN[@]}" wait $nocaps)
-message=$("${PODMAN[@]}" logs $nocaps 2>&1 | tail -n 1)
-[ "$code" = 1 ] && [[ $message == *CAP_NET_RAW* ]] || fail "an agent without capabilities: exit $code, '$message'"
+message=$("${PODMAN[@]}" logs $nocaps 2>&1)
+[ "$code" = 1 ] && [[ $message == *CAP_NET_RAW* ]] && [ "$(printf '%s\n' "$message" | wc -l)" = 1 ] \
+    || fail "an agent without capabilities: exit $code and one line expected, got '$message'"
 echo "an agent container without NET_RAW stops at start (exit 1): $message"
 
 # 4. Healthy, then the incident.

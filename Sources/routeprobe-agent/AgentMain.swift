@@ -17,7 +17,7 @@ enum RouteprobeAgentMain {
         // targets). Here, on the main thread, before the concurrency runtime's first allocation on a thread
         // of its pool: a thread that has allocated once keeps the arena it got, whatever the limit says later.
         Memory.useOneArena()
-        RuntimeLog.keepOffSyslog()
+        RuntimeLog.silenceLibdispatch()
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "agent": await AgentCommand.main(Array(arguments.dropFirst()))

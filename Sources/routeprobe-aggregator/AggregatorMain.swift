@@ -10,7 +10,7 @@ enum RouteprobeAggregatorMain {
                                       subtools: [AggregatorCommand.tool, ExplainCommand.tool])
 
     static func main() async {
-        RuntimeLog.keepOffSyslog()
+        RuntimeLog.silenceLibdispatch()
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "aggregator": await AggregatorCommand.main(Array(arguments.dropFirst()))
