@@ -217,6 +217,7 @@ grep -q "$opened" "$WORK/syslog.txt" || fail "no alert from the aggregator conta
 echo "the aggregator container alerted through /dev/log $(( $(date +%s) - broke )) s after the route was deleted:"
 grep "$opened" "$WORK/syslog.txt" | head -n 1 | cut -c1-300 | sed 's/^/  /'
 agent_alert='vpcRouteMissing .*state="open" scope="node"'
+for _ in $(seq 40); do grep -q "$agent_alert" "$WORK/syslog.txt" && break; sleep 0.5; done
 grep -q "$agent_alert" "$WORK/syslog.txt" || fail "no alert from an agent container through /dev/log"
 echo "and the agent containers alerted too: $(grep -c "$agent_alert" "$WORK/syslog.txt") messages"
 api findings | python3 -c 'import json, sys
