@@ -70,14 +70,11 @@ struct AggregatorEvaluator: Service {
 
     private func loop() async {
         let log = self.log
-        var tableStamp: Date? = nil
-        var tableProblem: String? = nil
         let worker: LowPriorityWorker?
         do throws(SystemError) { worker = try LowPriorityWorker() } catch {
             log("inference runs at normal priority: \(error)")
             worker = nil
         }
-        let state = self.state
         var reporter: EventReporter? = nil
         var conditions: NodeConditionReporter? = nil
         if configuration.nodeConditions, let endpoint = configuration.kubernetes {
@@ -94,6 +91,41 @@ struct AggregatorEvaluator: Service {
                 log("cannot create Events: \(error.description)")
             }
         }
+        // The Events and Node conditions are written by one task, in order, so that a slow API server neither
+        // holds up the evaluations nor sees a finding's resolution before its opening.
+        let writes = reporter == nil && conditions == nil ? nil : OrderedWrites<FindingEvent, [Finding]>()
+        await withDiscardingTaskGroup { group in
+            if let writes {
+                group.addTask { [reporter, conditions] in
+                    await writes.run { events, open in
+                        await Self.write(events, open: open, reporter: reporter, conditions: conditions)
+                    }
+                }
+            }
+            await evaluations(worker: worker, writes: writes)
+            writes?.finish()
+        }
+        await reporter?.client.shutdown()
+        await conditions?.client.shutdown()
+    }
+
+    /// Writes the Events of the findings that opened (and rewrites those whose symptoms changed) and sets the
+    /// Node conditions of every finding event, in the order the evaluations produced them.
+    private static func write(_ events: [FindingEvent], open: [Finding], reporter: EventReporter?,
+                              conditions: NodeConditionReporter?) async {
+        for event in events {
+            if let reporter, case .opened(let finding) = event { await reporter.report(finding) }
+            await conditions?.record(event)
+        }
+        await reporter?.refresh(open)
+    }
+
+    /// Evaluates the reports every `evaluationInterval` until cancelled: alerts, metrics and, through
+    /// `writes`, the API server.
+    private func evaluations(worker: LowPriorityWorker?, writes: OrderedWrites<FindingEvent, [Finding]>?) async {
+        let state = self.state
+        var tableStamp: Date? = nil
+        var tableProblem: String? = nil
         var lastTrim = ContinuousClock.now
         while !Task.isCancelled {
             // A connection storm's buffers, freed, stay resident until handed back: every 10 s, hand them back.
@@ -113,25 +145,13 @@ struct AggregatorEvaluator: Service {
             // Only the leader alerts and writes Events (a standby has no reports to evaluate anyway).
             let events = leadership.isLeader ? await leadership.toAlert(evaluated, window: configuration.window) : []
             alerts.send(events)
-            if let reporter, leadership.isLeader {
-                let opened = events.compactMap { event -> Finding? in if case .opened(let finding) = event { return finding } else { return nil } }
-                let open = state.findings
-                Task {
-                    for finding in opened { await reporter.report(finding) }
-                    await reporter.refresh(open)
-                }
-            }
-            if let conditions, !events.isEmpty {
-                Task { for event in events { await conditions.record(event) } }
-            }
+            if let writes, leadership.isLeader { writes.submit(events, snapshot: state.findings) }
             for seconds in state.takePropagationTimes() { metrics.recordPropagation(seconds: seconds) }
             let counts = state.counts
             metrics.recordEvaluation(nanoseconds: nanoseconds, open: state.findings, registered: counts.registered, reporting: counts.reporting,
                                      capacity: state.vpcCapacity)
             try? await Task.sleep(for: configuration.evaluationInterval)
         }
-        await reporter?.client.shutdown()
-        await conditions?.client.shutdown()
     }
 
     /// Reads the table again when the file's modification time changed; a broken file keeps the last good
