@@ -122,7 +122,7 @@ public final class LeaderElector: Sendable {
     }
 
     private func create(now: ContinuousClock.Instant, onStartedLeading: @Sendable ([String: String]) -> Void) async {
-        let stamp = Kubernetes.Lease.microTime(Date())
+        let stamp = KubernetesTime.microTime(Date())
         let annotations = state.withLock { $0.annotations }
         let lease = Kubernetes.Lease(
             metadata: .init(name: settings.name, namespace: settings.namespace, annotations: annotations.isEmpty ? nil : annotations),
@@ -141,7 +141,7 @@ public final class LeaderElector: Sendable {
     private func write(_ lease: Kubernetes.Lease, takeover: Bool, now: ContinuousClock.Instant, wasLeading: Bool,
                        onStartedLeading: @Sendable ([String: String]) -> Void, onStoppedLeading: @Sendable () -> Void) async {
         var updated = lease
-        let stamp = Kubernetes.Lease.microTime(Date())
+        let stamp = KubernetesTime.microTime(Date())
         var spec = lease.spec ?? .init()
         if takeover || !wasLeading {
             spec.acquireTime = stamp
@@ -215,7 +215,7 @@ public final class LeaderElector: Sendable {
         guard var lease = try? await client.get(Kubernetes.Lease.self, at: path), lease.spec?.holderIdentity == settings.identity else { return false }
         let merged = state.withLock { $0.merged(over: lease.metadata.annotations ?? [:]) }
         lease.metadata.annotations = merged.isEmpty ? nil : merged
-        lease.spec?.renewTime = Kubernetes.Lease.microTime(Date())
+        lease.spec?.renewTime = KubernetesTime.microTime(Date())
         guard (try? await client.put(lease, at: path, answer: Kubernetes.Lease.self)) != nil else { return false }
         state.withLock { $0.lastRenewal = .now }
         return true

@@ -29,17 +29,5 @@ extension Kubernetes {
             self.metadata = metadata
             self.spec = spec
         }
-
-        /// A MicroTime as the API server writes it.
-        public static func microTime(_ date: Date) -> String {
-            let seconds = date.timeIntervalSince1970
-            let whole = floor(seconds)
-            var time = time_t(whole)
-            var parts = tm()
-            gmtime_r(&time, &parts)
-            let micros = Int((seconds - whole) * 1_000_000)
-            return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                          Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
-        }
     }
 }

@@ -38,9 +38,7 @@ public struct NodeConditions: Sendable {
     /// Sets the condition for `finding` opening (True) or resolving (False) on its node; other kinds do nothing.
     public func record(_ finding: Finding, resolved: Bool, at date: Date = Date()) async throws(KubernetesError) {
         guard let reason = Self.reason(for: finding.kind), let node = finding.expectedNextHop?.node else { return }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        let stamp = formatter.string(from: date)
+        let stamp = KubernetesTime.time(date)
         let condition = resolved
             ? Patch.Condition(type: Self.type, status: "False", reason: "PodCIDRReachable",
                               message: "Its pod CIDR is reachable again from every source routeprobe plans.", lastHeartbeatTime: stamp, lastTransitionTime: stamp)

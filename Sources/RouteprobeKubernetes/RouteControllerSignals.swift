@@ -55,7 +55,7 @@ public enum RouteControllerSignals {
         for event in events {
             guard let reason = event.reason, RouteControllerSignal.failureReasons.contains(reason) else { continue }
             guard event.involvedObject?.kind == "Node", let node = event.involvedObject?.name, !node.isEmpty,
-                  let seconds = [event.lastTimestamp, event.eventTime, event.firstTimestamp].lazy.compactMap({ $0.flatMap(Self.seconds) }).first else {
+                  let seconds = [event.lastTimestamp, event.eventTime, event.firstTimestamp].lazy.compactMap({ $0.flatMap(KubernetesTime.seconds) }).first else {
                 skipped.append(event.metadata.name)
                 continue
             }
@@ -87,12 +87,4 @@ public enum RouteControllerSignals {
         return unavailable[node].map { .networkUnavailable(reason: $0.reason, message: $0.message) }
     }
 
-    /// Unix seconds of an RFC 3339 time (with or without fractional seconds); nil when it is none.
-    static func seconds(_ text: String) -> Int64? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return Int64(date.timeIntervalSince1970) }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text).map { Int64($0.timeIntervalSince1970) }
-    }
 }

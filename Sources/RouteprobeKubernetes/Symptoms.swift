@@ -51,7 +51,7 @@ public enum SymptomAnalysis {
             let condition = "Available=False" + (available.reason.map { " (\($0))" } ?? "")
             result.append(ClusterSymptom(
                 symptom: .init(kind: "APIService", name: apiService.metadata.name, condition: condition, message: available.message ?? "",
-                               since: available.lastTransitionTime.flatMap(RouteControllerSignals.seconds)),
+                               since: available.lastTransitionTime.flatMap(KubernetesTime.seconds)),
                 apiServices: [apiService.metadata.name]))
         }
         for namespace in namespaces.sorted(by: { $0.metadata.name < $1.metadata.name }) where namespace.status?.phase == "Terminating" {
@@ -60,7 +60,7 @@ public enum SymptomAnalysis {
                 let named = groupVersions(in: message).map { "\($0.version).\($0.group)" }.filter { serviceBacked.contains($0) }
                 result.append(ClusterSymptom(
                     symptom: .init(kind: "Namespace", name: namespace.metadata.name, condition: "Terminating (\(condition.type))", message: message,
-                                   since: condition.lastTransitionTime.flatMap(RouteControllerSignals.seconds)),
+                                   since: condition.lastTransitionTime.flatMap(KubernetesTime.seconds)),
                     apiServices: named))
             }
         }
