@@ -39,9 +39,12 @@ public struct Aggregator: Sendable {
         let application = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe"),
+            configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe",
+                                 availableConnectionsDelegate: ConnectionLimit(maximum: configuration.maxConnections,
+                                                                               counter: OpenConnections(metrics: metrics, log: log))),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
+        metrics.recordConnectionLimit(configuration.maxConnections)
         let alerts = AlertService(destination: configuration.syslog, hostname: configuration.hostname,
                                   goesOn: "the aggregator goes on", log: log)
         var services: [any Service] = [application, alerts,

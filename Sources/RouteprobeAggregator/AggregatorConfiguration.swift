@@ -22,6 +22,8 @@ public struct AggregatorConfiguration: Sendable {
     public var routeTableLimit: Int?
     /// Registrations accepted when no nodes are known (no cluster map, no API server); beyond it 429.
     public var maxNodes: Int = 10_000
+    /// The most connections held open at once; beyond it new ones wait (each costs about 53 KB with TLS).
+    public var maxConnections: Int = 12_000
     /// Reports older than this no longer count; registrations not renewed by a report for this long expire.
     public var window: Duration
     /// How often inference runs.

@@ -14,6 +14,8 @@ public final class AggregatorMetrics: Sendable {
     private let tableEntries: Gauge
     private let tableLimit: Gauge
     private let propagation: DurationHistogram
+    private let connections: Gauge
+    private let connectionLimit: Gauge
 
     /// Builds the metrics with every series present from the start.
     public init() {
@@ -26,6 +28,8 @@ public final class AggregatorMetrics: Sendable {
         tableEntries = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_entries", unitName: "", helpText: "Entries of the imported VPC route table that count against its limit (the fullest table; GCP: the project's routes); 0 without a table."))
         tableLimit = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_vpc_route_table_limit", unitName: "", helpText: "The VPC route table's limit of entries (--route-table-limit or the cloud's default); 0 without a table."))
         propagation = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_route_propagation_seconds", unitName: "", helpText: "From a new node's pod CIDR appearing on its Node to every probing source reaching it."), buckets: [.seconds(5), .seconds(10), .seconds(20), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(600)])
+        connections = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_connections_open", unitName: "", helpText: "Connections open now (agents keep theirs between rounds)."))
+        connectionLimit = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_connections_limit", unitName: "", helpText: "The most connections held open (--max-connections); beyond it new ones wait."))
         for status in [400, 401, 403, 404, 409, 413, 429, 503] { rejected(status: status, count: 0) }
         for kind in Finding.Kind.allCases { setOpen(0, kind: kind) }
     }
@@ -43,6 +47,10 @@ public final class AggregatorMetrics: Sendable {
         registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "routeprobe_aggregator_findings_open", unitName: "", helpText: "Cluster findings open now, by kind."), labels: [("kind", kind.rawValue)])
             .set(Int64(count))
     }
+
+    func recordConnections(open: Int) { connections.set(Int64(open)) }
+
+    func recordConnectionLimit(_ limit: Int) { connectionLimit.set(Int64(limit)) }
 
     func recordPropagation(seconds: Int64) { propagation.record(.seconds(seconds)) }
 

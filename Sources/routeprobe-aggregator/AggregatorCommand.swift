@@ -40,6 +40,7 @@ struct AggregatorCommand: ServiceTool {
             ToolOption("evaluation-interval", .value(placeholder: "evaluation-interval"), help: "How often findings are evaluated.", default: "1s"),
             ToolOption("max-body-bytes", .value(placeholder: "max-body-bytes"), help: "Largest request body accepted, in bytes.", default: "1048576"),
             ToolOption("max-nodes", .value(placeholder: "max-nodes"), help: "Registrations accepted while no nodes are known (no cluster map, no API server); beyond it 429.", default: "10000"),
+            ToolOption("max-connections", .value(placeholder: "max-connections"), help: "Most connections held open at once (agents keep theirs between rounds; each costs about 53 KB with TLS); beyond it new ones wait. Give at least the node count plus readers, and a memory limit of 64 MiB + 64 KiB per connection.", default: "12000"),
             ToolOption("kubernetes", .flag, help: "Discover nodes from the API server with the pod's service account (in a cluster)."),
             ToolOption("kubeconfig", .value(placeholder: "kubeconfig"), help: "Discover nodes from the API server of this kubeconfig file (outside a cluster)."),
             ToolOption("agent-service-account", .value(placeholder: "agent-service-account"), help: "With --kubernetes or --kubeconfig: the agents' ServiceAccount; its projected tokens (audience routeprobe) speak for their pod's node, checked with a TokenReview.", default: "routeprobe/routeprobe-agent"),
@@ -70,6 +71,7 @@ struct AggregatorCommand: ServiceTool {
     var evaluationInterval: String
     var maxBodyBytes: Int
     var maxNodes: Int
+    var maxConnections: Int
     var kubernetes: Bool
     var kubeconfig: String?
     var kubeContext: String?
@@ -129,6 +131,7 @@ struct AggregatorCommand: ServiceTool {
         evaluationInterval = line.value("evaluation-interval") ?? "1s"
         maxBodyBytes = try line.integer("max-body-bytes", in: 1024...Int(Int32.max), default: 1 << 20, tool: Self.tool)!
         maxNodes = try line.integer("max-nodes", in: 1...1_000_000, default: 10_000, tool: Self.tool)!
+        maxConnections = try line.integer("max-connections", in: 2...1_000_000, default: 12_000, tool: Self.tool)!
         kubeContext = line.value("kube-context")
         events = line.flag("events")
         nodeConditions = line.flag("node-conditions")
@@ -222,6 +225,7 @@ struct AggregatorCommand: ServiceTool {
         }
         configuration.routeTableLimit = routeTableLimit
         configuration.maxNodes = maxNodes
+        configuration.maxConnections = maxConnections
         let aggregator = Aggregator(configuration: configuration, log: log)
         unblockStopSignals()
         var logger = Logger(label: "routeprobe.aggregator")

@@ -347,6 +347,50 @@ struct AggregatorLabTests {
         }
     }
 
+    @Test("at --max-connections open connections a new one waits, unanswered, until one closes; the limit is said once and exported")
+    func aConnectionFloodWaitsAtTheLimit() async throws {
+        try await withLabNamespace { namespace in
+            try ip("-n", namespace, "link", "set", "lo", "up")
+            let token = try TokenFile(Self.token)
+            let server = try LabProcess(namespace: namespace, name: "aggregator",
+                                        arguments: ["aggregator", "--listen", "127.0.0.1:9800", "--token-file", token.path, "--allow-shared-token", "--plain-http",
+                                                    "--syslog", "unix:/nonexistent/syslog.sock", "--max-connections", "3"])
+            defer { server.stop() }
+            let url = "http://127.0.0.1:9800"
+            var up = false
+            for _ in 0..<50 where !up { up = (try? httpRequest(in: namespace, "\(url)/healthz"))?.status == 200; if !up { try await Task.sleep(for: .milliseconds(100)) } }
+            #expect(up, "\(server.log)")
+            // Three connections held open, then a request on a fourth, then one of the three closed.
+            let flood = """
+                import socket, time
+                held = [socket.create_connection(("127.0.0.1", 9800)) for _ in range(3)]
+                time.sleep(0.5)
+                late = socket.create_connection(("127.0.0.1", 9800))
+                late.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: flood\\r\\n\\r\\n")
+                late.settimeout(1.5)
+                try:
+                    print("answered at the limit:", late.recv(12))
+                except socket.timeout:
+                    print("waiting")
+                held[0].close()
+                late.settimeout(5)
+                print("after one closed:", late.recv(12))
+                """
+            let result = try runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "python3", "-c", flood])
+            #expect(result.standardOutput == "waiting\nafter one closed: b'HTTP/1.1 200'\n", "\(result.standardOutput) \(result.standardError)")
+            #expect(server.log.contains("3 connections open, the most --max-connections allows"), "\(server.log)")
+            // The flood's connections closed, only the one asking is open (once the aggregator has seen them close).
+            var metrics = ""
+            for _ in 0..<20 {
+                metrics = try httpRequest(in: namespace, "\(url)/metrics").body
+                if metrics.contains("routeprobe_aggregator_connections_open 1.0\n") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(metrics.contains("routeprobe_aggregator_connections_limit 3.0\n"), "\(metrics)")
+            #expect(metrics.contains("routeprobe_aggregator_connections_open 1.0\n"), "\(metrics)")
+        }
+    }
+
     @Test("never blind: the aggregator on node-a's host network still hears every source when node-a's own VPC entry is deleted")
     func neverBlindOnTheHostNetwork() async throws {
         try await withLab { lab in

@@ -149,4 +149,17 @@ struct DeployManifestTests {
         let secrets = try documents("secret.yaml").compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
         #expect(secrets == ["routeprobe-aggregator-tls", "routeprobe-reader-token"])
     }
+
+    @Test("the aggregator's memory limit holds --max-connections open connections: 64 MiB + 64 KiB each (53 KB measured with TLS)")
+    func aggregatorMemoryCoversItsConnections() throws {
+        let deployment = try #require(try documents("aggregator.yaml").first { $0["kind"] as? String == "Deployment" })
+        let container = try #require(((((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first)
+        let args = (container["args"] as? [String]) ?? []
+        let index = try #require(args.firstIndex(of: "--max-connections"), "without it the default (12,000) would outgrow the limit")
+        let connections = try #require(Int(args[index + 1]))
+        let limit = try #require(((container["resources"] as? [String: Any])?["limits"] as? [String: Any])?["memory"] as? String)
+        let mebibytes = try #require(limit.hasSuffix("Mi") ? Int(limit.dropLast(2)) : limit.hasSuffix("Gi") ? Int(limit.dropLast(2)).map { $0 * 1024 } : nil, "\(limit)")
+        #expect(mebibytes * 1024 >= 64 * 1024 + 64 * connections, "\(limit) for \(connections) connections")
+        #expect(connections >= 1000, "room for a cluster of real size")
+    }
 }

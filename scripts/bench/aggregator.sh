@@ -8,18 +8,23 @@
 #   (2) On the lab: from `lab.sh break-vpc-route node-b` to the aggregator's syslog line, 10 trials, agents
 #       at a 5 s interval: median and max.
 # Targets from the issue: 10,000 nodes on one core with p99 under 50 ms; detection within 3 intervals.
-# Both run inside namespaces this script creates (rpbench-agg, rpbagg-*), removed on exit. Plain HTTP
-# (--plain-http): the C load generator speaks no TLS; agents keep their connections alive, so TLS costs a
-# handshake per agent per connection, not per report.
-# Usage: scripts/bench/aggregator.sh [MEASURE_SECONDS] [LAB_INTERVAL] [NODE_COUNTS]   (defaults 30, 5s, "1000 5000 10000")
+# As shipped: HTTPS (the lab CA's certificate) and a token per node (--node-tokens: each registers and reports
+# for its own node only). In (1) every node count also runs over plain HTTP with one shared token, the two
+# runs interleaved (tls, plain, tls, plain), so TLS's cost is seen beside the same load without it.
+# Both run inside namespaces this script creates (rpbench-agg, rpbagg-*), removed on exit.
+# Usage: [CONNECTIONS=N|per-node] scripts/bench/aggregator.sh [MEASURE_SECONDS] [LAB_INTERVAL] [NODE_COUNTS]
+#        (defaults 64 connections, 30 s, 5s, "1000 5000 10000")
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 MEASURE=${1:-30}
 LAB_INTERVAL=${2:-5s}
 COUNTS=${3:-1000 5000 10000}
+# Connections the generator keeps open: 64 by default; "per-node" opens one per node, as real agents each
+# keep theirs alive between rounds (the aggregator's memory then grows with the node count).
+CONNECTIONS=${CONNECTIONS:-64}
 [ "$(id -u)" -eq 0 ] || { echo "aggregator.sh: needs root (it builds network namespaces)" >&2; exit 1; }
-ensure_packages "${BUILD_PACKAGES[@]}" bc python3 gcc curl util-linux
+ensure_packages "${BUILD_PACKAGES[@]}" bc python3 gcc curl util-linux openssl libssl-dev
 
 NS=rpbench-agg
 LAB=rpbagg-
@@ -29,39 +34,63 @@ trap cleanup EXIT
 remove_namespaces $NS
 
 build_release_routeprobe
-gcc -O2 -o "$WORK/load" scripts/bench/aggregator_load.c
-head -c 24 /dev/urandom | base64 > "$WORK/token"
+gcc -O2 -o "$WORK/load" scripts/bench/aggregator_load.c -lssl -lcrypto
+head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$WORK/token"
 TOKEN=$(cat "$WORK/token")
+# Node i's token is SECRET-i (the load generator prints it from the format SECRET-%d).
+SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+scripts/lab-certificates.sh "$WORK/tls" 127.0.0.1 192.168.0.253
 
 ip netns add $NS
 ip -n $NS link set lo up
 hz=$(getconf CLK_TCK)
-printf "\n(1) ingest: reports every 5 s per node, %s s measured after a 10 s warm-up, 64 connections\n" "$MEASURE"
-printf "    %-7s %-9s %-8s %-9s %-9s %-9s %-9s %-12s %-13s %s\n" nodes reports/s errors p50_ms p99_ms max_ms cpu_% peak_rss_MB inference_ms register_all_s
-for nodes in $COUNTS; do
-    ip netns exec $NS taskset -c 0 "$ROUTEPROBE" aggregator --listen 127.0.0.1:9800 --token-file "$WORK/token" --allow-shared-token --plain-http \
-        --syslog unix:/nonexistent/syslog.sock --window 30s --evaluation-interval 1s > "$WORK/aggregator-$nodes.log" 2>&1 &
+printf "\n(1) ingest: reports every 5 s per node, %s s measured after a 10 s warm-up, %s connections\n" "$MEASURE" "$CONNECTIONS"
+printf "    %-7s %-6s %-9s %-8s %-9s %-9s %-9s %-9s %-12s %-13s %s\n" nodes mode reports/s errors p50_ms p99_ms max_ms cpu_% peak_rss_MB inference_ms register_all_s
+measure_ingest() {   # NODES MODE (tls: HTTPS and a token per node, as shipped; plain: HTTP, one shared token)
+    local nodes=$1 mode=$2 scheme=https load_args aggregator_args
+    if [ "$mode" = tls ]; then
+        [ -s "$WORK/node-tokens-$nodes.yaml" ] || for ((i = 0; i < nodes; i++)); do echo "node-$i: $SECRET-$i"; done > "$WORK/node-tokens-$nodes.yaml"
+        aggregator_args=(--node-tokens "$WORK/node-tokens-$nodes.yaml" --token-file "$WORK/token" --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key")
+        load_args=("$SECRET-%d" "$nodes" 5 10 "$MEASURE" CONNECTIONS "$WORK/tls/ca.crt")
+    else
+        scheme=http
+        aggregator_args=(--token-file "$WORK/token" --allow-shared-token --plain-http)
+        load_args=("$TOKEN" "$nodes" 5 10 "$MEASURE" CONNECTIONS)
+    fi
+    local run=$nodes-$mode connections=$CONNECTIONS
+    [ "$connections" != per-node ] || connections=$nodes
+    load_args[5]=$connections
+    ip netns exec $NS taskset -c 0 "$ROUTEPROBE" aggregator --listen 127.0.0.1:9800 "${aggregator_args[@]}" \
+        --syslog unix:/nonexistent/syslog.sock --window 30s --evaluation-interval 1s > "$WORK/aggregator-$run.log" 2>&1 &
     AGGREGATOR=$!
-    for _ in $(seq 50); do ip netns exec $NS curl -sf http://127.0.0.1:9800/healthz > /dev/null && break; sleep 0.1; done
-    ip netns exec $NS taskset -c 1 "$WORK/load" 127.0.0.1 9800 "$TOKEN" "$nodes" 5 10 "$MEASURE" 64 > "$WORK/load-$nodes.txt" &
+    for _ in $(seq 50); do ip netns exec $NS curl -sf --cacert "$WORK/tls/ca.crt" $scheme://127.0.0.1:9800/healthz > /dev/null && break; sleep 0.1; done
+    ip netns exec $NS taskset -c 1 "$WORK/load" 127.0.0.1 9800 "${load_args[@]}" > "$WORK/load-$run.txt" &
     LOAD=$!
     # Measure only after every node registered and the generator's warm-up passed.
-    until grep -q '^registered=' "$WORK/load-$nodes.txt" 2>/dev/null; do sleep 0.2; done
+    until grep -q '^registered=' "$WORK/load-$run.txt" 2>/dev/null; do
+        kill -0 $LOAD 2>/dev/null || { echo "aggregator.sh: the load generator stopped ($mode, $nodes nodes)" >&2; exit 1; }
+        sleep 0.2
+    done
     sleep 10
+    metric() { ip netns exec $NS curl -s --cacert "$WORK/tls/ca.crt" $scheme://127.0.0.1:9800/metrics \
+        | awk '/^routeprobe_aggregator_inference_seconds_(sum|count)/ {print $2}' | paste -sd' '; }
     start_ticks=$(awk '{print $14 + $15}' "/proc/$AGGREGATOR/stat"); start_time=$(date +%s.%N)
-    before=$(ip netns exec $NS curl -s http://127.0.0.1:9800/metrics | awk '/^routeprobe_aggregator_inference_seconds_(sum|count)/ {print $2}' | paste -sd' ')
+    before=$(metric)
     sleep "$MEASURE"
     end_ticks=$(awk '{print $14 + $15}' "/proc/$AGGREGATOR/stat"); end_time=$(date +%s.%N)
-    after=$(ip netns exec $NS curl -s http://127.0.0.1:9800/metrics | awk '/^routeprobe_aggregator_inference_seconds_(sum|count)/ {print $2}' | paste -sd' ')
+    after=$(metric)
     wait $LOAD
     peak=$(awk '/VmHWM/ {print $2}' "/proc/$AGGREGATOR/status")
     kill -TERM $AGGREGATOR; wait $AGGREGATOR 2>/dev/null || true
     cpu=$(echo "($end_ticks - $start_ticks) / $hz / ($end_time - $start_time) * 100" | bc -l)
     inference=$(echo "$before $after" | awk '{ if ($4 > $2) printf "%.1f", ($3 - $1) / ($4 - $2) * 1000; else print "-" }')
-    line=$(tr '\n' ' ' < "$WORK/load-$nodes.txt")
+    line=$(tr '\n' ' ' < "$WORK/load-$run.txt")
     field() { echo "$line" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
-    printf "    %-7s %-9s %-8s %-9s %-9s %-9s %-9.1f %-12.1f %-13s %s\n" "$nodes" "$(field rate)" "$(field errors)" "$(field p50_ms)" \
+    printf "    %-7s %-6s %-9s %-8s %-9s %-9s %-9s %-9.1f %-12.1f %-13s %s\n" "$nodes" "$mode" "$(field rate)" "$(field errors)" "$(field p50_ms)" \
         "$(field p99_ms)" "$(field max_ms)" "$cpu" "$(echo "$peak / 1024" | bc -l)" "$inference" "$(field register_s)"
+}
+for nodes in $COUNTS; do
+    for mode in tls plain tls plain; do measure_ingest "$nodes" $mode; done
 done
 
 # (2) Detection on the lab: the aggregator in the VPC router's namespace, an agent on every node.
@@ -69,12 +98,14 @@ scripts/lab.sh up --prefix $LAB --routeprobe "$ROUTEPROBE" > /dev/null
 scripts/lab.sh map --prefix $LAB > "$WORK/lab-map.yaml"
 : > "$WORK/lab-syslog.txt"
 start_syslog_collector "$WORK/lab-syslog.sock" "$WORK/lab-syslog.txt" stamped
-ip netns exec ${LAB}vpc "$ROUTEPROBE" aggregator --listen 192.168.0.253:9800 --token-file "$WORK/token" --allow-shared-token --plain-http \
-    --syslog "unix:$WORK/lab-syslog.sock" --evaluation-interval 500ms > "$WORK/lab-aggregator.log" 2>&1 &
+: > "$WORK/lab-node-tokens.yaml"
+for node in node-a node-b node-c; do echo "$node: $SECRET-$node" >> "$WORK/lab-node-tokens.yaml"; echo "$SECRET-$node" > "$WORK/token-$node"; done
+ip netns exec ${LAB}vpc "$ROUTEPROBE" aggregator --listen 192.168.0.253:9800 --node-tokens "$WORK/lab-node-tokens.yaml" --token-file "$WORK/token" \
+    --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key" --syslog "unix:$WORK/lab-syslog.sock" --evaluation-interval 500ms > "$WORK/lab-aggregator.log" 2>&1 &
 sleep 0.5
 for node in node-a node-b node-c; do
     ip netns exec ${LAB}$node "$ROUTEPROBE" agent --node-name $node --cluster-map "$WORK/lab-map.yaml" --interval "$LAB_INTERVAL" \
-        --timeout 1s --syslog unix:/nonexistent/syslog.sock --aggregator http://192.168.0.253:9800 --plain-http --token-file "$WORK/token" \
+        --timeout 1s --syslog unix:/nonexistent/syslog.sock --aggregator https://192.168.0.253:9800 --aggregator-ca "$WORK/tls/ca.crt" --token-file "$WORK/token-$node" \
         > "$WORK/lab-agent-$node.log" 2>&1 &
 done
 sleep 8

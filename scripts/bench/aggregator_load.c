@@ -4,7 +4,11 @@
 // server cannot hide queueing). Each node reports on the next three nodes' pod CIDRs: ICMP and TCP to a
 // pod target, with the owner's host as control, as an agent with K = 3 would.
 //
-//   aggregator_load HOST PORT TOKEN NODES INTERVAL_S WARMUP_S MEASURE_S CONNECTIONS
+//   aggregator_load HOST PORT TOKEN NODES INTERVAL_S WARMUP_S MEASURE_S CONNECTIONS [CA_FILE]
+//
+// TOKEN with a %d is each node's own token (printf'd with the node's number, as --node-tokens maps them);
+// without, one token for all. With CA_FILE the connections speak TLS (OpenSSL), checking the server's
+// certificate against CA_FILE and HOST, as agents do; each connection shakes hands once and is kept alive.
 //
 // Prints one line: nodes, reports sent and answered, errors, achieved rate, p50/p99/max latency in ms.
 #define _GNU_SOURCE
@@ -19,6 +23,17 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+// A connection: its socket and, with TLS, its OpenSSL session.
+typedef struct {
+    int fd;
+    SSL *tls;
+} connection;
+
+static SSL_CTX *tls_context;  // NULL: plain HTTP
 
 static double now(void) {
     struct timespec t;
@@ -26,18 +41,46 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int connect_to(const char *host, int port) {
+static connection connect_to(const char *host, int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, host, &address.sin_addr);
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) { perror("connect"); exit(1); }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
+    connection c = {.fd = fd, .tls = NULL};
+    if (tls_context) {
+        c.tls = SSL_new(tls_context);
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c.tls), host);
+        SSL_set_fd(c.tls, fd);
+        if (SSL_connect(c.tls) != 1) { fprintf(stderr, "TLS handshake with %s:%d failed\n", host, port); ERR_print_errors_fp(stderr); exit(1); }
+    }
+    return c;
 }
 
+static void disconnect(connection *c) {
+    if (c->tls) { SSL_free(c->tls); c->tls = NULL; }
+    close(c->fd);
+}
+
+static int send_all(connection *c, const char *data, size_t length) {
+    if (c->tls) return SSL_write(c->tls, data, (int)length) == (int)length ? 0 : -1;
+    return write(c->fd, data, length) == (ssize_t)length ? 0 : -1;
+}
+
+static ssize_t receive(connection *c, char *buffer, size_t size) {
+    if (c->tls) {
+        int got = SSL_read(c->tls, buffer, (int)size);
+        return got > 0 ? got : -1;
+    }
+    return read(c->fd, buffer, size);
+}
+
+// Bytes OpenSSL already holds for the connection (epoll cannot see them).
+static int pending(connection *c) { return c->tls ? SSL_pending(c->tls) : 0; }
+
 // Reads one HTTP response (Content-Length framed) from a blocking socket; returns the status code.
-static int read_response(int fd, char *buffer, size_t size, size_t *have) {
+static int read_response(connection *c, char *buffer, size_t size, size_t *have) {
     for (;;) {
         char *end = memmem(buffer, *have, "\r\n\r\n", 4);
         if (end) {
@@ -51,7 +94,7 @@ static int read_response(int fd, char *buffer, size_t size, size_t *have) {
                 return status;
             }
         }
-        ssize_t got = read(fd, buffer + *have, size - *have - 1);
+        ssize_t got = receive(c, buffer + *have, size - *have - 1);
         if (got <= 0) return -1;
         *have += got;
         buffer[*have] = 0;
@@ -93,28 +136,38 @@ static int compare(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 9) { fprintf(stderr, "usage: %s HOST PORT TOKEN NODES INTERVAL_S WARMUP_S MEASURE_S CONNECTIONS\n", argv[0]); return 2; }
-    const char *host = argv[1], *token = argv[3];
+    if (argc != 9 && argc != 10) {
+        fprintf(stderr, "usage: %s HOST PORT TOKEN NODES INTERVAL_S WARMUP_S MEASURE_S CONNECTIONS [CA_FILE]\n", argv[0]);
+        return 2;
+    }
+    const char *host = argv[1], *token_format = argv[3];
+    if (argc == 10) {
+        tls_context = SSL_CTX_new(TLS_client_method());
+        if (SSL_CTX_load_verify_locations(tls_context, argv[9], NULL) != 1) { fprintf(stderr, "cannot read the CA %s\n", argv[9]); return 2; }
+        SSL_CTX_set_verify(tls_context, SSL_VERIFY_PEER, NULL);
+    }
+    char token[256];
     int port = atoi(argv[2]), nodes = atoi(argv[4]), connections = atoi(argv[8]);
     double interval = atof(argv[5]), warmup = atof(argv[6]), measure = atof(argv[7]);
     static char buffer[1 << 16];
 
     // Registration, one keep-alive connection.
     double registering = now();
-    int fd = connect_to(host, port);
+    connection registrar = connect_to(host, port);
     size_t have = 0;
     for (int i = 0; i < nodes; i++) {
         char body[256], ip[32], cidr[32], pod[32];
+        snprintf(token, sizeof token, token_format, i);
         node_ip(i, ip); node_cidr(i, cidr); node_pod(i, pod);
         sprintf(body, "{\"schema\":2,\"node\":\"node-%d\",\"ip\":\"%s\",\"podCIDRs\":[\"%s\"],\"podTargets\":[\"%s\"]}", i, ip, cidr, pod);
         size_t length;
         char *text = request("POST", "/api/v1/register", token, body, &length);
-        if (write(fd, text, length) != (ssize_t)length) { perror("write"); return 1; }
+        if (send_all(&registrar, text, length) != 0) { perror("write"); return 1; }
         free(text);
-        int status = read_response(fd, buffer, sizeof buffer, &have);
+        int status = read_response(&registrar, buffer, sizeof buffer, &have);
         if (status != 200) { fprintf(stderr, "register node-%d: HTTP %d\n", i, status); return 1; }
     }
-    close(fd);
+    disconnect(&registrar);
     printf("registered=%d register_s=%.2f\n", nodes, now() - registering);
     fflush(stdout);
 
@@ -122,12 +175,13 @@ int main(int argc, char **argv) {
     size_t *lengths = malloc(sizeof(size_t) * nodes);
     for (int i = 0; i < nodes; i++) {
         char *body = report_body(i, nodes);
+        snprintf(token, sizeof token, token_format, i);
         requests[i] = request("POST", "/api/v1/reports", token, body, &lengths[i]);
         free(body);
     }
 
     int epoll = epoll_create1(0);
-    int *fds = malloc(sizeof(int) * connections);
+    connection *fds = malloc(sizeof(connection) * connections);
     double *started = calloc(connections, sizeof(double));
     int *busy = calloc(connections, sizeof(int));
     size_t *filled = calloc(connections, sizeof(size_t));
@@ -136,7 +190,7 @@ int main(int argc, char **argv) {
         fds[c] = connect_to(host, port);
         buffers[c] = malloc(1 << 14);
         struct epoll_event event = {.events = EPOLLIN, .data.u32 = c};
-        epoll_ctl(epoll, EPOLL_CTL_ADD, fds[c], &event);
+        epoll_ctl(epoll, EPOLL_CTL_ADD, fds[c].fd, &event);
     }
 
     double gap = interval / nodes, begin = now(), measure_from = begin + warmup, end = measure_from + measure;
@@ -155,7 +209,7 @@ int main(int argc, char **argv) {
             int c = cursor;
             cursor = (cursor + 1) % connections;
             int node = next % nodes;
-            if (write(fds[c], requests[node], lengths[node]) != (ssize_t)lengths[node]) { perror("write"); return 1; }
+            if (send_all(&fds[c], requests[node], lengths[node]) != 0) { perror("write"); return 1; }
             busy[c] = 1; free_count--;
             started[c] = begin + next * gap;
             next++; sent++;
@@ -168,24 +222,29 @@ int main(int argc, char **argv) {
         int ready = epoll_wait(epoll, events, 64, timeout < 0 ? 0 : timeout);
         for (int e = 0; e < ready; e++) {
             int c = events[e].data.u32;
-            ssize_t got = read(fds[c], buffers[c] + filled[c], (1 << 14) - filled[c] - 1);
-            if (got <= 0) {  // closed by the server: count an error, reconnect, free the slot
-                epoll_ctl(epoll, EPOLL_CTL_DEL, fds[c], NULL);
-                close(fds[c]);
+            int complete = 0, closed = 0;
+            do {  // with TLS, read on while OpenSSL holds bytes epoll will not announce
+                ssize_t got = receive(&fds[c], buffers[c] + filled[c], (1 << 14) - filled[c] - 1);
+                if (got <= 0) { closed = 1; break; }
+                filled[c] += got;
+                buffers[c][filled[c]] = 0;
+                char *head_end = memmem(buffers[c], filled[c], "\r\n\r\n", 4);
+                if (!head_end) continue;
+                char *length = strcasestr(buffers[c], "content-length:");
+                size_t total = head_end - buffers[c] + 4 + (length && length < head_end ? strtoul(length + 15, NULL, 10) : 0);
+                complete = filled[c] >= total;
+            } while (!complete && pending(&fds[c]) > 0);
+            if (closed) {  // closed by the server: count an error, reconnect, free the slot
+                epoll_ctl(epoll, EPOLL_CTL_DEL, fds[c].fd, NULL);
+                disconnect(&fds[c]);
                 fds[c] = connect_to(host, port);
                 struct epoll_event event = {.events = EPOLLIN, .data.u32 = c};
-                epoll_ctl(epoll, EPOLL_CTL_ADD, fds[c], &event);
+                epoll_ctl(epoll, EPOLL_CTL_ADD, fds[c].fd, &event);
                 errors++; answered++;
                 filled[c] = 0; busy[c] = 0; free_count++;
                 continue;
             }
-            filled[c] += got;
-            buffers[c][filled[c]] = 0;
-            char *head_end = memmem(buffers[c], filled[c], "\r\n\r\n", 4);
-            if (!head_end) continue;
-            char *length = strcasestr(buffers[c], "content-length:");
-            size_t total = head_end - buffers[c] + 4 + (length && length < head_end ? strtoul(length + 15, NULL, 10) : 0);
-            if (filled[c] < total) continue;
+            if (!complete) continue;
             int status = atoi(buffers[c] + 9);
             double done = now();
             if (status != 202) errors++;
