@@ -66,8 +66,9 @@ measure_ingest() {   # NODES MODE (tls: HTTPS and a token per node, as shipped; 
     for _ in $(seq 50); do ip netns exec $NS curl -sf --cacert "$WORK/tls/ca.crt" $scheme://127.0.0.1:9800/healthz > /dev/null && break; sleep 0.1; done
     ip netns exec $NS taskset -c 1 "$WORK/load" 127.0.0.1 9800 "${load_args[@]}" > "$WORK/load-$run.txt" &
     LOAD=$!
-    # Measure only after every node registered and the generator's warm-up passed.
-    until grep -q '^registered=' "$WORK/load-$run.txt" 2>/dev/null; do
+    # Measure only after every node registered, every connection is open (TLS handshakes done) and the
+    # generator's warm-up passed.
+    until grep -q '^connected=' "$WORK/load-$run.txt" 2>/dev/null; do
         kill -0 $LOAD 2>/dev/null || { echo "aggregator.sh: the load generator stopped ($mode, $nodes nodes)" >&2; exit 1; }
         sleep 0.2
     done

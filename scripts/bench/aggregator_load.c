@@ -193,6 +193,8 @@ int main(int argc, char **argv) {
         epoll_ctl(epoll, EPOLL_CTL_ADD, fds[c].fd, &event);
     }
 
+    printf("connected=%d\n", connections);
+    fflush(stdout);
     double gap = interval / nodes, begin = now(), measure_from = begin + warmup, end = measure_from + measure;
     size_t capacity = (size_t)(measure / gap) + 1024, samples = 0;
     double *latencies = malloc(sizeof(double) * capacity);
