@@ -40,11 +40,9 @@ public struct Aggregator: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort), serverName: "routeprobe",
-                                 availableConnectionsDelegate: ConnectionLimit(maximum: configuration.maxConnections,
-                                                                               counter: OpenConnections(metrics: metrics, log: log))),
+                                 availableConnectionsDelegate: ConnectionLimit(maximum: configuration.maxConnections, metrics: metrics, log: log)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        metrics.recordConnectionLimit(configuration.maxConnections)
         let alerts = AlertService(destination: configuration.syslog, hostname: configuration.hostname,
                                   goesOn: "the aggregator goes on", log: log)
         var services: [any Service] = [application, alerts,

@@ -42,7 +42,7 @@ public struct NodeConditions: Sendable {
         let condition = resolved
             ? Patch.Condition(type: Self.type, status: "False", reason: "PodCIDRReachable",
                               message: "Its pod CIDR is reachable again from every source routeprobe plans.", lastHeartbeatTime: stamp, lastTransitionTime: stamp)
-            : Patch.Condition(type: Self.type, status: "True", reason: reason, message: String(finding.message.utf8.prefix(1024)) ?? finding.message,
+            : Patch.Condition(type: Self.type, status: "True", reason: reason, message: APIText.limited(finding.message),
                               lastHeartbeatTime: stamp, lastTransitionTime: stamp)
         let path = "/api/v1/nodes/\(node.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-."))) ?? node)/status"
         try await client.patch(Patch(status: .init(conditions: [condition])), at: path, contentType: "application/strategic-merge-patch+json")

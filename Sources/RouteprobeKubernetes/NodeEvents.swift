@@ -55,8 +55,7 @@ public struct NodeEvents: Sendable {
     public func record(_ finding: Finding, at date: Date = Date()) async throws(KubernetesError) -> String? {
         guard let reason = Self.reason(for: finding.kind), let node = finding.expectedNextHop?.node else { return nil }
         let stamp = KubernetesTime.time(date)
-        // The API limits an Event's message to 1 KiB.
-        let message = String(finding.message.utf8.prefix(1024)) ?? finding.message
+        let message = APIText.limited(finding.message)
         let event = Event(metadata: .init(generateName: "\(node).routeprobe-", namespace: "default"), involvedObject: .init(name: node),
                           reason: reason, message: message, source: .init(component: component), firstTimestamp: stamp,
                           lastTimestamp: stamp, reportingComponent: component, reportingInstance: instance)
@@ -72,7 +71,7 @@ public struct NodeEvents: Sendable {
     /// Rewrites the message of the Event `name` (a merge patch): the finding changed while open (a symptom
     /// appeared), and `kubectl describe node` should say so without a second Event.
     public func update(_ name: String, with finding: Finding, at date: Date = Date()) async throws(KubernetesError) {
-        let message = String(finding.message.utf8.prefix(1024)) ?? finding.message
+        let message = APIText.limited(finding.message)
         try await client.patch(MessagePatch(message: message, lastTimestamp: KubernetesTime.time(date)),
                                at: "/api/v1/namespaces/default/events/\(name)", contentType: "application/merge-patch+json")
     }

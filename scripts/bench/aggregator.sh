@@ -47,19 +47,17 @@ hz=$(getconf CLK_TCK)
 printf "\n(1) ingest: reports every 5 s per node, %s s measured after a 10 s warm-up, %s connections\n" "$MEASURE" "$CONNECTIONS"
 printf "    %-7s %-6s %-9s %-8s %-9s %-9s %-9s %-9s %-12s %-13s %s\n" nodes mode reports/s errors p50_ms p99_ms max_ms cpu_% peak_rss_MB inference_ms register_all_s
 measure_ingest() {   # NODES MODE (tls: HTTPS and a token per node, as shipped; plain: HTTP, one shared token)
-    local nodes=$1 mode=$2 scheme=https load_args aggregator_args
+    local nodes=$1 mode=$2 scheme=https load_args aggregator_args run=$1-$2 connections=$CONNECTIONS
+    [ "$connections" != per-node ] || connections=$nodes
     if [ "$mode" = tls ]; then
         [ -s "$WORK/node-tokens-$nodes.yaml" ] || for ((i = 0; i < nodes; i++)); do echo "node-$i: $SECRET-$i"; done > "$WORK/node-tokens-$nodes.yaml"
         aggregator_args=(--node-tokens "$WORK/node-tokens-$nodes.yaml" --token-file "$WORK/token" --tls-cert "$WORK/tls/server.crt" --tls-key "$WORK/tls/server.key")
-        load_args=("$SECRET-%d" "$nodes" 5 10 "$MEASURE" CONNECTIONS "$WORK/tls/ca.crt")
+        load_args=("$SECRET-%d" "$nodes" 5 10 "$MEASURE" "$connections" "$WORK/tls/ca.crt")
     else
         scheme=http
         aggregator_args=(--token-file "$WORK/token" --allow-shared-token --plain-http)
-        load_args=("$TOKEN" "$nodes" 5 10 "$MEASURE" CONNECTIONS)
+        load_args=("$TOKEN" "$nodes" 5 10 "$MEASURE" "$connections")
     fi
-    local run=$nodes-$mode connections=$CONNECTIONS
-    [ "$connections" != per-node ] || connections=$nodes
-    load_args[5]=$connections
     ip netns exec $NS taskset -c 0 "$ROUTEPROBE" aggregator --listen 127.0.0.1:9800 "${aggregator_args[@]}" \
         --syslog unix:/nonexistent/syslog.sock --window 30s --evaluation-interval 1s > "$WORK/aggregator-$run.log" 2>&1 &
     AGGREGATOR=$!

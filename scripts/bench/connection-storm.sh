@@ -14,11 +14,10 @@ build_release_routeprobe
 CONNECTIONS=${1:-5000}
 HOLD=${2:-3}
 NS=rpbench-storm
+remove_namespaces $NS
 WORK=$(mktemp -d)
 cleanup() { remove_namespaces $NS; rm -rf "$WORK"; }
 trap cleanup EXIT
-cleanup 2>/dev/null || true
-WORK=$(mktemp -d)
 ip netns add $NS
 ip -n $NS link set lo up
 echo "storm-token-0123456789" > "$WORK/token"
